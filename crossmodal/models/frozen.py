@@ -1,0 +1,35 @@
+"""A wrapper that turns a network into a fixed function, whatever the training loop around it does."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from crossmodal.models.features import Features
+
+
+class Frozen(nn.Module):
+    """Runs a Features-returning network frozen: always in eval mode, no trainable parameters, no graph.
+
+    Distillation trains everything under one parent module; calling ``parent.train()``
+    must not switch the teacher's BatchNorm layers to batch statistics or update their
+    running averages, and an optimiser built from ``parent.parameters()`` must find
+    nothing to change here.  Carries the network's ``feature_dim``, ``map_channels`` and
+    ``num_classes`` so callers read them from the wrapper.
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+        self.network.requires_grad_(False)
+        self.feature_dim: int = network.feature_dim
+        self.map_channels: list[int] = list(network.map_channels)
+        self.num_classes: int = network.num_classes
+        self.train(False)
+
+    def train(self, mode: bool = True) -> Frozen:
+        """Ignores ``mode``: a frozen network stays in eval mode."""
+        return super().train(False)
+
+    def forward(self, x: Tensor) -> Features:
+        with torch.no_grad():
+            return self.network(x)
