@@ -102,3 +102,6 @@ def build_student(
     if num_classes is not None and num_classes < 1:
         raise InputError(f"student option num_classes must be a positive integer or None, got {num_classes}")
     return factory(in_channels=in_channels, width=width, num_classes=num_classes)
+
+
+from crossmodal.models import audio as _audio_students  # noqa: E402,F401  registers the audio students

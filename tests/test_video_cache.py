@@ -1,0 +1,138 @@
+"""The video cache: alignment of frames and audio, bad files, strict mode, resume, labels, the dataset."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from crossmodal.data.synthetic.av import write_av_file
+from crossmodal.data.video_cache import VideoAudioPairs, prepare_video_cache
+from crossmodal.errors import InputError
+
+FPS = 20
+FLASH_AT = 1.5  # seconds: frame 30 is white and the audio has a click
+
+
+def _flash_and_click_video(path, seconds: float, rate: int) -> None:
+    frames = np.full((int(seconds * FPS), 48, 64, 3), 30, np.uint8)
+    frames[round(FLASH_AT * FPS)] = 255
+    rng = np.random.default_rng(0)
+    audio = 0.02 * rng.standard_normal((2, int(seconds * rate)))
+    click = int(FLASH_AT * rate)
+    audio[:, click : click + int(0.002 * rate)] = 0.9
+    write_av_file(path, frames, FPS, audio, rate)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """Two good videos (48 kHz mp4, 44.1 kHz mkv), one without audio, one corrupt, one empty, and labels."""
+    root = tmp_path_factory.mktemp("source")
+    _flash_and_click_video(root / "flash.mp4", 3.0, 48000)
+    (root / "clips").mkdir()
+    _flash_and_click_video(root / "clips" / "other.mkv", 2.5, 44100)
+    write_av_file(root / "silent.mp4", np.zeros((20, 48, 64, 3), np.uint8), FPS, None, 16000)
+    (root / "corrupt.mp4").write_bytes(np.random.default_rng(1).bytes(5000))
+    (root / "empty.avi").write_bytes(b"")
+    rows = ["video,label", "flash.mp4,bang", "other,hum", "silent.mp4,hum", "corrupt,bang", "empty.avi,bang"]
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def cache(source, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cache")
+    with pytest.warns(UserWarning, match="skipping") as caught:
+        summary = prepare_video_cache(source, out, fps=2.0, clip_seconds=1.0, size=(32, 32), workers=2, progress=False)
+    return out, summary, caught
+
+
+def test_summary_counts_good_and_skipped_videos(cache):
+    _, summary, caught = cache
+    assert summary.decoded == 2 and summary.resumed == 0
+    assert sorted(summary.skipped) == ["corrupt.mp4", "empty.avi", "silent.mp4"]
+    assert "no audio track" in summary.skipped["silent.mp4"]
+    assert len(caught) == 3
+    # flash.mp4: samples at 0.5 ... 2.5 s (5); other.mkv (2.5 s): 0.5 ... 2.0 s (4)
+    assert summary.samples == 9
+    assert summary.footage_seconds == pytest.approx(5.5, abs=0.1)
+
+
+def test_items_have_the_contract_types_and_shapes(cache):
+    out, _, _ = cache
+    pairs = VideoAudioPairs(out)
+    assert len(pairs) == 9 and pairs.sample_rate == 16000 and pairs.class_names == ["bang", "hum"]
+    item = pairs[0]
+    assert item["rgb"].dtype == torch.uint8 and item["rgb"].shape == (3, 32, 32)
+    assert item["audio"].dtype == torch.float32 and item["audio"].shape == (1, 16000)
+    assert item["audio"].abs().max() <= 1.0
+    videos = [pairs[i]["video"] for i in range(len(pairs))]
+    assert videos == ["clips/other.mkv"] * 4 + ["flash.mp4"] * 5
+    assert [pairs[i]["label"] for i in (0, 4)] == [1, 0]
+    assert [pairs[i]["time"] for i in range(4, 9)] == [0.5, 1.0, 1.5, 2.0, 2.5]
+    assert [pairs[i]["index"] for i in range(len(pairs))] == list(range(9))
+    copy = pickle.loads(pickle.dumps(pairs))  # as spawned DataLoader workers receive it, handles open
+    assert torch.equal(copy[4]["rgb"], pairs[4]["rgb"])
+
+
+@pytest.mark.parametrize("video", ["flash.mp4", "clips/other.mkv"])
+def test_flash_frame_and_click_meet_at_the_sample_time(cache, video):
+    out, _, _ = cache
+    pairs = VideoAudioPairs(out)
+    samples = {(item["video"], item["time"]): item for item in (pairs[i] for i in range(len(pairs)))}
+    at_flash = samples[(video, FLASH_AT)]
+    assert at_flash["rgb"].float().mean() > 200
+    assert samples[(video, 1.0)]["rgb"].float().mean() < 60
+    peak = int(at_flash["audio"][0].abs().argmax())
+    assert abs(peak - 8000) <= 80, f"click at sample {peak}, expected the window centre 8000 (+-5 ms)"
+    # the window of the sample at 2.0 s starts at the click
+    assert int(samples[(video, 2.0)]["audio"][0].abs().argmax()) <= 80
+
+
+def test_strict_mode_makes_a_bad_video_fatal(source, tmp_path):
+    with pytest.raises(InputError, match=r"corrupt\.mp4|empty\.avi|silent\.mp4"):
+        prepare_video_cache(source, tmp_path / "out", size=(32, 32), workers=1, strict=True, progress=False)
+
+
+def test_rerun_resumes_without_decoding_finished_videos(source, cache, tmp_path):
+    out, _, _ = cache
+    copy = tmp_path / "cache"
+    shutil.copytree(out, copy)
+    done = copy / "videos" / "flash.mp4.h5"
+    before = done.stat().st_mtime_ns
+    (copy / "videos" / "clips" / "other.mkv.h5").unlink()  # as if interrupted before this video finished
+    (copy / "index.json").unlink()
+    with pytest.warns(UserWarning):
+        summary = prepare_video_cache(source, copy, fps=2.0, clip_seconds=1.0, size=(32, 32), workers=1, progress=False)
+    assert summary.resumed == 1 and summary.decoded == 1 and summary.samples == 9
+    assert done.stat().st_mtime_ns == before
+    assert len(VideoAudioPairs(copy)) == 9
+
+
+def test_rerun_with_other_settings_is_refused(source, cache):
+    out, _, _ = cache
+    with pytest.raises(InputError, match="use the same settings"):
+        prepare_video_cache(source, out, fps=4.0, clip_seconds=1.0, size=(32, 32), workers=1, progress=False)
+
+
+def test_unlabelled_video_in_labels_csv_is_an_input_error(tmp_path):
+    write_av_file(tmp_path / "a.mp4", np.zeros((30, 16, 16, 3), np.uint8), 10, np.zeros((1, 48000)), 16000)
+    (tmp_path / "labels.csv").write_text("video,label\nb.mp4,x\n")
+    with pytest.raises(InputError, match="no label for the video a.mp4"):
+        prepare_video_cache(tmp_path, tmp_path / "out", workers=1, progress=False)
+
+
+def test_cache_without_labels_has_no_label_key(tmp_path):
+    write_av_file(tmp_path / "v.mp4", np.zeros((20, 16, 16, 3), np.uint8), 10, np.zeros((1, 32000)), 16000)
+    summary = prepare_video_cache(tmp_path, tmp_path / "out", size=(16, 16), workers=1, progress=False)
+    pairs = VideoAudioPairs(tmp_path / "out")
+    assert summary.samples == len(pairs) == 3 and pairs.class_names == []
+    assert "label" not in pairs[0]
+
+
+def test_dataset_on_a_folder_that_is_not_a_cache_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="is not a video cache"):
+        VideoAudioPairs(tmp_path)
