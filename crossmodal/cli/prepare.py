@@ -6,18 +6,21 @@ from pathlib import Path
 from typing import Sequence
 
 from crossmodal.cli.common import run_cli
+from crossmodal.data.resize import parse_size
 from crossmodal.errors import InputError
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'240x320' -> (240, 320): height x width, as images are indexed."""
-    try:
-        height, width = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size {text!r} is not HEIGHTxWIDTH, e.g. 240x320") from None
-    if height < 8 or width < 8:
-        raise InputError(f"--size {text!r} is too small: both sides must be at least 8 pixels")
-    return height, width
+def _explicit_size(text: str) -> tuple[int, int]:
+    size = parse_size(text)
+    if size is None:
+        raise InputError(f"--size {text!r}: this command needs an explicit HEIGHTxWIDTH, e.g. 128x128")
+    return size
+
+
+def _at_least_one(value: int, flag: str) -> int:
+    if value < 1:
+        raise InputError(f"{flag} must be at least 1, got {value}")
+    return value
 
 
 def _prepare_nyu(args: argparse.Namespace) -> None:
@@ -30,10 +33,28 @@ def _prepare_nyu(args: argparse.Namespace) -> None:
 def _prepare_synthetic_rooms(args: argparse.Namespace) -> None:
     from crossmodal.data.synthetic.rooms import generate_rooms
 
-    if args.num < 1:
-        raise InputError(f"--num must be at least 1, got {args.num}")
-    out = generate_rooms(args.out, num=args.num, size=parse_size(args.size), seed=args.seed, workers=args.workers)
-    print(f"{args.num} synthetic rooms written to {out}")
+    num = _at_least_one(args.num, "--num")
+    out = generate_rooms(args.out, num=num, size=_explicit_size(args.size), seed=args.seed, workers=args.workers)
+    print(f"{num} synthetic rooms written to {out}")
+
+
+def _prepare_video(args: argparse.Namespace) -> None:
+    from crossmodal.data.video_cache import prepare_video_cache
+
+    if args.fps <= 0 or args.clip_seconds <= 0:
+        raise InputError("--fps and --clip-seconds must be positive")
+    prepare_video_cache(
+        args.src, args.out, fps=args.fps, clip_seconds=args.clip_seconds,
+        size=_explicit_size(args.size), workers=args.workers, strict=args.strict,
+    )
+
+
+def _prepare_synthetic_av(args: argparse.Namespace) -> None:
+    from crossmodal.data.synthetic.av import generate_synthetic_av
+
+    num = _at_least_one(args.num, "--num")
+    out = generate_synthetic_av(args.out, num_videos=num, seed=args.seed, workers=args.workers)
+    print(f"{num} synthetic audio-visual event videos and a labelled sound set written to {out}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     nyu = commands.add_parser("nyu", help="cache nyu_depth_v2_labeled.mat for fast random access")
     nyu.add_argument("--mat", type=Path, required=True, help="path to nyu_depth_v2_labeled.mat")
     nyu.add_argument("--out", type=Path, required=True, help="cache directory to create")
-    nyu.add_argument("--size", default="240x320", help="HEIGHTxWIDTH of the cached frames (default 240x320)")
+    nyu.add_argument("--size", default="240x320", help="HEIGHTxWIDTH of the cached frames, or 'full' (default 240x320)")
     nyu.set_defaults(run=_prepare_nyu)
 
     rooms = commands.add_parser("synthetic-rooms", help="generate procedural indoor RGB-D scenes in the NYU .mat layout")
@@ -53,6 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
     rooms.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     rooms.add_argument("--out", type=Path, required=True, help="output .mat file")
     rooms.set_defaults(run=_prepare_synthetic_rooms)
+
+    video = commands.add_parser("video", help="decode a folder of videos once into a frame/audio cache")
+    video.add_argument("--src", type=Path, required=True, help="folder of video files (and optional labels.csv)")
+    video.add_argument("--out", type=Path, required=True, help="cache directory (re-running resumes)")
+    video.add_argument("--fps", type=float, default=2.0, help="samples per second of video (default 2)")
+    video.add_argument("--clip-seconds", type=float, default=1.0, help="audio window centred on each frame (default 1.0)")
+    video.add_argument("--size", default="128x128", help="HEIGHTxWIDTH of cached frames (default 128x128)")
+    video.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    video.add_argument("--strict", action="store_true", help="stop at the first unreadable or silent video")
+    video.set_defaults(run=_prepare_video)
+
+    av = commands.add_parser("synthetic-av", help="generate event videos with sound, labels.csv and an ESC-50-layout sound set")
+    av.add_argument("--num", type=int, default=80, help="number of videos (default 80)")
+    av.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files")
+    av.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    av.add_argument("--out", type=Path, required=True, help="output folder")
+    av.set_defaults(run=_prepare_synthetic_av)
     return parser
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 import h5py
@@ -32,16 +31,6 @@ from crossmodal.data.nyu import (
 )
 from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
 from crossmodal.errors import InputError
-
-def parse_size(text: str) -> tuple[int, int] | None:
-    """'240x320' -> (240, 320); 'full' -> None (keep the source size)."""
-    if text == "full":
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match or min(int(match[1]), int(match[2])) < 1:
-        raise InputError(f"size {text!r} is not HEIGHTxWIDTH with positive integers (e.g. 240x320) or 'full'")
-    return int(match[1]), int(match[2])
-
 
 def _create_frames(file: h5py.File, key: str, shape: tuple[int, ...], dtype: type) -> h5py.Dataset:
     """One uncompressed chunk per frame. On 480x640 room-like frames cached at 240x320, gzip

@@ -1,8 +1,12 @@
 """Resizing that keeps RGB-D pairs honest: labels never blend, missing depth never leaks into valid depth."""
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
+
+from crossmodal.errors import InputError
 
 
 def _interpolation(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> int:
@@ -46,3 +50,13 @@ def resize_depth(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     keep = weight >= 0.5
     out[keep] = weighted[keep] / weight[keep]
     return out
+
+
+def parse_size(text: str) -> tuple[int, int] | None:
+    """'240x320' -> (240, 320); 'full' -> None (keep the source size)."""
+    if text == "full":
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or min(int(match[1]), int(match[2])) < 1:
+        raise InputError(f"size {text!r} is not HEIGHTxWIDTH with positive integers (e.g. 240x320) or 'full'")
+    return int(match[1]), int(match[2])
