@@ -1,0 +1,214 @@
+"""Contrastive Representation Distillation (Tian, Krishnan & Isola, ICLR 2020).
+
+The student learns to tell, from a memory bank of teacher embeddings, which one belongs to
+its own input (the positive) and which N belong to other samples (the negatives); the
+symmetric term does the same for teacher embeddings against a bank of student embeddings.
+The critic is ``h(v, u) = P / (P + N/M)`` with ``P = exp(v.u / tau) / Z``, and the loss per
+anchor is ``-log h(positive) - sum_k log(1 - h(negative_k))``. Writing
+``a = v.u / tau - log Z - log(N/M)``, ``-log h = softplus(-a)`` and ``-log(1 - h) = softplus(a)``,
+so the loss is computed in log space with no epsilon.
+
+Negative sampling (``sampling``):
+
+- ``shared`` (default): one draw of N rows per batch, excluding every anchor's positive row,
+  scored with a single (B x D) @ (D x N) matmul. It is the cheaper mode in
+  ``tools/bench_crd.py`` at B = 64, M = 20000, N = 4096 and 16384 (the cost grows with N only
+  through one N x D gather and the B x N scores). Each anchor's negatives are still uniform over
+  other rows (minus the batch's B - 1 other positives, negligible when B << M); sharing them
+  only correlates the anchors' terms within a step.
+- ``per-sample``: each anchor draws its own N rows (any row but its own), as in the paper. It
+  scores each anchor against the whole bank (B x M) and picks its N columns, which is cheaper
+  than gathering B x N x D rows whenever M < N x D.
+
+``num_negatives`` is capped at M - 1: drawing more negatives than there are other rows only
+repeats rows and would push the noise prior N/M above one.
+
+With several teachers each gets its own term (own student and teacher embedding heads, memory
+banks and normalisers); the terms are summed. Teacher features are detached: only the
+teacher-side embedding head ``W_T`` learns on that side.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample_negatives, draw_shared_negatives
+from crossmodal.distill.options import accepted_options
+from crossmodal.errors import InputError
+from crossmodal.models.features import Features
+
+SAMPLING_MODES = ("shared", "per-sample")
+
+
+def critic_loss(positive_logits: Tensor, negative_logits: Tensor, log_z: Tensor, num_rows: int) -> Tensor:
+    """Mean over anchors of -log h(positive) - sum_k log(1 - h(negative_k)), in log space.
+
+    The logits are scores over tau: ``positive_logits`` (B) and ``negative_logits`` (B x N).
+    """
+    offset = log_z + math.log(negative_logits.shape[1] / num_rows)
+    positive_term = F.softplus(offset - positive_logits).sum()
+    negative_term = F.softplus(negative_logits - offset).sum()
+    return (positive_term + negative_term) / positive_logits.shape[0]
+
+
+class Embed(nn.Module):
+    """Linear projection to the contrastive space, then L2 normalisation."""
+
+    def __init__(self, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_dim, out_dim)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return F.normalize(self.linear(features.float()), dim=1)
+
+
+class ContrastTerm(nn.Module):
+    """The two-way CRD term for one teacher: embedding heads, both memory banks and both Zs.
+
+    ``student_memory`` holds student embeddings and is what teacher anchors are scored against
+    (normaliser ``teacher_anchor_z``); ``teacher_memory`` likewise for student anchors.
+    """
+
+    def __init__(
+        self,
+        student_dim: int,
+        teacher_dim: int,
+        num_samples: int,
+        feat_dim: int,
+        tau: float,
+        momentum: float,
+        z_mode: str,
+        z_momentum: float,
+    ) -> None:
+        super().__init__()
+        self.tau = tau
+        self.embed_student = Embed(student_dim, feat_dim)
+        self.embed_teacher = Embed(teacher_dim, feat_dim)
+        self.student_memory = MemoryBank(num_samples, feat_dim, momentum)
+        self.teacher_memory = MemoryBank(num_samples, feat_dim, momentum)
+        self.student_anchor_z = LogNormaliser(z_mode, z_momentum)
+        self.teacher_anchor_z = LogNormaliser(z_mode, z_momentum)
+        self.last_scores: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
+
+    def forward(self, student_pooled: Tensor, teacher_pooled: Tensor, index: Tensor, negatives: Tensor) -> Tensor:
+        """Summed loss of both directions; in training mode also refreshes both banks."""
+        with torch.autocast(device_type=student_pooled.device.type, enabled=False):
+            student = self.embed_student(student_pooled)
+            teacher = self.embed_teacher(teacher_pooled.detach())
+            student_loss = self._direction(
+                "student_anchor", student, self.teacher_memory, self.student_anchor_z, index, negatives
+            )
+            teacher_loss = self._direction(
+                "teacher_anchor", teacher, self.student_memory, self.teacher_anchor_z, index, negatives
+            )
+        if self.training:
+            self.student_memory.update(index, student.detach())
+            self.teacher_memory.update(index, teacher.detach())
+        return student_loss + teacher_loss
+
+    def diagnostics(self) -> dict[str, float]:
+        """Mean positive and negative scores (v.u) over both directions, and log Z of each direction."""
+        if not self.last_scores:
+            return {}
+        directions = len(self.last_scores)
+        values = {
+            "pos_score": sum(positive.mean() for positive, _, _ in self.last_scores.values()) * self.tau / directions,
+            "neg_score": sum(negative.mean() for _, negative, _ in self.last_scores.values()) * self.tau / directions,
+        }
+        for direction, (_, _, log_z) in self.last_scores.items():
+            values[f"log_z_{direction}"] = log_z
+        return {name: float(value) for name, value in values.items()}
+
+    def _direction(
+        self, name: str, anchor: Tensor, memory: MemoryBank, normaliser: LogNormaliser, index: Tensor, negatives: Tensor
+    ) -> Tensor:
+        # Dividing the B x D anchors by tau is cheaper than dividing the B x N scores.
+        positive, negative = memory.score(anchor / self.tau, index, negatives)
+        log_z = normaliser([positive, negative], memory.num_rows)
+        # Kept (detached) for diagnostics(), which reduces them only when asked.
+        self.last_scores[name] = (positive.detach(), negative.detach(), log_z.detach())
+        return critic_loss(positive, negative, log_z, memory.num_rows)
+
+
+class CRD(Objective):
+    """CRD objective: ``beta`` times the sum over teachers of the two-way contrastive term.
+
+    Options: ``feat_dim`` (embedding size), ``num_negatives`` (N), ``tau`` (critic temperature),
+    ``momentum`` (memory-bank momentum), ``z_mode`` ("first-batch" | "ema") and ``z_momentum``
+    (EMA weight on the past Z), ``sampling`` ("shared" | "per-sample"), ``beta`` (loss weight;
+    0.8 as in the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
+    """
+
+    def __init__(
+        self,
+        ctx: ObjectiveContext,
+        *,
+        feat_dim: int = 128,
+        num_negatives: int = 16384,
+        tau: float = 0.07,
+        momentum: float = 0.5,
+        z_mode: str = "first-batch",
+        z_momentum: float = 0.99,
+        sampling: str = "shared",
+        beta: float = 0.8,
+    ) -> None:
+        super().__init__()
+        if ctx.num_samples < 2:
+            raise InputError(f"objective 'crd' needs at least 2 training samples for its memory bank, got {ctx.num_samples}")
+        if z_mode not in LogNormaliser.modes:
+            raise InputError(f"objective 'crd' option z_mode={z_mode!r} is not one of: {', '.join(LogNormaliser.modes)}")
+        if sampling not in SAMPLING_MODES:
+            raise InputError(f"objective 'crd' option sampling={sampling!r} is not one of: {', '.join(SAMPLING_MODES)}")
+        if num_negatives < 1 or feat_dim < 1 or tau <= 0:
+            raise InputError("objective 'crd' options num_negatives, feat_dim and tau must be positive")
+        if not 0 <= momentum < 1:
+            raise InputError(f"objective 'crd' option momentum must lie in [0, 1), got {momentum}")
+        if not 0 < z_momentum < 1:
+            raise InputError(f"objective 'crd' option z_momentum must lie in (0, 1), got {z_momentum}")
+        self.num_samples = ctx.num_samples
+        self.num_negatives = min(num_negatives, ctx.num_samples - 1)
+        self.sampling = sampling
+        self.beta = beta
+        self.terms = nn.ModuleList(
+            ContrastTerm(ctx.student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum)
+            for teacher_dim in ctx.teacher_dims
+        )
+
+    def draw_negatives(self, index: Tensor) -> Tensor:
+        """Negative row ids for this batch: N shared ones, or B x N per anchor."""
+        if self.sampling == "shared":
+            if index.shape[0] >= self.num_samples:
+                raise InputError(
+                    f"objective 'crd' with sampling 'shared' needs more training samples ({self.num_samples}) "
+                    f"than the batch size ({index.shape[0]}); use sampling 'per-sample' or a smaller batch"
+                )
+            return draw_shared_negatives(index, self.num_samples, self.num_negatives)
+        return draw_per_sample_negatives(index, self.num_samples, self.num_negatives)
+
+    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
+        if len(teacher_outs) != len(self.terms):
+            raise ValueError(f"CRD was built for {len(self.terms)} teachers but got {len(teacher_outs)} outputs")
+        device = self.terms[0].student_memory.rows.device
+        index = torch.as_tensor(batch["index"], dtype=torch.long).to(device, non_blocking=True)
+        negatives = self.draw_negatives(index)
+        losses = [term(student_out.pooled, out.pooled, index, negatives) for term, out in zip(self.terms, teacher_outs)]
+        return {key: self.beta * loss for key, loss in zip(self._keys(), losses)}
+
+    def diagnostics(self) -> dict[str, float]:
+        """Mean positive / negative scores (v.u) and log Z per direction, from the last step."""
+        return {
+            f"{key}/{name}": value for key, term in zip(self._keys(), self.terms) for name, value in term.diagnostics().items()
+        }
+
+    def _keys(self) -> list[str]:
+        return ["crd"] if len(self.terms) == 1 else [f"crd/{i}" for i in range(len(self.terms))]
+
+
+@OBJECTIVES.register("crd")
+def build_crd(ctx: ObjectiveContext, options: dict[str, Any]) -> CRD:
+    return CRD(ctx, **accepted_options("crd", CRD, options))

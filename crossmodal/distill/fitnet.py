@@ -1,0 +1,88 @@
+"""FitNet-style feature regression (Romero et al., 2015; Gupta et al., 2016 supervision transfer).
+
+A learned regressor maps the student's features onto the teacher's, and the loss is their mean
+squared error, ``beta * mean((regressor(s) - t)^2)``, per teacher, summed.
+
+``target="pooled"`` (default) regresses the teacher's pooled feature through a linear layer.
+Across modalities that is the safer choice: it needs no spatial correspondence between the RGB
+and depth networks' stage maps (different strides and receptive fields) and it supervises the
+very vector the probes later read. ``target="map"`` is the original hint: a 1x1 convolution maps
+student stage ``student_stage`` to teacher stage ``teacher_stage`` (default: the deepest of each),
+and the regressed map is resized bilinearly to the teacher map's size before the comparison.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.options import accepted_options
+from crossmodal.errors import InputError
+from crossmodal.models.features import Features
+
+TARGETS = ("pooled", "map")
+
+
+class FitNet(Objective):
+    """Feature regression onto each teacher. Options: ``target``, ``student_stage``, ``teacher_stage``, ``beta``.
+
+    Loss key ``fitnet``, or ``fitnet/<i>`` per teacher when there are several.
+    """
+
+    def __init__(
+        self,
+        ctx: ObjectiveContext,
+        *,
+        target: str = "pooled",
+        student_stage: int = -1,
+        teacher_stage: int = -1,
+        beta: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if target not in TARGETS:
+            raise InputError(f"objective 'fitnet' option target={target!r} is not one of: {', '.join(TARGETS)}")
+        self.target = target
+        self.student_stage = student_stage
+        self.teacher_stage = teacher_stage
+        self.beta = beta
+        if target == "pooled":
+            self.regressors = nn.ModuleList(nn.Linear(ctx.student_dim, dim) for dim in ctx.teacher_dims)
+        else:
+            student_channels = _stage_channels(ctx.student_map_channels, student_stage, "student_stage")
+            self.regressors = nn.ModuleList(
+                nn.Conv2d(student_channels, _stage_channels(channels, teacher_stage, "teacher_stage"), kernel_size=1)
+                for channels in ctx.teacher_map_channels
+            )
+
+    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
+        if len(teacher_outs) != len(self.regressors):
+            raise ValueError(f"FitNet was built for {len(self.regressors)} teachers but got {len(teacher_outs)} outputs")
+        keys = ["fitnet"] if len(teacher_outs) == 1 else [f"fitnet/{i}" for i in range(len(teacher_outs))]
+        return {
+            key: self.beta * self._regression_loss(regressor, student_out, teacher_out)
+            for key, regressor, teacher_out in zip(keys, self.regressors, teacher_outs)
+        }
+
+    def _regression_loss(self, regressor: nn.Module, student_out: Features, teacher_out: Features) -> Tensor:
+        if self.target == "pooled":
+            return F.mse_loss(regressor(student_out.pooled), teacher_out.pooled.detach())
+        target = teacher_out.maps[self.teacher_stage].detach()
+        prediction = regressor(student_out.maps[self.student_stage])
+        if prediction.shape[-2:] != target.shape[-2:]:
+            prediction = F.interpolate(prediction, size=target.shape[-2:], mode="bilinear", align_corners=False)
+        return F.mse_loss(prediction, target)
+
+
+def _stage_channels(channels: list[int], stage: int, option: str) -> int:
+    if not -len(channels) <= stage < len(channels):
+        raise InputError(
+            f"objective 'fitnet' option {option}={stage} is out of range for a network with {len(channels)} stage maps"
+        )
+    return channels[stage]
+
+
+@OBJECTIVES.register("fitnet")
+def build_fitnet(ctx: ObjectiveContext, options: dict[str, Any]) -> FitNet:
+    return FitNet(ctx, **accepted_options("fitnet", FitNet, options))

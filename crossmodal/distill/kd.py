@@ -1,0 +1,56 @@
+"""Knowledge distillation (Hinton et al., 2015): match the teacher's softened class distribution.
+
+Loss ``alpha * T^2 * KL(softmax(z_T / T) || softmax(z_S / T))``, summed over classes and averaged
+over the batch; the ``T^2`` keeps gradient sizes comparable across temperatures. The student
+gets a classifier over the teacher's classes (``needs_student_logits``). With several teachers
+their softened probabilities are averaged first, so the student matches the ensemble's own
+prediction (the mixture of its members), as in ensemble distillation.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.options import accepted_options
+from crossmodal.errors import InputError
+from crossmodal.models.features import Features
+
+
+def kd_loss(student_logits: Tensor, teacher_logits: list[Tensor], temperature: float) -> Tensor:
+    """T^2 * KL(mean_j softmax(teacher_j / T) || softmax(student / T)), batch mean."""
+    teacher_probs = torch.stack([F.softmax(logits.detach().float() / temperature, dim=1) for logits in teacher_logits]).mean(0)
+    student_log_probs = F.log_softmax(student_logits.float() / temperature, dim=1)
+    return F.kl_div(student_log_probs, teacher_probs, reduction="batchmean") * temperature**2
+
+
+class KD(Objective):
+    """Hinton KD on the teachers' logits. Options: ``temperature`` (T, 4 as in CRD's baselines), ``alpha``."""
+
+    needs_student_logits = True
+
+    def __init__(self, ctx: ObjectiveContext, *, temperature: float = 4.0, alpha: float = 1.0) -> None:
+        super().__init__()
+        classes = set(ctx.teacher_num_classes)
+        if not ctx.teacher_num_classes or None in classes:
+            raise InputError("objective 'kd' needs teachers with class logits; at least one teacher has none")
+        if len(classes) != 1:
+            raise InputError(f"objective 'kd' needs all teachers to share one label set, got class counts {sorted(classes)}")
+        if temperature <= 0:
+            raise InputError(f"objective 'kd' option temperature must be positive, got {temperature}")
+        self.temperature = temperature
+        self.alpha = alpha
+
+    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
+        if student_out.logits is None or any(out.logits is None for out in teacher_outs):
+            raise ValueError("KD needs logits from the student and from every teacher")
+        teacher_logits = [out.logits for out in teacher_outs]
+        return {"kd": self.alpha * kd_loss(student_out.logits, teacher_logits, self.temperature)}
+
+
+@OBJECTIVES.register("kd")
+def build_kd(ctx: ObjectiveContext, options: dict[str, Any]) -> KD:
+    return KD(ctx, **accepted_options("kd", KD, options))

@@ -1,0 +1,127 @@
+"""CRD's state: memory banks of past embeddings, negative sampling over them, and the normaliser Z.
+
+Everything here is a buffer or a pure function of tensors, so it lives in ``state_dict`` and
+runs without host-device synchronisation (no ``.item()``, no data-dependent shapes).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class MemoryBank(nn.Module):
+    """One unit-length embedding per training sample (M x D), refreshed by momentum.
+
+    Rows start as random unit vectors (uniform in [-1, 1]^D, then normalised, from the torch RNG),
+    as in the CRD reference code. After each training step the rows of the batch become
+    ``normalize(momentum * row + (1 - momentum) * embedding)``.
+    """
+
+    def __init__(self, num_rows: int, dim: int, momentum: float = 0.5) -> None:
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("rows", F.normalize(torch.rand(num_rows, dim).mul_(2).sub_(1), dim=1))
+
+    @property
+    def num_rows(self) -> int:
+        return self.rows.shape[0]
+
+    def score(self, anchor: Tensor, index: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
+        """Dot products of each anchor (B x D) with its own row and with its negative rows.
+
+        ``negatives`` is either B x N (each anchor's own draw) or N (one draw for the whole batch).
+        Returns positive scores (B) and negative scores (B x N); gradients reach ``anchor`` only.
+        """
+        positive = (anchor * self.rows.index_select(0, index)).sum(dim=1)
+        if negatives.dim() == 1:
+            negative = anchor @ self.rows.index_select(0, negatives).T
+        else:
+            # Scoring against the whole bank and picking the sampled columns moves B x M floats
+            # instead of gathering B x N x D rows; the clone keeps the scored rows intact for
+            # backward, since update() rewrites the bank in place before the backward pass runs.
+            negative = (anchor @ self.rows.clone().T).gather(1, negatives)
+        return positive, negative
+
+    @torch.no_grad()
+    def update(self, index: Tensor, embeddings: Tensor) -> None:
+        """Blend the batch's new embeddings into their rows and renormalise."""
+        blended = self.rows.index_select(0, index) * self.momentum + embeddings.to(self.rows.dtype) * (1 - self.momentum)
+        self.rows.index_copy_(0, index, F.normalize(blended, dim=1))
+
+
+def draw_per_sample_negatives(index: Tensor, num_rows: int, num_negatives: int) -> Tensor:
+    """B x N row ids, uniform with replacement over all rows except each anchor's own."""
+    draws = torch.randint(0, num_rows - 1, (index.shape[0], num_negatives), device=index.device)
+    return draws + (draws >= index[:, None]).long()
+
+
+def draw_shared_negatives(index: Tensor, num_rows: int, num_negatives: int) -> Tensor:
+    """N row ids for the whole batch, uniform with replacement over rows that are no anchor's positive.
+
+    Draws a rank among the allowed rows and maps it to a row id through the running count of
+    allowed rows, which needs no data-dependent shapes (works for repeated ids in the batch too).
+    """
+    excluded = torch.zeros(num_rows, dtype=torch.bool, device=index.device)
+    excluded[index] = True
+    allowed_up_to = torch.cumsum(~excluded, dim=0)
+    num_allowed = allowed_up_to[-1]
+    rank = (torch.rand(num_negatives, device=index.device) * num_allowed).long()
+    rank = torch.minimum(rank, num_allowed - 1)
+    return torch.searchsorted(allowed_up_to, rank, right=True)
+
+
+class LogNormaliser(nn.Module):
+    """The critic's normaliser Z, kept as log Z so large exp(score / tau) sums cannot overflow.
+
+    Each step offers an estimate ``log(mean(exp(score / tau)) * M)`` over the batch's positive
+    and negative scores. ``first-batch`` keeps the first training estimate forever, as the CRD
+    reference code does; ``ema`` keeps a running average of Z (in linear space, computed in log
+    space) with weight ``momentum`` on the past, which follows the embeddings as they sharpen and
+    is less at the mercy of one unlucky first batch on small data sets (``momentum`` in (0, 1)).
+    Only training steps change the stored value.
+    """
+
+    modes = ("first-batch", "ema")
+
+    def __init__(self, mode: str = "first-batch", momentum: float = 0.99) -> None:
+        super().__init__()
+        self.mode = mode
+        self.momentum = momentum
+        self.register_buffer("log_z", torch.zeros(()))
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+        # Host-side knowledge that a first-batch Z is stored, to skip the estimate without
+        # reading the device flag; loading a state forgets it until the next training step.
+        self._fixed = False
+
+    @staticmethod
+    def estimate(scaled_scores: list[Tensor], num_rows: int) -> Tensor:
+        """log(mean(exp(s)) * num_rows) over every entry s of the given tensors, without gradient."""
+        count = sum(scores.numel() for scores in scaled_scores)
+        log_sums = torch.stack([torch.logsumexp(scores.detach().reshape(-1), dim=0) for scores in scaled_scores])
+        return torch.logsumexp(log_sums, dim=0) - math.log(count) + math.log(num_rows)
+
+    def forward(self, scaled_scores: list[Tensor], num_rows: int) -> Tensor:
+        """The log Z to use this step, given the batch's scores over tau against ``num_rows`` rows."""
+        if self.mode == "first-batch" and self._fixed:
+            return self.log_z
+        log_estimate = self.estimate(scaled_scores, num_rows)
+        if self.mode == "first-batch":
+            log_z = torch.where(self.initialised, self.log_z, log_estimate)
+        else:
+            blended = torch.logaddexp(
+                self.log_z + math.log(self.momentum), log_estimate + math.log1p(-self.momentum)
+            )
+            log_z = torch.where(self.initialised, blended, log_estimate)
+        if self.training:
+            self.log_z.copy_(log_z)
+            self.initialised.fill_(True)
+            self._fixed = True
+        return log_z
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._fixed = False

@@ -1,0 +1,49 @@
+"""Turn a config's ``options`` mapping into constructor keywords, with one clear error per mistake.
+
+Each objective class declares its options as keyword-only constructor parameters with defaults,
+so the signature is the single list of what a config may set. Numbers arriving as strings (CLI
+overrides) are converted to the default's type.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from crossmodal.errors import InputError
+
+
+def option_defaults(cls: type) -> dict[str, Any]:
+    """The keyword-only parameters of ``cls.__init__`` and their defaults: the options it accepts."""
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def accepted_options(objective: str, cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """Check ``options`` against what ``cls`` accepts and convert values to the defaults' types."""
+    defaults = option_defaults(cls)
+    reject_unknown(objective, options, set(defaults))
+    return {name: _convert(objective, name, value, defaults[name]) for name, value in options.items()}
+
+
+def reject_unknown(objective: str, options: dict[str, Any], known: set[str]) -> None:
+    """Raise InputError naming every option of ``options`` that is not in ``known``."""
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InputError(
+            f"objective {objective!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options are: {', '.join(sorted(known)) or 'none'}"
+        )
+
+
+def _convert(objective: str, name: str, value: Any, default: Any) -> Any:
+    kind = type(default)
+    if kind in (int, float) and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            converted = kind(value)
+        except ValueError:
+            converted = None
+        if converted is not None and converted == float(value):
+            return converted
+    elif isinstance(value, kind):
+        return value
+    raise InputError(f"objective {objective!r} option {name!r} must be a {kind.__name__}, got {value!r}")
