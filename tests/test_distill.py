@@ -37,8 +37,12 @@ def hand_direction_loss(anchor, bank, index, negatives, log_z: float, num_rows: 
 
 
 def hand_embed(embed, features) -> torch.Tensor:
+    """Centre each feature over the batch (training-mode BatchNorm, no affine), project, normalise."""
+    inputs = features.double()
+    if isinstance(embed.centre, torch.nn.BatchNorm1d):
+        inputs = (inputs - inputs.mean(0)) / torch.sqrt(inputs.var(0, unbiased=False) + embed.centre.eps)
     weight, bias = embed.linear.weight.double(), embed.linear.bias.double()
-    raw = features.double() @ weight.T + bias
+    raw = inputs @ weight.T + bias
     return raw / raw.norm(dim=1, keepdim=True)
 
 
@@ -204,6 +208,21 @@ def train_toy(correlated: bool, sampling: str) -> tuple[float, float]:
                 scores.append(objective.diagnostics()["crd/pos_score"])
                 losses.append(loss.item())
     return sum(scores) / len(scores), sum(losses) / len(losses)
+
+
+def test_raw_embed_inputs_skip_centring():
+    objective, data = tiny_crd(embed_inputs="raw")
+    embed = objective.terms[0].embed_student
+    assert isinstance(embed.centre, torch.nn.Identity)
+    expected = data["student"].double() @ embed.linear.weight.double().T + embed.linear.bias.double()
+    expected = expected / expected.norm(dim=1, keepdim=True)
+    assert torch.allclose(hand_embed(embed, data["student"]), expected)
+    assert torch.allclose(embed(data["student"]).double(), expected, atol=1e-6)
+
+
+def test_unknown_embed_inputs_is_an_input_error():
+    with pytest.raises(InputError, match="embed_inputs"):
+        tiny_crd(embed_inputs="whitened")
 
 
 @pytest.mark.parametrize("sampling", ["shared", "per-sample"])

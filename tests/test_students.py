@@ -68,4 +68,4 @@ def test_bad_options_are_input_errors(kwargs, message):
 
 
 def test_registry_lists_the_students():
-    assert STUDENTS.names() == ["resnet10", "resnet18"]
+    assert STUDENTS.names() == ["audio_resnet10", "audio_resnet18", "audio_soundnet", "resnet10", "resnet18"]
