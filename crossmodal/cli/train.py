@@ -1,0 +1,101 @@
+"""``crossmodal-train``: distil a frozen RGB teacher into a depth student.
+
+Flags fill in the same TrainConfig a Python user builds: defaults, then ``--config FILE``,
+then the named flags, then ``--set section.key=value`` overrides. With no flags it runs CRD on
+the embedded synthetic rooms (generated on first use) and prints where the run went.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import NoReturn, Sequence
+
+from crossmodal.cli.common import run_cli
+from crossmodal.config import TrainConfig, apply_overrides, load_config
+from crossmodal.engine.logging import WANDB_MODES
+from crossmodal.engine.trainer import Trainer, run_config_from_checkpoint
+from crossmodal.errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument mistakes are user input errors too: one line on stderr, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see crossmodal-train --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="crossmodal-train",
+        description="Distil a frozen RGB teacher into a target-modality student on paired, unlabelled data.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="experiment YAML (e.g. configs/fitnet_depth.yaml)")
+    parser.add_argument("--source", help="source modality the teacher sees (rgb)")
+    parser.add_argument("--target", help="target modality the student learns (depth)")
+    parser.add_argument("--objective", help="distillation objective: none, fitnet, kd, crd, crd+kd")
+    parser.add_argument(
+        "--teacher", action="append", metavar="SPEC",
+        help="teacher spec, e.g. efficientnet_lite0 or resnet50:/path.pth; repeat for an ensemble",
+    )
+    parser.add_argument("--data", help="training data: synthetic-rooms (default), nyu, rgbd-folder")
+    parser.add_argument("--nyu", metavar="PATH", help="nyu_depth_v2_labeled.mat or its prepared cache (implies --data nyu)")
+    parser.add_argument("--folder", metavar="PATH", help="RGB-D folder root (implies --data rgbd-folder)")
+    parser.add_argument("--epochs", type=int, help="with --resume: extend a run (its cosine schedule stretches to the new length)")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--run-dir", "--out", dest="run_dir", metavar="DIR", help="exact run directory (default runs/<name>-<time>)")
+    parser.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN (or from a checkpoint file)")
+    parser.add_argument("--wandb", choices=WANDB_MODES, help="wandb mode (default auto: online when logged in, else offline)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    parser.add_argument(
+        "--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+        help="config overrides, e.g. optim.lr=0.01 objective.options.num_negatives=4096",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The configuration the parsed flags describe (for --resume: the run's own, with flags on top)."""
+    if args.resume:
+        if args.config or args.run_dir:
+            raise InputError("--resume continues a run in its own directory with its saved config; drop --config/--run-dir")
+        config = run_config_from_checkpoint(args.resume)
+    else:
+        config = load_config(args.config) if args.config else TrainConfig()
+    data, run, schedule = config.data, config.run, config.schedule
+    if args.nyu is not None:
+        data = dataclasses.replace(data, nyu=args.nyu, name="nyu")
+    if args.folder is not None:
+        data = dataclasses.replace(data, folder=args.folder, name="rgbd-folder")
+    for flag, value in (("source", args.source), ("target", args.target), ("name", args.data)):
+        if value is not None:
+            data = dataclasses.replace(data, **{flag: value})
+    for flag, value in (("epochs", args.epochs), ("batch_size", args.batch_size)):
+        if value is not None:
+            schedule = dataclasses.replace(schedule, **{flag: value})
+    for flag, value in (("seed", args.seed), ("dir", args.run_dir), ("wandb", args.wandb), ("device", args.device)):
+        if value is not None:
+            run = dataclasses.replace(run, **{flag: value})
+    config = dataclasses.replace(config, data=data, run=run, schedule=schedule)
+    if args.objective is not None and args.objective != config.objective.name:
+        # Options belong to one objective; another objective starts from its own defaults.
+        config = dataclasses.replace(config, objective=dataclasses.replace(config.objective, name=args.objective, options={}))
+    if args.teacher:
+        config = dataclasses.replace(config, teacher=dataclasses.replace(config.teacher, specs=list(args.teacher)))
+    return apply_overrides(config, args.overrides)
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    trainer = Trainer(config_from_args(args), resume=args.resume)
+    if trainer.dist.is_main:
+        print(f"run directory: {trainer.run_dir}", flush=True)
+    run_dir = trainer.fit()
+    if trainer.dist.is_main:
+        print(f"finished {trainer.epoch}/{trainer.config.schedule.epochs} epochs; run saved in {run_dir} "
+              f"(config.yaml, metrics.jsonl, last.pt)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(train_main, argv)

@@ -1,0 +1,264 @@
+"""The training configuration: one dataclass tree that Python users, YAML files and the CLI all fill in.
+
+A YAML file may name another with ``base: other.yaml`` (resolved next to it); its keys are
+merged over the base's, mappings key by key. Dotted overrides (``optim.lr=0.01``) are
+applied last. Every key is checked against the dataclasses, so a typo is an InputError
+naming the key instead of a silently ignored setting.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from crossmodal.errors import InputError
+
+BASE_KEY = "base"
+
+
+@dataclass
+class RoomsConfig:
+    """The embedded synthetic rooms: how many scenes, at what stored size, from which seed."""
+
+    num: int = 1200
+    size: tuple[int, int] = (120, 160)
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    """Which paired data set to train on and how samples are shaped.
+
+    ``root`` is where generated data lives (default: $CROSSMODAL_DATA, else ./data).
+    ``split``: which frames of an NYU-layout file to train on ("train" keeps the test frames
+    unseen for evaluation; synthetic rooms use the same layout). ``input_size`` is the (h, w)
+    both modalities are cropped and resized to.
+    """
+
+    name: str = "synthetic-rooms"
+    source: str = "rgb"
+    target: str = "depth"
+    root: str | None = None
+    nyu: str | None = None
+    split: str = "train"
+    folder: str | None = None
+    rooms: RoomsConfig = field(default_factory=RoomsConfig)
+    input_size: tuple[int, int] = (96, 128)
+    depth_encoding: str = "metric"
+    num_workers: int = 0
+
+
+@dataclass
+class TeacherConfig:
+    """Frozen RGB teacher(s); several specs make an ensemble (one objective term per teacher).
+
+    ``cache``: compute each teacher's outputs once per sample on the un-augmented image and
+    reuse them every epoch. Saves the teacher forward pass, but the teacher then describes
+    the un-augmented view while the student sees the augmented one (crops, flips), which
+    weakens the pairing; off by default.
+    """
+
+    specs: list[str] = field(default_factory=lambda: ["efficientnet_lite0"])
+    cache: bool = False
+
+
+@dataclass
+class StudentConfig:
+    name: str = "resnet18"
+    width: int = 32
+
+
+@dataclass
+class ObjectiveConfig:
+    """The distillation objective by registry name, and options passed to its factory as-is."""
+
+    name: str = "crd"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """SGD with momentum; the learning rate follows a cosine from ``lr`` to 0 over all steps."""
+
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+
+
+@dataclass
+class ScheduleConfig:
+    epochs: int = 20
+    batch_size: int = 32
+
+
+@dataclass
+class RunConfig:
+    """Where a run goes and how it reports.
+
+    ``dir``: the exact run directory; when unset a new ``<runs_dir>/<name>-<timestamp>``.
+    ``wandb``: "auto" (online when logged in, else offline), "online", "offline", "disabled".
+    ``device``: "auto" (CUDA when available), "cpu", "cuda", "cuda:N".
+    ``amp`` and ``channels_last`` apply on CUDA only.
+    """
+
+    name: str | None = None
+    runs_dir: str = "runs"
+    dir: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    wandb: str = "auto"
+    log_every: int = 5
+    amp: bool = True
+    channels_last: bool = True
+    progress: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``crossmodal-train`` needs; the defaults are configs/crd_depth.yaml."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    @property
+    def experiment(self) -> str:
+        """Groups comparable runs: source->target on one data set, e.g. "rgb->depth/synthetic-rooms"."""
+        return f"{self.data.source}->{self.data.target}/{self.data.name}"
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Plain nested dict (tuples become lists) that YAML and ``torch.load(weights_only=True)`` accept."""
+    return _plain(dataclasses.asdict(config))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def config_from_dict(values: dict[str, Any], origin: str = "config") -> TrainConfig:
+    """Build a TrainConfig from a nested dict; unknown keys and wrong types raise InputError."""
+    return _update(TrainConfig(), values, prefix="", origin=origin)
+
+
+def load_config(path: str | os.PathLike[str]) -> TrainConfig:
+    """Read a YAML experiment file (following ``base:`` links) into a TrainConfig."""
+    return config_from_dict(_read_yaml_with_bases(Path(path), seen=()), origin=str(path))
+
+
+def save_config(config: TrainConfig, path: str | os.PathLike[str]) -> None:
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+
+def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfig:
+    """Apply ``dotted.key=value`` strings; values are parsed as YAML (``4096``, ``true``, ``[a, b]``)."""
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"override {override!r} must look like section.key=value")
+        value = yaml.safe_load(raw) if raw.strip() else None
+        nested: Any = value
+        for part in reversed(key.strip().split(".")):
+            nested = {part: nested}
+        config = _update(config, nested, prefix="", origin=f"--set {override}")
+    return config
+
+
+def _read_yaml_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"config file {path} does not exist")
+    resolved = path.resolve()
+    if resolved in seen:
+        raise InputError(f"config file {path} is its own base (base: links form a cycle)")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise InputError(f"config file {path} is not valid YAML: {error}".replace("\n", " ")) from None
+    if not isinstance(values, dict):
+        raise InputError(f"config file {path} must hold a mapping of sections, not {type(values).__name__}")
+    base = values.pop(BASE_KEY, None)
+    if base is None:
+        return values
+    base_values = _read_yaml_with_bases(path.parent / str(base), seen + (resolved,))
+    return _deep_merge(base_values, values)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _update(node: Any, values: Any, prefix: str, origin: str) -> Any:
+    """A copy of dataclass ``node`` with ``values`` (a nested dict) applied, checked against its fields."""
+    if not isinstance(values, dict):
+        raise InputError(f"config key {prefix.rstrip('.') or '<root>'!r} in {origin} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(type(node))
+    fields = {f.name for f in dataclasses.fields(node)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise InputError(f"unknown config key {dotted!r} in {origin}; known keys here: {known}")
+        current = getattr(node, key)
+        if dataclasses.is_dataclass(current):
+            changes[key] = _update(current, value, f"{dotted}.", origin)
+        elif _is_free_mapping(hints[key]) and isinstance(value, dict):
+            changes[key] = _deep_merge(current, value)
+        else:
+            changes[key] = _coerce(value, hints[key], dotted, origin)
+    return dataclasses.replace(node, **changes)
+
+
+def _is_free_mapping(hint: Any) -> bool:
+    return typing.get_origin(hint) is dict
+
+
+def _coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
+    """Check ``value`` against a field's type hint, converting lists to tuples and ints to floats."""
+    origin_type = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin_type in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, key, origin)
+    if origin_type is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise InputError(f"config key {key!r} in {origin} needs {len(args)} values, got {value!r}")
+        return tuple(_coerce(v, a, key, origin) for v, a in zip(value, args))
+    if origin_type is list:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return [_coerce(v, args[0], key, origin) for v in items]
+    if origin_type is dict:
+        if not isinstance(value, dict):
+            raise InputError(f"config key {key!r} in {origin} must be a mapping, got {value!r}")
+        return dict(value)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise InputError(f"config key {key!r} in {origin} must be {getattr(hint, '__name__', hint)}, got {value!r}")

@@ -1,0 +1,70 @@
+"""Checkpoints: written atomically, read back with ``weights_only=True``.
+
+A checkpoint is a plain dict:
+
+    format        CHECKPOINT_FORMAT
+    epoch         epochs finished (the next epoch to run is epoch + 1)
+    global_step   optimiser steps taken
+    finished      True once every scheduled epoch is done
+    config        the resolved TrainConfig as a nested dict
+    student_spec  {"name", "in_channels", "width", "num_classes"}: enough to rebuild the student
+    student       student state_dict
+    objective     objective state_dict (embedding heads, memory banks, Z)
+    optimizer, scheduler, grad_scaler   their state_dicts (grad_scaler: {} when unused)
+    rng           crossmodal.engine.seeding.capture_rng_state()
+    wandb_id      the wandb run id, so a resumed run continues the same wandb run (None if off)
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from crossmodal.errors import InputError
+
+CHECKPOINT_FORMAT = "crossmodal-train/1"
+LAST_CHECKPOINT = "last.pt"
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``state`` to a temporary file, flush it to disk, then rename it over ``path``.
+
+    The rename is atomic, so ``path`` always holds either the previous checkpoint or the new
+    one in full, whenever the process dies.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def checkpoint_path(run_or_file: str | os.PathLike[str]) -> Path:
+    """A run directory means its ``last.pt``; a file is taken as is. Missing -> InputError."""
+    path = Path(run_or_file)
+    if path.is_dir():
+        path = path / LAST_CHECKPOINT
+        if not path.is_file():
+            raise InputError(f"run directory {path.parent} has no {LAST_CHECKPOINT}; it finished no epoch yet")
+    elif not path.is_file():
+        raise InputError(f"checkpoint or run directory {path} does not exist")
+    return path
+
+
+def load_checkpoint(run_or_file: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a training checkpoint safely (``weights_only=True``); unreadable or foreign files -> InputError."""
+    path = checkpoint_path(run_or_file)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch.load raises many types for unreadable files
+        raise InputError(f"checkpoint {path} could not be read ({type(error).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{path} is not a crossmodal-train checkpoint (format {CHECKPOINT_FORMAT})")
+    return state

@@ -1,0 +1,126 @@
+"""Where training numbers go: metrics.jsonl in the run directory always, wandb when it works.
+
+metrics.jsonl is the record evaluation and plots read; wandb is a convenience, so any wandb
+failure (import, init, log, finish) prints one warning and training carries on without it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import netrc
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+WANDB_PROJECT = "crossmodal"
+WANDB_HOST = "api.wandb.ai"
+
+
+class MetricsFile:
+    """Append-only JSON lines, one per logged step or finished epoch, flushed as written."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(_finite(record)) + "\n")
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+    def keep_epochs_up_to(self, epoch: int) -> None:
+        """Drop records of epochs after ``epoch``: a resumed run redoes them, so they would appear twice."""
+        kept = [record for record in self.read() if record.get("epoch", 0) <= epoch]
+        self.path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+
+
+def _finite(record: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN/inf; write them as null so every line stays parseable."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+
+
+def logged_in_to_wandb() -> bool:
+    """True when wandb has credentials: WANDB_API_KEY, or an api.wandb.ai entry in ~/.netrc."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        return netrc.netrc().authenticators(WANDB_HOST) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def resolve_wandb_mode(requested: str) -> str:
+    """"auto" -> $WANDB_MODE if set, else "online" when logged in, else "offline"."""
+    if requested != "auto":
+        return requested
+    from_env = os.environ.get("WANDB_MODE", "").strip().lower()
+    if from_env:
+        return {"dryrun": "offline", "run": "online"}.get(from_env, from_env)
+    return "online" if logged_in_to_wandb() else "offline"
+
+
+class WandbLogger:
+    """A wandb run that never takes training down with it; inactive when disabled or broken."""
+
+    def __init__(
+        self,
+        mode: str,
+        group: str,
+        name: str,
+        config: dict[str, Any],
+        directory: str | os.PathLike[str],
+        run_id: str | None = None,
+    ) -> None:
+        self.run: Any = None
+        self._warned = False
+        if mode == "disabled":
+            return
+        try:
+            import wandb
+
+            self.run = wandb.init(
+                project=WANDB_PROJECT,
+                group=group,
+                job_type="train",
+                name=name,
+                config=config,
+                mode=mode,
+                dir=os.environ.get("WANDB_DIR", str(directory)),
+                id=run_id,
+                resume="allow" if run_id else None,
+                settings=wandb.Settings(console="off", silent=True),
+            )
+        except Exception as error:  # wandb can fail in many ways; training must not
+            self._warn(f"could not start ({type(error).__name__}: {error})")
+
+    @property
+    def run_id(self) -> str | None:
+        return None if self.run is None else self.run.id
+
+    def log(self, values: dict[str, Any], step: int) -> None:
+        if self.run is None:
+            return
+        try:
+            self.run.log(values, step=step)
+        except Exception as error:
+            self._warn(f"logging failed ({type(error).__name__}: {error})")
+            self.run = None
+
+    def finish(self) -> None:
+        if self.run is None:
+            return
+        try:
+            self.run.finish()
+        except Exception as error:
+            self._warn(f"finishing failed ({type(error).__name__}: {error})")
+        self.run = None
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            print(f"warning: wandb {message}; continuing with metrics.jsonl only", file=sys.stderr)
+            self._warned = True

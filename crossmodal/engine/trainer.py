@@ -1,0 +1,434 @@
+"""The distillation training loop: frozen teacher(s), a student, and whatever objective the config names.
+
+The trainer knows objectives only through ``build_objective`` and the Objective contract: it
+minimises the sum of the returned loss terms over the student's and the objective's parameters
+(embedding heads, regressors) together. An objective that returns no terms ("none") leaves the
+student at its initialisation; the run still writes its config, metrics and checkpoint so the
+random-init reference can be evaluated like any other run.
+
+Every finished epoch is checkpointed atomically with everything needed to continue bit for bit:
+each epoch's data order comes from a generator seeded by (seed, epoch), and the global RNG
+states are saved with the model, objective, optimiser and scheduler states.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, ContextManager
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
+from crossmodal.data.build import TARGET_CHANNELS, build_train_dataset, check_modalities, prepare_data
+from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, build_objective
+from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
+from crossmodal.engine.distributed import (
+    barrier,
+    close_distributed,
+    init_distributed,
+    merge_buffer_updates,
+    snapshot_buffers,
+)
+from crossmodal.engine.logging import WANDB_MODES, MetricsFile, WandbLogger, resolve_wandb_mode
+from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restore_rng_state, seed_everything
+from crossmodal.engine.teacher_cache import TeacherOutputCache
+from crossmodal.errors import InputError
+from crossmodal.models.features import Features
+from crossmodal.models.students import STUDENTS, build_student
+from crossmodal.models.teachers import build_teacher
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
+
+
+def resolve_device(request: str, local_rank: int = 0) -> torch.device:
+    """"auto" -> this rank's CUDA device when there is one, else CPU; explicit CUDA requests are checked."""
+    if request == "auto":
+        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(request)
+    except RuntimeError:
+        raise InputError(f"--device {request!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {request} asks for CUDA, but torch finds no CUDA device here")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device
+
+
+def run_config_from_checkpoint(run_or_file: str | Path) -> TrainConfig:
+    """The configuration a checkpointed run was started with."""
+    return config_from_dict(load_checkpoint(run_or_file)["config"], origin=str(checkpoint_path(run_or_file)))
+
+
+def check_config(config: TrainConfig) -> None:
+    """The checks that need no data or weights, so mistakes surface before anything slow runs."""
+    if config.run.wandb not in WANDB_MODES:
+        raise InputError(f"run.wandb {config.run.wandb!r} is not one of: {', '.join(WANDB_MODES)}")
+    if config.schedule.epochs < 1 or config.schedule.batch_size < 1 or config.run.log_every < 1:
+        raise InputError("schedule.epochs, schedule.batch_size and run.log_every must be positive")
+    if not config.teacher.specs:
+        raise InputError("teacher.specs is empty; name at least one teacher (--teacher)")
+    check_modalities(config.data)
+    OBJECTIVES.get(config.objective.name)
+    STUDENTS.get(config.student.name)
+
+
+class DistillationModel(nn.Module):
+    """Student plus objective as one module, so DDP averages the gradients of both."""
+
+    def __init__(self, student: nn.Module, objective: Objective, autocast: Callable[[], ContextManager]) -> None:
+        super().__init__()
+        self.student = student
+        self.objective = objective
+        self._autocast = autocast
+
+    def forward(self, target: Tensor, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
+        with self._autocast():
+            student_out = self.student(target)
+        return self.objective(_as_float(student_out), teacher_outs, batch)
+
+
+def _as_float(features: Features) -> Features:
+    """Objectives compute in float32 whatever precision the backbones ran in."""
+    return Features(
+        pooled=features.pooled.float(),
+        maps=[m.float() for m in features.maps],
+        logits=None if features.logits is None else features.logits.float(),
+    )
+
+
+class Trainer:
+    """One training run: ``Trainer(config).fit()`` trains and returns the run directory.
+
+    ``resume`` (a run directory or checkpoint file) continues that run in its own directory,
+    from the epoch after its last checkpoint.
+    """
+
+    def __init__(self, config: TrainConfig, resume: str | Path | None = None) -> None:
+        check_config(config)
+        self.config = config
+        self.dist = init_distributed(resolve_device(config.run.device))
+        self.device = resolve_device(config.run.device, self.dist.local_rank)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        resume_state = load_checkpoint(resume) if resume is not None else None
+        self.teachers = [
+            build_teacher(spec).to(self.device, memory_format=self._memory_format) for spec in config.teacher.specs
+        ]
+
+        if self.dist.is_main:
+            prepare_data(config.data, progress=config.run.progress)
+        barrier(self.dist)
+        self.dataset = build_train_dataset(config.data)
+        self._check_batch_fits()
+
+        seed_everything(config.run.seed)
+        self.student, self.student_spec, self.objective = self._build_student_and_objective(len(self.dataset))
+        self.model: nn.Module = DistillationModel(self.student, self.objective, self._autocast).to(self.device)
+        if self.dist.enabled:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(
+                self.model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=True
+            )
+        self.teacher_cache = self._build_teacher_cache() if config.teacher.cache else None
+
+        parameters = [p for p in self.student.parameters()] + [p for p in self.objective.parameters()]
+        self.optimizer = torch.optim.SGD(
+            parameters, lr=config.optim.lr, momentum=config.optim.momentum, weight_decay=config.optim.weight_decay
+        )
+        total_steps = max(1, self.steps_per_epoch * config.schedule.epochs)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self._amp_dtype == torch.float16)
+        self.epoch = 0
+        self.global_step = 0
+        self.finished = False
+
+        self.run_dir = self._open_run_dir(resume)
+        self.metrics = MetricsFile(self.run_dir / METRICS_FILE)
+        wandb_id = None
+        if resume_state is not None:
+            wandb_id = self._restore(resume_state)
+            if self.dist.is_main:
+                self.metrics.keep_epochs_up_to(self.epoch)
+        if self.dist.is_main:
+            save_config(config, self.run_dir / CONFIG_FILE)
+        self.wandb = WandbLogger(
+            resolve_wandb_mode(config.run.wandb) if self.dist.is_main else "disabled",
+            group=config.experiment,
+            name=config.objective.name,
+            config=config_to_dict(config),
+            directory=self.run_dir,
+            run_id=wandb_id,
+        )
+        if resume_state is not None:
+            restore_rng_state(resume_state["rng"])
+
+    # ----------------------------------------------------------------- building
+
+    @property
+    def _use_cuda_features(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def _amp_dtype(self) -> torch.dtype | None:
+        if not (self._use_cuda_features and self.config.run.amp):
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def _autocast(self) -> ContextManager:
+        dtype = self._amp_dtype
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=dtype)
+
+    @property
+    def _memory_format(self) -> torch.memory_format:
+        use = self._use_cuda_features and self.config.run.channels_last
+        return torch.channels_last if use else torch.contiguous_format
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.dataset) // self.dist.world_size // self.config.schedule.batch_size
+
+    def _check_batch_fits(self) -> None:
+        if self.steps_per_epoch == 0:
+            raise InputError(
+                f"schedule.batch_size {self.config.schedule.batch_size} is larger than the "
+                f"{len(self.dataset) // self.dist.world_size} training samples per process; lower --batch-size"
+            )
+
+    def _build_student_and_objective(self, num_samples: int) -> tuple[nn.Module, dict[str, Any], Objective]:
+        config, teachers = self.config, self.teachers
+        spec: dict[str, Any] = {
+            "name": config.student.name,
+            "in_channels": TARGET_CHANNELS[config.data.target],
+            "width": config.student.width,
+            "num_classes": None,
+        }
+        student = build_student(**spec)
+        context = ObjectiveContext(
+            student_dim=student.feature_dim,
+            teacher_dims=[t.feature_dim for t in teachers],
+            num_samples=num_samples,
+            student_map_channels=list(student.map_channels),
+            teacher_map_channels=[list(t.map_channels) for t in teachers],
+            teacher_num_classes=[t.num_classes for t in teachers],
+        )
+        objective = build_objective(config.objective.name, context, config.objective.options)
+        if objective.needs_student_logits:
+            classes = {t.num_classes for t in teachers}
+            if len(classes) != 1 or None in classes:
+                raise InputError(
+                    f"objective {config.objective.name!r} needs teachers that share one classifier size, "
+                    f"got {sorted(map(str, classes))}"
+                )
+            spec["num_classes"] = classes.pop()
+            student = build_student(**spec)
+        student = student.to(self.device, memory_format=self._memory_format)
+        return student, spec, objective.to(self.device)
+
+    def _build_teacher_cache(self) -> TeacherOutputCache:
+        plain_view = build_train_dataset(self.config.data, augment=False)
+        return TeacherOutputCache(
+            self.teachers, plain_view, self.device, self.config.schedule.batch_size, self._autocast,
+            progress=self.config.run.progress and self.dist.is_main,
+        )
+
+    def _open_run_dir(self, resume: str | Path | None) -> Path:
+        if resume is not None:
+            return checkpoint_path(resume).parent
+        run = self.config.run
+        if run.dir:
+            path = Path(run.dir).expanduser()
+            if (path / LAST_CHECKPOINT).exists():
+                raise InputError(f"run directory {path} already holds a run; continue it with --resume {path} or choose another --run-dir")
+        else:
+            name = run.name or f"{self.config.objective.name}-{self.config.data.source}2{self.config.data.target}"
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = Path(run.runs_dir).expanduser() / f"{name}-{stamp}"
+            suffix = 1
+            while path.exists():
+                suffix += 1
+                path = Path(run.runs_dir).expanduser() / f"{name}-{stamp}-{suffix}"
+        if self.dist.is_main:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # ------------------------------------------------------------ checkpoints
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "finished": self.finished,
+            "config": config_to_dict(self.config),
+            "student_spec": dict(self.student_spec),
+            "student": self.student.state_dict(),
+            "objective": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "grad_scaler": self.scaler.state_dict(),
+            "rng": capture_rng_state(),
+            "wandb_id": self.wandb.run_id,
+        }
+
+    def _save(self) -> None:
+        if self.dist.is_main:
+            save_checkpoint(self._state(), self.run_dir / LAST_CHECKPOINT)
+        barrier(self.dist)
+
+    def _restore(self, state: dict[str, Any]) -> str | None:
+        if state["student_spec"] != self.student_spec:
+            raise InputError(f"the checkpoint's student {state['student_spec']} differs from the configured {self.student_spec}")
+        self.student.load_state_dict(state["student"])
+        self.objective.load_state_dict(state["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state["grad_scaler"]:
+            self.scaler.load_state_dict(state["grad_scaler"])
+        self.epoch = state["epoch"]
+        self.global_step = state["global_step"]
+        self.finished = state["finished"] and self.epoch >= self.config.schedule.epochs
+        return state["wandb_id"]
+
+    # ---------------------------------------------------------------- training
+
+    def fit(self) -> Path:
+        """Train the remaining epochs, checkpointing each; returns the run directory."""
+        try:
+            for epoch in range(self.epoch + 1, self.config.schedule.epochs + 1):
+                if self.finished:
+                    break
+                self._train_epoch(epoch)
+                self._save()
+        finally:
+            self.wandb.finish()
+            close_distributed(self.dist)
+        return self.run_dir
+
+    def _loader(self, epoch: int) -> DataLoader:
+        sampler = None
+        if self.dist.enabled:
+            sampler = DistributedSampler(
+                self.dataset, self.dist.world_size, self.dist.rank, shuffle=True, seed=self.config.run.seed, drop_last=True
+            )
+            sampler.set_epoch(epoch)
+        return DataLoader(
+            self.dataset,
+            batch_size=self.config.schedule.batch_size,
+            shuffle=sampler is None,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=self.config.data.num_workers,
+            generator=epoch_generator(self.config.run.seed, epoch),
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def _train_epoch(self, epoch: int) -> None:
+        config = self.config
+        self.student.train()
+        self.objective.train()
+        loader = self._loader(epoch)
+        bar = tqdm(
+            loader, desc=f"epoch {epoch}/{config.schedule.epochs}", unit="batch",
+            disable=not (config.run.progress and self.dist.is_main), dynamic_ncols=True,
+        )
+        totals: dict[str, Tensor] = {}
+        steps = 0
+        epoch_start = window_start = time.perf_counter()
+        window_samples = 0
+        initial_student = {k: v.clone() for k, v in self.student.state_dict().items()} if self.global_step == 0 else None
+        for batch in bar:
+            losses = self._step(batch)
+            if not losses:
+                self._keep_initial_student(initial_student, epoch)
+                return
+            steps += 1
+            self.global_step += 1
+            window_samples += batch["target"].shape[0] * self.dist.world_size
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + value
+            if self.global_step % config.run.log_every == 0:
+                now = time.perf_counter()
+                record = self._record(epoch, losses, window_samples / max(now - window_start, 1e-9))
+                self._log(record)
+                bar.set_postfix(loss=f"{record['loss']:.4f}", samples_per_s=f"{record['samples_per_s']:.1f}")
+                window_start, window_samples = now, 0
+        elapsed = time.perf_counter() - epoch_start
+        means = self._epoch_means(totals, steps)
+        samples = steps * config.schedule.batch_size * self.dist.world_size
+        record = self._record(epoch, means, samples / max(elapsed, 1e-9))
+        record.update(event="epoch", epoch_time_s=round(elapsed, 3))
+        self.epoch = epoch
+        self.finished = epoch == config.schedule.epochs
+        self._log(record)
+
+    def _step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()}
+        target = batch["target"].contiguous(memory_format=self._memory_format)
+        teacher_outs = self._teacher_outputs(batch)
+        before = snapshot_buffers(self.model) if self.dist.enabled else None
+        losses = self.model(target, teacher_outs, batch)
+        if not losses:
+            return {}
+        loss = sum(losses.values())
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        if before is not None:
+            merge_buffer_updates(self.model, before)
+        return {"loss": loss.detach(), **{f"loss/{k}": v.detach() for k, v in losses.items()}}
+
+    def _teacher_outputs(self, batch: dict[str, Any]) -> list[Features]:
+        if self.teacher_cache is not None:
+            return self.teacher_cache.lookup(batch["index"])
+        source = batch["source"].contiguous(memory_format=self._memory_format)
+        with torch.no_grad(), self._autocast():
+            return [_as_float(teacher(source)) for teacher in self.teachers]
+
+    def _keep_initial_student(self, initial_student: dict[str, Tensor] | None, epoch: int) -> None:
+        """The objective has nothing to learn: undo the probing forward pass's BN updates and finish."""
+        if initial_student is None:
+            raise RuntimeError(f"objective {self.config.objective.name!r} returned no loss terms after training had started")
+        self.student.load_state_dict(initial_student)
+        self.epoch = self.config.schedule.epochs
+        self.finished = True
+        self._log({
+            "event": "untrained", "epoch": epoch, "step": 0,
+            "note": f"objective {self.config.objective.name!r} has no loss terms; the student keeps its initial weights",
+        })
+
+    def _epoch_means(self, totals: dict[str, Tensor], steps: int) -> dict[str, Tensor]:
+        means = {key: value / steps for key, value in totals.items()}
+        if self.dist.enabled:
+            for value in means.values():
+                torch.distributed.all_reduce(value)
+                value /= self.dist.world_size
+        return means
+
+    def _record(self, epoch: int, losses: dict[str, Tensor], samples_per_s: float) -> dict[str, Any]:
+        record: dict[str, Any] = {"epoch": epoch, "step": self.global_step}
+        record.update({key: float(value) for key, value in losses.items()})
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        record["samples_per_s"] = round(samples_per_s, 2)
+        record.update({f"diag/{key}": value for key, value in self.objective.diagnostics().items()})
+        return record
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if not self.dist.is_main:
+            return
+        self.metrics.write(record)
+        self.wandb.log({k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step"}, step=self.global_step)

@@ -1,0 +1,289 @@
+"""The training engine: run directory contents, checkpoints, bit-for-bit resume, frozen teachers,
+the "none" objective, teacher caching, wandb resilience and DDP buffer merging."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch import nn
+
+import crossmodal.engine.trainer as trainer_module
+from crossmodal.config import TrainConfig, apply_overrides, load_config
+from crossmodal.data.build import build_train_dataset, prepare_data
+from crossmodal.engine.checkpoint import load_checkpoint, save_checkpoint
+from crossmodal.engine.logging import MetricsFile, resolve_wandb_mode
+from crossmodal.engine.seeding import capture_rng_state, restore_rng_state
+from crossmodal.engine.trainer import Trainer
+from crossmodal.errors import InputError
+from crossmodal.eval.student_loading import load_trained_student
+
+torch.set_num_threads(1)  # small batches gain nothing from more threads on a shared machine
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def tiny_config(tmp_path, data_root, *overrides: str) -> TrainConfig:
+    """A run that takes seconds: few small rooms, a narrow one-block-per-stage student."""
+    return apply_overrides(
+        TrainConfig(),
+        [
+            f"data.root={data_root}", "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.split=all",
+            "data.input_size=[32, 48]", "student.name=resnet10", "student.width=8",
+            "schedule.epochs=2", "schedule.batch_size=8", "run.wandb=disabled", "run.progress=false",
+            "run.log_every=1", f"run.runs_dir={tmp_path / 'runs'}", *overrides,
+        ],
+    )
+
+
+def _states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_run_writes_config_metrics_and_weights_only_checkpoint(tmp_path, data_root):
+    config = tiny_config(tmp_path, data_root, "schedule.epochs=1")
+    trainer = Trainer(config)
+    teacher_before = {k: v.clone() for k, v in trainer.teachers[0].state_dict().items()}
+    run = trainer.fit()
+
+    assert load_config(run / "config.yaml") == config
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert (state["epoch"], state["finished"], state["global_step"]) == (1, True, trainer.steps_per_epoch)
+    assert {"student", "objective", "optimizer", "scheduler", "rng", "config"} <= state.keys()
+    assert any("memory" in key for key in state["objective"]), "memory banks must travel with the objective state"
+    records = MetricsFile(run / "metrics.jsonl").read()
+    epoch_record = [r for r in records if r.get("event") == "epoch"][-1]
+    assert np.isfinite(epoch_record["loss"]) and epoch_record["samples_per_s"] > 0
+    assert {"lr", "loss/crd", "diag/crd/pos_score"} <= epoch_record.keys()
+    assert _states_equal(teacher_before, trainer.teachers[0].state_dict()), "teacher weights or BN statistics changed"
+    student = load_trained_student(run).model
+    assert student(torch.zeros(2, 1, 32, 48)).pooled.shape == (2, 64)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, data_root, monkeypatch, workers):
+    loading = f"data.num_workers={workers}"
+    straight = Trainer(tiny_config(tmp_path, data_root, loading, f"run.dir={tmp_path / 'straight'}")).fit()
+
+    interrupted_config = tiny_config(tmp_path, data_root, loading, f"run.dir={tmp_path / 'interrupted'}")
+    real_save = trainer_module.save_checkpoint
+
+    def save_then_stop(state, path):
+        real_save(state, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(interrupted_config).fit()
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path / "interrupted")["epoch"] == 1
+    resumed = Trainer(interrupted_config, resume=tmp_path / "interrupted").fit()
+
+    a, b = load_checkpoint(straight), load_checkpoint(resumed)
+    assert (a["epoch"], a["global_step"]) == (b["epoch"], b["global_step"]) == (2, 2 * 5)
+    assert _states_equal(a["student"], b["student"])
+    assert _states_equal(a["objective"], b["objective"])
+    assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+
+    def losses(run):
+        return [(r["epoch"], r["step"], r["loss"]) for r in MetricsFile(run / "metrics.jsonl").read()]
+
+    assert losses(straight) == losses(resumed), "the resumed run's metrics must equal the straight run's, without duplicates"
+
+
+def test_none_objective_keeps_the_initial_student_and_still_writes_a_run(tmp_path, data_root):
+    trainer = Trainer(tiny_config(tmp_path, data_root, "objective.name=none"))
+    initial = {k: v.clone() for k, v in trainer.student.state_dict().items()}
+    run = trainer.fit()
+    state = load_checkpoint(run)
+    assert state["global_step"] == 0 and state["finished"]
+    assert _states_equal(initial, state["student"]), "the student (BN statistics included) must stay at its initialisation"
+    assert (run / "config.yaml").is_file()
+    assert [r["event"] for r in MetricsFile(run / "metrics.jsonl").read()] == ["untrained"]
+
+
+@pytest.fixture(scope="module")
+def crd_epochs(tmp_path_factory, data_root):
+    """Epoch records of a short CRD run on 128 embedded rooms (a few seconds)."""
+    config = tiny_config(
+        tmp_path_factory.mktemp("crd"), data_root, "data.rooms.num=128", "schedule.epochs=10", "schedule.batch_size=16"
+    )
+    return [r for r in MetricsFile(Trainer(config).fit() / "metrics.jsonl").read() if r.get("event") == "epoch"]
+
+
+def test_crd_loss_falls_and_positive_score_rises_on_embedded_rooms(crd_epochs):
+    assert crd_epochs[-1]["loss"] < crd_epochs[0]["loss"]
+    assert crd_epochs[-1]["diag/crd/pos_score"] > crd_epochs[0]["diag/crd/pos_score"] + 0.03
+
+
+def test_crd_scores_positives_above_negatives_after_a_short_run(crd_epochs):
+    gaps = [r["diag/crd/pos_score"] - r["diag/crd/neg_score"] for r in crd_epochs[-3:]]
+    assert np.mean(gaps) > 0.03
+
+
+def test_teacher_cache_serves_the_teachers_output_on_the_plain_view(tmp_path, data_root):
+    config = tiny_config(tmp_path, data_root, "teacher.cache=true", "schedule.epochs=1")
+    trainer = Trainer(config)
+    plain = build_train_dataset(config.data, augment=False)
+    rows = torch.tensor([5, 2])
+    expected = trainer.teachers[0](torch.stack([plain[int(i)]["source"] for i in rows]))
+    cached = trainer.teacher_cache.lookup(rows)[0]
+    torch.testing.assert_close(cached.pooled, expected.pooled, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(cached.maps[-1], expected.maps[-1], rtol=1e-4, atol=1e-4)
+    assert load_checkpoint(trainer.fit())["finished"]
+
+
+def test_wandb_failure_warns_once_and_training_continues(tmp_path, data_root, monkeypatch, capsys):
+    wandb = pytest.importorskip("wandb")
+
+    def broken_init(**kwargs):
+        raise RuntimeError("no service")
+
+    monkeypatch.setattr(wandb, "init", broken_init)
+    run = Trainer(tiny_config(tmp_path, data_root, "run.wandb=offline", "schedule.epochs=1")).fit()
+    assert load_checkpoint(run)["finished"]
+    assert capsys.readouterr().err.count("warning: wandb") == 1
+
+
+def test_wandb_offline_run_is_written_under_wandb_dir(tmp_path, data_root, monkeypatch):
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
+    (tmp_path / "wb").mkdir()
+    run = Trainer(tiny_config(tmp_path, data_root, "run.wandb=offline", "schedule.epochs=1")).fit()
+    assert load_checkpoint(run)["wandb_id"]
+    assert list((tmp_path / "wb" / "wandb").glob("offline-run-*"))
+
+
+def test_wandb_auto_mode_follows_env_and_login(tmp_path, monkeypatch):
+    for name in ("WANDB_MODE", "WANDB_API_KEY", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_wandb_mode("auto") == "offline"
+    (tmp_path / ".netrc").write_text("machine api.wandb.ai\n  login user\n  password secret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    assert resolve_wandb_mode("auto") == "online"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert resolve_wandb_mode("auto") == "disabled"
+    assert resolve_wandb_mode("offline") == "offline"
+
+
+def test_existing_run_directory_is_not_overwritten(tmp_path, data_root):
+    config = tiny_config(tmp_path, data_root, f"run.dir={tmp_path / 'taken'}", "objective.name=none")
+    Trainer(config).fit()
+    with pytest.raises(InputError, match="--resume"):
+        Trainer(config)
+
+
+def test_rng_snapshot_restores_every_generator():
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    random.gauss(0, 1)
+    state = capture_rng_state()
+    first = (random.random(), random.gauss(0, 1), np.random.rand(), torch.rand(1))
+    random.seed(2), np.random.seed(2), torch.manual_seed(2)
+    restore_rng_state(torch.load(_roundtrip(state), weights_only=True))
+    assert (random.random(), random.gauss(0, 1), np.random.rand(), torch.rand(1)) == first
+
+
+def _roundtrip(value):
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_failed_checkpoint_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint({"epoch": 1}, path)
+
+    def failing_save(obj, handle):
+        handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(OSError):
+        save_checkpoint({"epoch": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+# ------------------------------------------------------------------ distributed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Banked(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("rows", torch.zeros(8, 3))
+        self.register_buffer("log_z", torch.zeros(()))
+        self.register_buffer("ready", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+
+
+def _merge_worker(rank: int, port: int, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    from crossmodal.engine.distributed import merge_buffer_updates, snapshot_buffers
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    module = _Banked()
+    before = snapshot_buffers(module)
+    module.rows[[rank, rank + 2]] = float(rank + 1)  # disjoint rows per rank
+    module.rows[6] = 10.0 * (rank + 1)  # a row both ranks refreshed
+    module.log_z += 1.0 + rank
+    module.ready.fill_(rank == 0)
+    module.count += 1
+    merge_buffer_updates(module, before)
+    torch.save(module.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.destroy_process_group()
+
+
+def test_merge_buffer_updates_applies_every_ranks_changes_everywhere(tmp_path):
+    # fork keeps this quick (no re-import in the children); the workers run only tiny tensor ops.
+    mp.start_processes(_merge_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="fork")
+    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    assert _states_equal(*states)
+    merged = states[0]
+    assert merged["rows"][:, 0].tolist() == [1.0, 2.0, 1.0, 2.0, 0.0, 0.0, 15.0, 0.0]
+    assert merged["log_z"].item() == 1.5 and merged["ready"].item() and merged["count"].item() == 1
+
+
+def _train_worker(rank: int, port: int, config: TrainConfig, out_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    trainer = Trainer(config)
+    trainer.fit()
+    torch.save(
+        {"objective": trainer.objective.state_dict(), "student": trainer.student.state_dict()},
+        os.path.join(out_dir, f"rank{rank}.pt"),
+    )
+
+
+@pytest.mark.slow
+def test_two_process_training_keeps_ranks_in_step(tmp_path, data_root):
+    config = tiny_config(tmp_path, data_root, f"run.dir={tmp_path / 'ddp'}", "schedule.epochs=1")
+    prepare_data(config.data, progress=False)  # generated once here, not by both ranks
+    mp.spawn(_train_worker, args=(_free_port(), config, str(tmp_path)), nprocs=2)
+    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    assert _states_equal(states[0]["objective"], states[1]["objective"]), "memory banks diverged across ranks"
+    params = [k for k in states[0]["student"] if "running" not in k and "num_batches" not in k]
+    assert all(torch.equal(states[0]["student"][k], states[1]["student"][k]) for k in params)
+    bank = states[0]["objective"]["terms.0.teacher_memory.rows"]
+    initial = Trainer(apply_overrides(config, ["objective.name=crd", f"run.dir={tmp_path / 'fresh'}"])).objective.state_dict()
+    refreshed = (bank != initial["terms.0.teacher_memory.rows"].cpu()).any(dim=1)
+    assert refreshed.sum().item() == 2 * (40 // 2 // 8) * 8, "rows of both ranks' batches must be refreshed"
+    records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    assert records and all(r["epoch"] == 1 for r in records)

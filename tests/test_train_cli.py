@@ -1,0 +1,105 @@
+"""crossmodal-train: flags become the config, user mistakes become one line and exit code 2, runs land on disk."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from crossmodal.cli.common import run_cli
+from crossmodal.cli.train import build_parser, config_from_args, main, train_main
+from crossmodal.config import load_config
+from crossmodal.engine.checkpoint import load_checkpoint
+from crossmodal.engine.logging import MetricsFile
+
+torch.set_num_threads(1)  # small batches gain nothing from more threads on a shared machine
+
+
+@pytest.fixture(autouse=True)
+def isolated_directories(tmp_path, monkeypatch):
+    """Default run and data directories are relative to the working directory: keep them in tmp."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CROSSMODAL_DATA", str(tmp_path / "data"))
+
+
+def parse(*argv: str):
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+def one_line_error(capsys, argv: list[str]) -> str:
+    assert run_cli(train_main, argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    return lines[0]
+
+
+def test_flags_fill_the_config():
+    config = parse(
+        "--source", "rgb", "--target", "depth", "--objective", "kd", "--teacher", "efficientnet_lite0",
+        "--teacher", "resnet50:/w.pth", "--nyu", "/data/nyu.mat", "--epochs", "3", "--batch-size", "16",
+        "--seed", "7", "--out", "runs/x", "--wandb", "disabled", "--device", "cpu",
+        "--set", "optim.lr=0.01", "objective.options.temperature=2",
+    )
+    assert (config.data.name, config.data.nyu) == ("nyu", "/data/nyu.mat")
+    assert config.teacher.specs == ["efficientnet_lite0", "resnet50:/w.pth"]
+    assert (config.schedule.epochs, config.schedule.batch_size, config.run.seed) == (3, 16, 7)
+    assert (config.run.dir, config.run.wandb, config.run.device) == ("runs/x", "disabled", "cpu")
+    assert config.objective.name == "kd" and config.objective.options == {"temperature": 2}
+    assert config.optim.lr == 0.01
+
+
+def test_config_file_then_flags_then_overrides(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("objective: {name: crd, options: {num_negatives: 64}}\nschedule: {epochs: 5}\n")
+    config = parse("--config", str(path), "--epochs", "2", "--set", "schedule.epochs=4")
+    assert config.schedule.epochs == 4 and config.objective.options == {"num_negatives": 64}
+    assert parse("--config", str(path), "--objective", "fitnet").objective.options == {}, "options of another objective must not carry over"
+
+
+def test_missing_nyu_file_is_one_line_error(tmp_path, capsys):
+    message = one_line_error(capsys, ["--source", "rgb", "--target", "depth", "--nyu", str(tmp_path / "absent.mat"), "--wandb", "disabled"])
+    assert "absent.mat" in message and "does not exist" in message
+
+
+def test_unknown_objective_is_one_line_error(tmp_path, capsys):
+    message = one_line_error(capsys, ["--objective", "contrastive", "--out", str(tmp_path / "run"), "--wandb", "disabled"])
+    assert "'contrastive'" in message and "crd" in message
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--source", "depth", "--target", "rgb"], "source 'depth'"),
+        (["--target", "audio"], "target 'audio' is not supported yet"),
+        (["--data", "imagenet"], "unknown data set 'imagenet'"),
+        (["--set", "optim.lrr=1"], "'optim.lrr'"),
+        (["--epochs", "two"], "--epochs"),
+        (["--no-such-flag"], "--no-such-flag"),
+        (["--resume", "runs/never-ran"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_error(tmp_path, capsys, argv, expected):
+    assert expected in one_line_error(capsys, argv + ["--wandb", "disabled"])
+
+
+def test_folder_without_depth_is_one_line_error(tmp_path, capsys):
+    (tmp_path / "rgb").mkdir()
+    message = one_line_error(capsys, ["--folder", str(tmp_path), "--wandb", "disabled", "--out", str(tmp_path / "run")])
+    assert str(tmp_path) in message
+
+
+def test_tiny_run_writes_a_run_and_resume_of_a_finished_run_is_a_no_op(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = [
+        "--source", "rgb", "--target", "depth", "--epochs", "1", "--batch-size", "8", "--out", str(run), "--wandb", "disabled",
+        "--set", f"data.root={tmp_path / 'data'}", "data.rooms.num=24", "data.rooms.size=[48,64]", "data.split=all",
+        "data.input_size=[32,48]", "student.name=resnet10", "student.width=8", "run.progress=false",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"run directory: {run}" in out and "finished 1/1 epochs" in out
+    assert load_config(run / "config.yaml").data.rooms.num == 24
+    assert [r["epoch"] for r in MetricsFile(run / "metrics.jsonl").read() if r.get("event") == "epoch"] == [1]
+    before = load_checkpoint(run)
+    assert main(["--resume", str(run)]) == 0
+    assert load_checkpoint(run)["global_step"] == before["global_step"] == 3
+    assert one_line_error(capsys, argv).endswith(f"--resume {run} or choose another --run-dir")
