@@ -1,0 +1,78 @@
+"""Metrics against confusion matrices worked out by hand."""
+import numpy as np
+import pytest
+import torch
+
+from crossmodal.eval.metrics import (
+    ConfusionAccumulator,
+    classification_scores,
+    confusion_matrix,
+    segmentation_scores,
+)
+
+
+def test_confusion_matrix_counts_target_rows_prediction_columns_and_skips_ignore():
+    targets = np.array([0, 0, 1, 1, 2, 255, 255])
+    predictions = np.array([0, 1, 1, 1, 0, 2, 0])
+    expected = np.array([[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(confusion_matrix(predictions, targets, 3), expected)
+
+
+def test_accumulator_equals_one_matrix_over_all_pixels():
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 4, size=(3, 5, 6))
+    targets[0, 0, :] = 255
+    predictions = rng.integers(0, 4, size=(3, 5, 6))
+    accumulator = ConfusionAccumulator(4)
+    for t, p in zip(targets, predictions):
+        accumulator.update(torch.from_numpy(p), torch.from_numpy(t))
+    np.testing.assert_array_equal(accumulator.matrix, confusion_matrix(predictions, targets, 4))
+
+
+def test_out_of_range_target_is_an_error():
+    with pytest.raises(ValueError):
+        confusion_matrix(np.array([0]), np.array([3]), 3)
+
+
+def test_segmentation_scores_by_hand():
+    # rows = ground truth, columns = prediction
+    confusion = np.array([[3, 1, 0], [2, 4, 0], [0, 0, 0]])  # class 2 absent from GT and never predicted
+    scores = segmentation_scores(confusion)
+    assert scores["pixel_accuracy"] == pytest.approx(7 / 10)
+    assert scores["mean_class_accuracy"] == pytest.approx((3 / 4 + 4 / 6) / 2)
+    # IoU_0 = 3 / (4 + 5 - 3), IoU_1 = 4 / (6 + 5 - 4)
+    assert scores["per_class_iou"][:2] == pytest.approx([3 / 6, 4 / 7])
+    assert scores["per_class_iou"][2] is None
+    assert scores["miou"] == pytest.approx((3 / 6 + 4 / 7) / 2)
+    assert scores["classes_present"] == 2
+
+
+def test_class_absent_from_ground_truth_but_predicted_is_excluded_from_means():
+    # class 2 never occurs in GT but swallows pixels of class 1: those count against class 1 only
+    confusion = np.array([[5, 0, 0], [0, 2, 3], [0, 0, 0]])
+    scores = segmentation_scores(confusion)
+    assert scores["per_class_iou"] == [1.0, pytest.approx(2 / 5), None]
+    assert scores["miou"] == pytest.approx((1.0 + 2 / 5) / 2)
+    assert scores["mean_class_accuracy"] == pytest.approx((1.0 + 2 / 5) / 2)
+
+
+def test_ignore_pixels_change_no_score():
+    targets = np.array([[0, 1], [1, 255]])
+    predictions_a = np.array([[0, 1], [0, 0]])
+    predictions_b = np.array([[0, 1], [0, 1]])  # differs only on the ignored pixel
+    scores_a = segmentation_scores(confusion_matrix(predictions_a, targets, 2))
+    scores_b = segmentation_scores(confusion_matrix(predictions_b, targets, 2))
+    assert scores_a == scores_b
+    assert scores_a["labelled_pixels"] == 3
+    assert scores_a["pixel_accuracy"] == pytest.approx(2 / 3)
+    # IoU_0 = 1 / (1 + 2 - 1), IoU_1 = 1 / (2 + 1 - 1)
+    assert scores_a["miou"] == pytest.approx(0.5)
+
+
+def test_classification_scores_by_hand():
+    confusion = np.array([[2, 0, 0], [1, 1, 0], [0, 0, 0]])
+    scores = classification_scores(confusion)
+    assert scores["top1"] == pytest.approx(3 / 4)
+    assert scores["per_class_accuracy"] == [1.0, 0.5, None]
+    assert scores["mean_class_accuracy"] == pytest.approx(0.75)
+    assert scores["support"] == [2, 2, 0]

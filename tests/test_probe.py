@@ -1,0 +1,175 @@
+"""Linear probe on synthetic features whose answer is known, and the crossmodal-probe command."""
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from crossmodal.cli.probe import main as probe_main
+from crossmodal.config import TrainConfig, config_to_dict
+from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
+from crossmodal.errors import InputError
+from crossmodal.eval import probe as probe_module
+from crossmodal.eval.probe import format_probe_table, linear_probe, split_train_validation
+from crossmodal.models.students import build_student
+from tests.nyu_files import random_frames, write_nyu_mat
+
+
+def separable_features(num: int, num_classes: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class k sits around a far-away centre: linearly separable by construction."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(123).normal(scale=6.0, size=(num_classes, dim))
+    labels = rng.integers(0, num_classes, size=num)
+    return centres[labels] + rng.normal(size=(num, dim)), labels
+
+
+def test_separable_classes_are_probed_near_perfectly():
+    train_x, train_y = separable_features(300, 4, 16, seed=0)
+    test_x, test_y = separable_features(200, 4, 16, seed=1)
+    result = linear_probe(train_x, train_y, test_x, test_y, num_classes=4, class_names=list("abcd"))
+    assert result.top1 >= 0.98
+    assert np.asarray(result.confusion).sum() == 200
+    assert result.chosen_c in probe_module.DEFAULT_CS
+    assert "a" in format_probe_table(result)
+
+
+def test_random_labels_give_chance_accuracy():
+    rng = np.random.default_rng(0)
+    train_x, test_x = rng.normal(size=(400, 16)), rng.normal(size=(2000, 16))
+    train_y, test_y = rng.integers(0, 4, 400), rng.integers(0, 4, 2000)
+    result = linear_probe(train_x, train_y, test_x, test_y, num_classes=4)
+    assert abs(result.top1 - 0.25) < 0.05
+
+
+def test_regularisation_is_chosen_without_the_test_split(monkeypatch):
+    train_x, train_y = separable_features(120, 3, 8, seed=0)
+    test_x, test_y = separable_features(60, 3, 8, seed=1)
+    test_x = test_x + 1000.0  # test rows can be recognised wherever they show up
+    fitted_rows = []
+    original_fit = probe_module.fit_probe
+
+    def recording_fit(features, labels, c, seed=0):
+        fitted_rows.append(features)
+        return original_fit(features, labels, c, seed)
+
+    monkeypatch.setattr(probe_module, "fit_probe", recording_fit)
+    result = linear_probe(train_x, train_y, test_x, test_y, num_classes=3)
+    assert len(fitted_rows) == len(probe_module.DEFAULT_CS) + 1
+    assert all(np.abs(rows).max() < 500 for rows in fitted_rows)
+
+    scrambled = linear_probe(train_x, train_y, -test_x, (test_y + 1) % 3, num_classes=3)
+    assert (scrambled.chosen_c, scrambled.validation_accuracy) == (result.chosen_c, result.validation_accuracy)
+
+
+def test_validation_split_is_disjoint_stratified_and_seeded():
+    labels = np.repeat(np.arange(5), 20)
+    fit, val = split_train_validation(labels, 0.2, seed=3)
+    assert not set(fit) & set(val) and len(fit) + len(val) == 100
+    assert np.bincount(labels[val]).tolist() == [4] * 5
+    again_fit, again_val = split_train_validation(labels, 0.2, seed=3)
+    assert np.array_equal(val, again_val) and np.array_equal(fit, again_fit)
+
+
+def test_single_label_train_split_is_an_input_error():
+    x = np.zeros((10, 3))
+    with pytest.raises(InputError):
+        linear_probe(x, np.zeros(10, dtype=int), x, np.zeros(10, dtype=int), num_classes=2)
+
+
+# ----------------------------------------------------------------------------- crossmodal-probe
+
+INPUT_SIZE = (24, 32)
+
+
+def labelled_file(path: Path, unlabelled: bool = False, scene: str | None = None) -> Path:
+    """A tiny NYU-layout file; scenes cycle through the labeled set's types unless one ``scene`` is given."""
+    frames = random_frames(28, *INPUT_SIZE, seed=0)
+    for frame in frames:
+        frame.scene = scene or frame.scene
+        if unlabelled:
+            frame.labels[:] = 0
+    return write_nyu_mat(path, frames)
+
+
+def fake_run(run_dir: Path, data: Path, target: str = "depth", weights_width: int = 4) -> Path:
+    """A run directory whose last.pt has the trainer's checkpoint layout and a tiny student."""
+    config = TrainConfig()
+    config = replace(
+        config,
+        data=replace(config.data, name="nyu", nyu=str(data), target=target, input_size=INPUT_SIZE),
+        student=replace(config.student, name="resnet10", width=4),
+    )
+    spec = {"name": "resnet10", "in_channels": 1, "width": 4, "num_classes": None}
+    weights = build_student(**{**spec, "width": weights_width}).state_dict()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {"format": CHECKPOINT_FORMAT, "epoch": 1, "config": config_to_dict(config), "student_spec": spec,
+             "student": weights, "wandb_id": None}
+    save_checkpoint(state, run_dir / "last.pt")
+    return run_dir
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    torch.set_num_threads(1)
+    return labelled_file(tmp_path / "tiny.mat")
+
+
+def test_probe_cli_writes_probe_json_and_reuses_cached_features(tmp_path, tiny_data, capsys):
+    run = fake_run(tmp_path / "run", tiny_data)
+    assert probe_main(["--run", str(run), "--device", "cpu"]) == 0
+    report = json.loads((run / "probe.json").read_text())
+    assert report["task"] == "scene_label" and 0.0 <= report["top1"] <= 1.0
+    assert np.asarray(report["confusion"]).sum() == report["num_test"] > 0
+    assert len(list((run / "features").glob("*.npz"))) == 2
+    assert "(cached)" not in capsys.readouterr().out
+
+    assert probe_main(["--run", str(run), "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.count("(cached)") == 2
+    assert json.loads((run / "probe.json").read_text())["top1"] == report["top1"]
+
+
+def test_probe_cli_random_init_reference_uses_the_like_run(tmp_path, tiny_data):
+    run = fake_run(tmp_path / "run", tiny_data)
+    out = tmp_path / "reference"
+    assert probe_main(["--random-init", "resnet10", "--like", str(run), "--out", str(out), "--device", "cpu"]) == 0
+    report = json.loads((out / "probe.json").read_text())
+    assert report["spec"] == {"name": "resnet10", "in_channels": 1, "width": 4, "num_classes": None}
+    assert report["input_size"] == list(INPUT_SIZE) and report["random_init_seed"] == 0
+
+
+def bad_input_message(capsys, argv) -> str:
+    assert probe_main(argv) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("error: ") and message.count("\n") == 1
+    return message
+
+
+def test_probe_cli_rejects_a_run_without_checkpoint(tmp_path, capsys):
+    (tmp_path / "empty-run").mkdir()
+    assert "last.pt" in bad_input_message(capsys, ["--run", str(tmp_path / "empty-run")])
+
+
+def test_probe_cli_rejects_a_student_of_another_modality(tmp_path, tiny_data, capsys):
+    run = fake_run(tmp_path / "run", tiny_data, target="audio")
+    assert "'audio'" in bad_input_message(capsys, ["--checkpoint", str(run / "last.pt")])
+
+
+def test_probe_cli_rejects_weights_of_another_architecture(tmp_path, tiny_data, capsys):
+    run = fake_run(tmp_path / "run", tiny_data, weights_width=8)
+    assert "do not fit" in bad_input_message(capsys, ["--run", str(run)])
+
+
+def test_probe_cli_rejects_data_with_a_single_scene_class(tmp_path, capsys):
+    data = labelled_file(tmp_path / "one-scene.mat", scene="bedroom")
+    run = fake_run(tmp_path / "run", data)
+    assert "fewer than two" in bad_input_message(capsys, ["--run", str(run), "--device", "cpu"])
+
+
+def test_probe_cli_rejects_a_run_on_unlabelled_data(tmp_path, tiny_data, capsys):
+    run = fake_run(tmp_path / "run", tiny_data)
+    run_config = torch.load(run / "last.pt", weights_only=True)
+    run_config["config"]["data"].update(name="rgbd-folder", folder=str(tmp_path))
+    save_checkpoint(run_config, run / "last.pt")
+    assert "no labels" in bad_input_message(capsys, ["--run", str(run)])
