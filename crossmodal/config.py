@@ -32,13 +32,44 @@ class RoomsConfig:
 
 
 @dataclass
+class SyntheticAVConfig:
+    """The embedded audio-visual events: videos (count, length, frame size) and the labelled
+    ESC-50-layout sound set generated with them (clips per class), from one seed."""
+
+    num: int = 80
+    seconds: float = 4.0
+    size: tuple[int, int] = (128, 128)
+    clips_per_class: int = 20
+    seed: int = 0
+
+
+@dataclass
+class VideoConfig:
+    """How videos become (frame, audio window) pairs, and how training waveforms are augmented.
+
+    ``fps``, ``clip_seconds``, ``frame_size``: the decoded cache's settings (samples per second
+    of video, audio window centred on each frame, stored frame size); other values prepare
+    another cache. Training waveforms get a random gain within +-``gain_db`` and a random
+    shift within +-``shift_seconds`` (zero-filled); evaluation sees them unchanged.
+    """
+
+    fps: float = 4.0
+    clip_seconds: float = 1.0
+    frame_size: tuple[int, int] = (128, 128)
+    gain_db: float = 6.0
+    shift_seconds: float = 0.1
+
+
+@dataclass
 class DataConfig:
     """Which paired data set to train on and how samples are shaped.
 
-    ``root`` is where generated data lives (default: $CROSSMODAL_DATA, else ./data).
-    ``split``: which frames of an NYU-layout file to train on ("train" keeps the test frames
-    unseen for evaluation; synthetic rooms use the same layout). ``input_size`` is the (h, w)
-    both modalities are cropped and resized to.
+    ``root`` is where generated data and video caches live (default: $CROSSMODAL_DATA, else
+    ./data). ``split``: which frames of an NYU-layout file to train on ("train" keeps the test
+    frames unseen for evaluation; synthetic rooms use the same layout). ``input_size`` is the
+    (h, w) the images (RGB and depth, or video frames) are cropped and resized to.
+    ``videos``: a folder of videos with sound (data set "video", cached on first use, into
+    ``cache`` when given); ``cache``: a prepared video cache (data set "video-cache").
     """
 
     name: str = "synthetic-rooms"
@@ -49,6 +80,10 @@ class DataConfig:
     split: str = "train"
     folder: str | None = None
     rooms: RoomsConfig = field(default_factory=RoomsConfig)
+    videos: str | None = None
+    cache: str | None = None
+    av: SyntheticAVConfig = field(default_factory=SyntheticAVConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     input_size: tuple[int, int] = (96, 128)
     depth_encoding: str = "metric"
     num_workers: int = 0
@@ -135,6 +170,26 @@ class TrainConfig:
     def experiment(self) -> str:
         """Groups comparable runs: source->target on one data set, e.g. "rgb->depth/synthetic-rooms"."""
         return f"{self.data.source}->{self.data.target}/{self.data.name}"
+
+
+TARGET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "depth": {},
+    "audio": {
+        "data": {"name": "synthetic-av", "target": "audio", "input_size": [112, 112]},
+        "student": {"name": "audio_resnet18", "width": 16},
+        "schedule": {"epochs": 6, "batch_size": 32},
+    },
+}
+"""What each target's default experiment changes in the TrainConfig defaults (configs/crd_<target>.yaml)."""
+
+
+def default_config(target: str = "depth") -> TrainConfig:
+    """The default (CRD) experiment for ``target``, equal to configs/crd_<target>.yaml but needing no file.
+
+    An unknown target only sets ``data.target``, so the usual check names it as unsupported.
+    """
+    changes = TARGET_DEFAULTS.get(target, {"data": {"target": target}})
+    return _update(TrainConfig(), changes, prefix="", origin=f"the {target} defaults")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

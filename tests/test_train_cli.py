@@ -69,7 +69,7 @@ def test_unknown_objective_is_one_line_error(tmp_path, capsys):
     "argv, expected",
     [
         (["--source", "depth", "--target", "rgb"], "source 'depth'"),
-        (["--target", "audio"], "target 'audio' is not supported yet"),
+        (["--target", "smell"], "target 'smell' is not supported yet"),
         (["--data", "imagenet"], "unknown data set 'imagenet'"),
         (["--set", "optim.lrr=1"], "'optim.lrr'"),
         (["--epochs", "two"], "--epochs"),

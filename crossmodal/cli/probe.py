@@ -1,32 +1,48 @@
-"""`crossmodal-probe`: linear probe of a frozen student's pooled features (depth: the 10-class NYU scene task).
+"""`crossmodal-probe`: linear probe of a frozen student's pooled features.
 
-Features of every labelled train and test sample are extracted once per checkpoint and cached
-under <run>/features/; C is chosen on a validation split of train only. Prints a table and
-writes probe.json into the run directory.
+The run's target decides the task. Depth: the 10-class NYU scene task (train/test split).
+Audio: the five-fold ESC-50 protocol on a labelled sound set (train on four folds, test on
+the fifth, mean ± std over the five), or with --labels video-cache the clip labels of a
+video cache, in folds made of whole videos. Features are extracted once per checkpoint and
+cached under <run>/features/; C is always chosen on a validation split of the training data
+only. Prints a table and writes probe.json into the run directory.
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
 
 from crossmodal.cli.common import run_cli
+from crossmodal.data.esc50 import ESC50, esc50_fold_splits
+from crossmodal.data.video_cache import INDEX_FILE, VideoAudioPairs
 from crossmodal.engine.trainer import resolve_device
 from crossmodal.errors import InputError
 from crossmodal.eval.extract import (
+    ESC50_CLIP_SECONDS,
+    WindowAveraged,
+    audio_extraction_settings,
     cached_features,
     extract_pooled,
     extraction_settings,
     labelled_data_path,
+    labelled_sound_set,
+    labelled_video_cache,
     open_labelled_split,
     settings_fingerprint,
 )
+from crossmodal.eval.fold_probe import fold_probe, format_fold_table, stratified_group_folds
 from crossmodal.eval.probe import DEFAULT_CS, format_probe_table, linear_probe
 from crossmodal.eval.student_loading import LoadedStudent, select_student
 
 LABEL_KEY = "label"
 TASK = "scene_label"
+AUDIO_LABELS = ("esc50", "video-cache")
 
 
 def add_student_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,9 +60,12 @@ def add_student_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=0, help="data loader processes (default 0)")
 
 
-def student_from_args(args: argparse.Namespace) -> tuple[LoadedStudent, Path]:
-    """The chosen student and the directory its results are written to."""
-    student = select_student(args.run, args.checkpoint, args.random_init, args.width, args.like, args.seed)
+def student_from_args(args: argparse.Namespace, modality: str | None = "depth") -> tuple[LoadedStudent, Path]:
+    """The chosen student and the directory its results are written to.
+
+    ``modality``: the target the evaluation needs; None takes the student's own (see select_student).
+    """
+    student = select_student(args.run, args.checkpoint, args.random_init, args.width, args.like, args.seed, modality)
     return student, Path(args.out or student.run_dir)
 
 
@@ -66,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32, help="feature extraction batch size (default 32)")
     parser.add_argument("--cs", type=parse_cs, default=DEFAULT_CS, help="candidate C values, comma-separated")
     parser.add_argument("--val-fraction", type=float, default=0.2, help="share of train held out to choose C (default 0.2)")
+    audio = parser.add_argument_group("audio students")
+    audio.add_argument(
+        "--labels", choices=AUDIO_LABELS,
+        help="esc50 (default): the five-fold sound classification protocol; "
+        "video-cache: clip labels of a video cache, folds of whole videos",
+    )
+    audio.add_argument("--esc50", type=Path, metavar="DIR", help="ESC-50 root (default: the sound set generated with the synthetic events)")
+    audio.add_argument("--cache", type=Path, metavar="DIR", help="labelled video cache for --labels video-cache (default: the run's own)")
+    audio.add_argument("--folds", type=int, default=5, help="number of video folds for --labels video-cache (default 5)")
     return parser
 
 
@@ -73,8 +101,36 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if not 0 < args.val_fraction < 1:
         raise InputError(f"--val-fraction must lie strictly between 0 and 1, got {args.val_fraction}")
-    student, out = student_from_args(args)
+    student, out = student_from_args(args, modality=None)
     device = resolve_device(args.device)
+    if student.config.data.target == "audio":
+        report = _probe_audio(args, student, out, device)
+    else:
+        report = _probe_depth(args, student, out, device)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "probe.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out / 'probe.json'}")
+    return 0
+
+
+def _student_report(student: LoadedStudent) -> dict[str, Any]:
+    return {
+        "student": student.description,
+        "spec": student.spec,
+        "checkpoint": str(student.checkpoint) if student.checkpoint else None,
+        "epoch": student.epoch,
+        "weights_fingerprint": student.fingerprint,
+    }
+
+
+def _probe_depth(args: argparse.Namespace, student: LoadedStudent, out: Path, device: torch.device) -> dict[str, Any]:
+    """The NYU scene task on the labelled train/test split."""
+    given = [flag for flag, value in (("--labels", args.labels), ("--esc50", args.esc50), ("--cache", args.cache)) if value]
+    if given:
+        raise InputError(
+            f"{', '.join(given)} evaluate audio students, but {student.description} is a "
+            f"{student.config.data.target} student; probe it on NYU-layout labels with --data"
+        )
     data = labelled_data_path(student.config, args.data)
     print(f"probing {student.description} on {data}")
 
@@ -96,13 +152,9 @@ def _main(argv: Sequence[str] | None) -> int:
         train_x, train_y, test_x, test_y, len(class_names), class_names, args.cs, args.val_fraction, args.seed
     )
     print(format_probe_table(result))
-    report = {
+    return {
         "task": TASK,
-        "student": student.description,
-        "spec": student.spec,
-        "checkpoint": str(student.checkpoint) if student.checkpoint else None,
-        "epoch": student.epoch,
-        "weights_fingerprint": student.fingerprint,
+        **_student_report(student),
         "data": str(data),
         "input_size": list(student.config.data.input_size),
         "depth_encoding": student.config.data.depth_encoding,
@@ -110,10 +162,83 @@ def _main(argv: Sequence[str] | None) -> int:
         **student.extra,
         **result.to_dict(),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "probe.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out / 'probe.json'}")
-    return 0
+
+
+LabelledFeatures = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
+"""features, labels, fold id and group id per sample, class names"""
+Extract = Callable[[str, dict[str, Any], Dataset], tuple[np.ndarray, np.ndarray]]
+
+
+def _probe_audio(args: argparse.Namespace, student: LoadedStudent, out: Path, device: torch.device) -> dict[str, Any]:
+    """The ESC-50 fold protocol, or video clip labels in folds of whole videos."""
+    if args.data is not None:
+        raise InputError(
+            f"--data {args.data} names RGB-D labelled data, but {student.description} is an audio student; "
+            "probe it on sounds with --esc50 DIR or on labelled video clips with --labels video-cache"
+        )
+    window_seconds = student.config.data.video.clip_seconds
+    encoder = WindowAveraged(student.model, round(window_seconds * student.model.sample_rate))
+
+    def extract(part: str, settings: dict[str, Any], dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+        features, labels, cached = cached_features(
+            out / "features", f"{student.fingerprint}-{settings_fingerprint(settings)}-{part}",
+            lambda: extract_pooled(encoder, dataset, device, args.batch_size, args.workers, input_key="audio"),
+        )
+        print(f"{part}: {len(labels)} clips, {features.shape[1]}-d features{' (cached)' if cached else ''}")
+        return features, labels
+
+    if args.labels == "video-cache":
+        if args.esc50 is not None:
+            raise InputError("--esc50 and --labels video-cache pick different labelled sets; give one")
+        if args.folds < 2:
+            raise InputError(f"--folds must be at least 2, got {args.folds}")
+        data, task = labelled_video_cache(student.config, args.cache), "video_clip_labels"
+        print(f"probing {student.description} on the clip labels of {data} ({args.folds} folds of whole videos)")
+        features, labels, folds, groups, class_names = _video_cache_folds(data, window_seconds, args.folds, args.seed, extract)
+    else:
+        if args.cache is not None:
+            raise InputError("--cache names a video cache for --labels video-cache; the default task uses --esc50")
+        data, task = labelled_sound_set(student.config, args.esc50), "esc50_folds"
+        print(f"probing {student.description} on {data} (ESC-50 fold protocol, {window_seconds:g} s windows)")
+        features, labels, folds, groups, class_names = _esc50_folds(data, window_seconds, extract)
+
+    result = fold_probe(features, labels, folds, groups, class_names, args.cs, args.val_fraction, args.seed)
+    print(format_fold_table(result))
+    return {
+        "task": task,
+        **_student_report(student),
+        "data": str(data),
+        "window_seconds": window_seconds,
+        "feature_dim": int(features.shape[1]),
+        **student.extra,
+        **result.to_dict(),
+    }
+
+
+def _esc50_folds(root: Path, window_seconds: float, extract: Extract) -> LabelledFeatures:
+    """Every clip of an ESC-50-layout set, fold by fold; each clip is its own group."""
+    identity = root / "meta" / "esc50.csv"
+    parts, class_names = [], []
+    for split in esc50_fold_splits(root):
+        clips = ESC50(root, folds=[split.test_fold], clip_seconds=ESC50_CLIP_SECONDS)
+        class_names = clips.class_names
+        part = f"fold{split.test_fold}"
+        features, labels = extract(part, audio_extraction_settings(identity, part, window_seconds, ESC50_CLIP_SECONDS), clips)
+        parts.append((features, labels, np.full(len(labels), split.test_fold)))
+    features, labels, folds = (np.concatenate(column) for column in zip(*parts))
+    return features, labels, folds, np.arange(len(labels)), list(class_names)
+
+
+def _video_cache_folds(cache: Path, window_seconds: float, num_folds: int, seed: int, extract: Extract) -> LabelledFeatures:
+    """Every clip of a labelled video cache, grouped by video; whole videos are dealt into stratified folds."""
+    clips = VideoAudioPairs(cache)
+    if not clips.class_names:
+        raise InputError(f"video cache {cache} has no clip labels (its videos had no labels.csv), so there is nothing to probe")
+    features, labels = extract("clips", audio_extraction_settings(cache / INDEX_FILE, "clips", window_seconds, None), clips)
+    videos = json.loads((cache / INDEX_FILE).read_text())["videos"]
+    groups = np.repeat(np.arange(len(videos)), [entry["samples"] for entry in videos])
+    video_folds = stratified_group_folds(np.array([entry["label"] for entry in videos]), num_folds, seed)
+    return features, labels, video_folds[groups], groups, list(clips.class_names)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,10 @@
-"""``crossmodal-train``: distil a frozen RGB teacher into a depth student.
+"""``crossmodal-train``: distil a frozen RGB teacher into a depth or audio student.
 
-Flags fill in the same TrainConfig a Python user builds: defaults, then ``--config FILE``,
-then the named flags, then ``--set section.key=value`` overrides. With no flags it runs CRD on
-the embedded synthetic rooms (generated on first use) and prints where the run went.
+Flags fill in the same TrainConfig a Python user builds: the target's defaults
+(``default_config(target)``, i.e. configs/crd_<target>.yaml), or ``--config FILE`` instead,
+then the named flags, then ``--set section.key=value`` overrides. With no flags it runs CRD
+on the embedded synthetic rooms; with ``--target audio`` on the embedded synthetic
+audio-visual events (both generated on first use). It prints where the run went.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import dataclasses
 from typing import NoReturn, Sequence
 
 from crossmodal.cli.common import run_cli
-from crossmodal.config import TrainConfig, apply_overrides, load_config
+from crossmodal.config import TrainConfig, apply_overrides, default_config, load_config
 from crossmodal.engine.logging import WANDB_MODES
 from crossmodal.engine.trainer import Trainer, run_config_from_checkpoint
 from crossmodal.errors import InputError
@@ -29,17 +31,28 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crossmodal-train",
         description="Distil a frozen RGB teacher into a target-modality student on paired, unlabelled data.",
     )
-    parser.add_argument("--config", metavar="FILE", help="experiment YAML (e.g. configs/fitnet_depth.yaml)")
+    parser.add_argument(
+        "--config", metavar="FILE",
+        help="experiment YAML (e.g. configs/fitnet_depth.yaml); default: the target's CRD experiment",
+    )
     parser.add_argument("--source", help="source modality the teacher sees (rgb)")
-    parser.add_argument("--target", help="target modality the student learns (depth)")
+    parser.add_argument("--target", help="target modality the student learns: depth (default) or audio")
     parser.add_argument("--objective", help="distillation objective: none, fitnet, kd, crd, crd+kd")
     parser.add_argument(
         "--teacher", action="append", metavar="SPEC",
         help="teacher spec, e.g. efficientnet_lite0 or resnet50:/path.pth; repeat for an ensemble",
     )
-    parser.add_argument("--data", help="training data: synthetic-rooms (default), nyu, rgbd-folder")
+    parser.add_argument(
+        "--data",
+        help="training data; depth: synthetic-rooms (default), nyu, rgbd-folder; audio: synthetic-av (default), video, video-cache",
+    )
     parser.add_argument("--nyu", metavar="PATH", help="nyu_depth_v2_labeled.mat or its prepared cache (implies --data nyu)")
     parser.add_argument("--folder", metavar="PATH", help="RGB-D folder root (implies --data rgbd-folder)")
+    parser.add_argument("--videos", metavar="DIR", help="folder of videos with sound, cached on first use (implies --data video)")
+    parser.add_argument(
+        "--cache", metavar="DIR",
+        help="prepared video cache (implies --data video-cache); with --videos: where to put the cache",
+    )
     parser.add_argument("--epochs", type=int, help="with --resume: extend a run (its cosine schedule stretches to the new length)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--seed", type=int)
@@ -61,12 +74,16 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             raise InputError("--resume continues a run in its own directory with its saved config; drop --config/--run-dir")
         config = run_config_from_checkpoint(args.resume)
     else:
-        config = load_config(args.config) if args.config else TrainConfig()
+        config = load_config(args.config) if args.config else default_config(args.target or "depth")
     data, run, schedule = config.data, config.run, config.schedule
     if args.nyu is not None:
         data = dataclasses.replace(data, nyu=args.nyu, name="nyu")
     if args.folder is not None:
         data = dataclasses.replace(data, folder=args.folder, name="rgbd-folder")
+    if args.cache is not None:
+        data = dataclasses.replace(data, cache=args.cache, name="video-cache")
+    if args.videos is not None:
+        data = dataclasses.replace(data, videos=args.videos, name="video")
     for flag, value in (("source", args.source), ("target", args.target), ("name", args.data)):
         if value is not None:
             data = dataclasses.replace(data, **{flag: value})

@@ -25,7 +25,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
-from crossmodal.data.build import TARGET_CHANNELS, build_train_dataset, check_modalities, prepare_data
+from crossmodal.data.build import (
+    TARGET_CHANNELS,
+    build_train_dataset,
+    check_modalities,
+    check_student_input,
+    prepare_data,
+)
 from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, build_objective
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
 from crossmodal.engine.distributed import (
@@ -216,6 +222,7 @@ class Trainer:
             "num_classes": None,
         }
         student = build_student(**spec)
+        check_student_input(student, config.student.name, config.data.target)
         context = ObjectiveContext(
             student_dim=student.feature_dim,
             teacher_dims=[t.feature_dim for t in teachers],
@@ -376,7 +383,8 @@ class Trainer:
 
     def _step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()}
-        target = batch["target"].contiguous(memory_format=self._memory_format)
+        image_like = batch["target"].dim() == 4  # waveforms (B x C x T) have no channels-last layout
+        target = batch["target"].contiguous(memory_format=self._memory_format if image_like else torch.contiguous_format)
         teacher_outs = self._teacher_outputs(batch)
         before = snapshot_buffers(self.model) if self.dist.enabled else None
         losses = self.model(target, teacher_outs, batch)

@@ -2,8 +2,11 @@
 
 Probing several regularisation strengths, or re-running a probe after a crash, must not pay
 for another pass of the encoder. The cache file name carries a fingerprint of the weights and
-of the extraction settings (data, input size, encoding), so a changed checkpoint or data set
-can never be served stale features.
+of the extraction settings (data, input size, encoding, audio windows), so a changed
+checkpoint or data set can never be served stale features.
+
+Labelled data per target: depth students are judged on NYU-layout files (scene labels);
+audio students on an ESC-50-layout sound set or on a video cache whose videos had labels.
 """
 from __future__ import annotations
 
@@ -18,10 +21,15 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from crossmodal.config import TrainConfig
-from crossmodal.data.build import rooms_file
+from crossmodal.data.build import rooms_file, synthetic_sound_set, video_cache_dir
 from crossmodal.data.nyu import NYUDepthV2
 from crossmodal.data.transforms import PairedTransform
+from crossmodal.data.video_cache import INDEX_FILE
 from crossmodal.errors import InputError
+from crossmodal.models.features import Features
+
+ESC50_CLIP_SECONDS = 5.0
+"""ESC-50 clips are 5 s long; shorter ones are zero-padded to it so clips batch together."""
 
 
 def labelled_data_path(config: TrainConfig, override: str | Path | None = None) -> Path:
@@ -40,6 +48,69 @@ def labelled_data_path(config: TrainConfig, override: str | Path | None = None) 
     if not path.exists():
         raise InputError(f"labelled data {path} does not exist; pass --data with an NYU-layout file or cache")
     return path
+
+
+def labelled_sound_set(config: TrainConfig, override: str | Path | None = None) -> Path:
+    """The ESC-50-layout sound set: ``override`` if given, else the one generated with the run's synthetic events."""
+    if override is not None:
+        path = Path(override).expanduser()
+    elif config.data.name == "synthetic-av":
+        path = synthetic_sound_set(config.data)
+    else:
+        raise InputError(
+            f"the run trained on data set {config.data.name!r}, which ships no labelled sound set; "
+            "pass --esc50 DIR (an ESC-50 root) or probe the video clips with --labels video-cache"
+        )
+    if not path.is_dir():
+        raise InputError(f"labelled sound set {path} does not exist; pass --esc50 with an ESC-50 root (audio/, meta/esc50.csv)")
+    return path
+
+
+def labelled_video_cache(config: TrainConfig, override: str | Path | None = None) -> Path:
+    """A video cache with clip labels: ``override`` if given, else the run's own training cache."""
+    path = Path(override).expanduser() if override is not None else video_cache_dir(config.data)
+    if not (path / INDEX_FILE).is_file():
+        raise InputError(
+            f"{path} is not a video cache (no {INDEX_FILE}); pass --cache with a cache prepared from videos with labels.csv"
+        )
+    return path
+
+
+class WindowAveraged(nn.Module):
+    """An audio encoder applied to consecutive ``window``-sample pieces of each clip, pooled features averaged.
+
+    A student trained on short windows sees clips of that length only: its per-window
+    normalisation and pooling statistics belong to one window, so a long clip is judged as
+    the mean of its windows (the remainder shorter than a window is dropped; a clip shorter
+    than one window is used whole).
+    """
+
+    def __init__(self, model: nn.Module, window: int) -> None:
+        super().__init__()
+        self.model = model
+        self.window = window
+
+    def forward(self, waveform: torch.Tensor) -> Features:
+        batch, channels, length = waveform.shape
+        count = length // self.window
+        if count <= 1:
+            return self.model(waveform)
+        pieces = waveform[..., : count * self.window].reshape(batch, channels, count, self.window)
+        pooled = self.model(pieces.transpose(1, 2).reshape(batch * count, channels, self.window)).pooled
+        return Features(pooled=pooled.reshape(batch, count, -1).mean(dim=1), maps=[], logits=None)
+
+
+def audio_extraction_settings(identity: Path, part: str, window_seconds: float, clip_seconds: float | None) -> dict[str, Any]:
+    """What, besides the weights, decides audio features: the data (its index file), the part, the windowing."""
+    stat = identity.stat()
+    return {
+        "data": str(identity.resolve()),
+        "data_bytes": stat.st_size,
+        "data_mtime_ns": stat.st_mtime_ns,
+        "part": part,
+        "window_seconds": window_seconds,
+        "clip_seconds": clip_seconds,
+    }
 
 
 def open_labelled_split(config: TrainConfig, path: Path, split: str, labels: str = "nyu40") -> Dataset:

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from crossmodal.config import TrainConfig, config_from_dict
-from crossmodal.data.build import TARGET_CHANNELS
+from crossmodal.config import TrainConfig, config_from_dict, default_config
+from crossmodal.data.build import TARGET_CHANNELS, check_student_input, student_input
 from crossmodal.engine.checkpoint import checkpoint_path, load_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval.extract import weights_fingerprint
@@ -60,16 +60,20 @@ def _check_modality(config: TrainConfig, spec: dict[str, Any], origin: str, moda
         )
 
 
-def load_trained_student(run_or_file: str | os.PathLike[str], modality: str = "depth") -> LoadedStudent:
-    """Rebuild and load the student of a run directory (its last.pt) or of a checkpoint file, frozen."""
+def load_trained_student(run_or_file: str | os.PathLike[str], modality: str | None = "depth") -> LoadedStudent:
+    """Rebuild and load the student of a run directory (its last.pt) or of a checkpoint file, frozen.
+
+    ``modality``: the target the evaluation needs; None accepts whatever the run trained.
+    """
     path = checkpoint_path(run_or_file)
     state = load_checkpoint(path)
     spec, weights, values = state.get("student_spec"), state.get("student"), state.get("config")
     if not isinstance(spec, dict) or not isinstance(weights, dict) or not isinstance(values, dict):
         raise InputError(f"checkpoint {path} lacks the student spec, weights or config it should carry")
     config = config_from_dict(values, origin=f"the config stored in {path}")
-    _check_modality(config, spec, f"checkpoint {path}", modality)
+    _check_modality(config, spec, f"checkpoint {path}", modality or config.data.target)
     model = build_student(**spec)
+    check_student_input(model, str(spec.get("name")), config.data.target)
     try:
         model.load_state_dict(weights)
     except RuntimeError:
@@ -97,13 +101,14 @@ def random_init_student(
     seed: int = 0,
     config: TrainConfig | None = None,
 ) -> LoadedStudent:
-    """An untrained student (Kaiming init from ``seed``), frozen; ``config`` supplies data and input size.
+    """An untrained student (Kaiming init from ``seed``), frozen; ``config`` (default: the modality's
+    default experiment) supplies data and input shaping.
 
     Its results go to ``<runs_dir>/random-init-<arch>-w<width>-seed<seed>``.
     """
     if modality not in TARGET_CHANNELS:
         raise InputError(f"modality {modality!r} has no student input shape; known: {', '.join(TARGET_CHANNELS)}")
-    config = config or TrainConfig()
+    config = config or default_config(modality)
     config = replace(
         config, student=replace(config.student, name=name, width=width), data=replace(config.data, target=modality)
     )
@@ -111,6 +116,7 @@ def random_init_student(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = build_student(**spec)
+    check_student_input(model, name, modality)
     return LoadedStudent(
         model=freeze(model),
         config=config,
@@ -129,12 +135,14 @@ def select_student(
     width: int | None = None,
     like: str | os.PathLike[str] | None = None,
     seed: int = 0,
-    modality: str = "depth",
+    modality: str | None = "depth",
 ) -> LoadedStudent:
     """Exactly one of a run directory, a checkpoint file or a random-init architecture.
 
     A random-init reference takes its data and input shaping from the run ``like`` (so it is
-    compared on equal terms), else from the default config.
+    compared on equal terms), else from the default config of its modality.
+    ``modality`` None: whatever the run trained; for a random init, the ``like`` run's target,
+    else what the architecture takes (waveform students are audio students).
     """
     if sum(value is not None for value in (run, checkpoint, random_init)) != 1:
         raise InputError("give exactly one of --run RUN, --checkpoint FILE or --random-init ARCH")
@@ -150,8 +158,16 @@ def select_student(
         if Path(checkpoint).is_dir():
             raise InputError(f"--checkpoint {checkpoint} is a directory (use --run for a run directory)")
         return load_trained_student(checkpoint, modality)
-    config = _trained_config(like) if like is not None else TrainConfig()
+    like_config = _trained_config(like) if like is not None else None
+    if modality is None:
+        modality = like_config.data.target if like_config is not None else _modality_of(str(random_init))
+    config = like_config or default_config(modality)
     return random_init_student(str(random_init), width or config.student.width, modality, seed, config)
+
+
+def _modality_of(name: str) -> str:
+    """The target an architecture is built for: audio for waveform students, else depth."""
+    return "audio" if student_input(build_student(name, width=1)) == "waveform" else "depth"
 
 
 def _trained_config(run_or_file: str | os.PathLike[str]) -> TrainConfig:
