@@ -8,6 +8,7 @@ from torch import nn
 
 from crossmodal.cli.segment import main as segment_main
 
+from crossmodal.errors import InputError
 from crossmodal.eval.segment import (
     HeadTraining,
     Segmenter,
@@ -70,6 +71,23 @@ def test_head_training_reduces_loss_and_leaves_frozen_encoder_untouched(kind, ra
     assert losses[-1] < ratio * losses[0]
     for key, value in encoder.state_dict().items():
         assert torch.equal(value, before[key]), f"frozen encoder changed {key}"
+
+
+def test_precomputed_maps_train_the_head_exactly_as_running_the_frozen_encoder_each_epoch():
+    data = depth_threshold_set(24, seed=0)
+    runs = []
+    for precompute in (False, True):
+        torch.manual_seed(0)
+        encoder = TinyEncoder()
+        model = Segmenter(encoder, build_segmentation_head("fcn", encoder.map_channels, 2))
+        losses = train_segmenter(model, data, HeadTraining(epochs=3, batch_size=8, lr=1e-2, precompute_maps=precompute))
+        runs.append((losses, model.head.state_dict()))
+    (plain_losses, plain_head), (cached_losses, cached_head) = runs
+    assert cached_losses == pytest.approx(plain_losses, rel=1e-5)
+    assert all(torch.allclose(plain_head[k], cached_head[k], atol=1e-6) for k in plain_head)
+    with pytest.raises(InputError, match="frozen encoder"):
+        model = Segmenter(TinyEncoder(), build_segmentation_head("linear", [8, 16], 2), finetune=True)
+        train_segmenter(model, data, HeadTraining(epochs=1, precompute_maps=True))
 
 
 def test_finetuning_trains_the_encoder_too():

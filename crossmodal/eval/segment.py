@@ -99,13 +99,22 @@ class Segmenter(nn.Module):
     def forward(self, x: Tensor, size: tuple[int, int] | None = None) -> Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.finetune):
             maps = self.encoder(x).maps
-        logits = self.head(maps)
-        return F.interpolate(logits, size=size or x.shape[-2:], mode="bilinear", align_corners=False)
+        return self.decode(maps, size or tuple(x.shape[-2:]))
+
+    def decode(self, maps: list[Tensor], size: tuple[int, int]) -> Tensor:
+        """Head logits for the encoder's stage maps, upsampled to ``size``."""
+        return F.interpolate(self.head(maps), size=size, mode="bilinear", align_corners=False)
 
 
 @dataclass
 class HeadTraining:
-    """How the head is trained; defaults fit a quick CPU run. ``lr=None``: the head's own ``default_lr``."""
+    """How the head is trained; defaults fit a quick CPU run. ``lr=None``: the head's own ``default_lr``.
+
+    ``precompute_maps``: run the frozen encoder once over the data set and train the head on the
+    stored stage maps, so each epoch costs the head alone instead of data loading plus an
+    encoder pass. Valid only for a frozen encoder and a deterministic data set (the evaluation
+    transform), where every epoch would see the same maps anyway.
+    """
 
     epochs: int = 5
     batch_size: int = 16
@@ -113,6 +122,25 @@ class HeadTraining:
     weight_decay: float = 1e-4
     num_workers: int = 0
     seed: int = 0
+    precompute_maps: bool = False
+
+
+@torch.no_grad()
+def frozen_maps(
+    encoder: nn.Module, dataset: Dataset, device: torch.device | str, batch_size: int, num_workers: int = 0
+) -> list[dict[str, Any]]:
+    """Per sample, the encoder's stage maps (on ``device``) and its label map: a data set the head can train on.
+
+    Gradient-free rather than inference mode: the head's backward pass keeps these maps as inputs.
+    """
+    encoder.eval()
+    items: list[dict[str, Any]] = []
+    # An own generator: iterating must not draw from the global one, which the head's dropout uses.
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, generator=torch.Generator())
+    for batch in loader:
+        maps = encoder(batch["target"].to(device)).maps
+        items += [{"maps": [m[k] for m in maps], "seg": seg} for k, seg in enumerate(batch["seg"])]
+    return items
 
 
 def train_segmenter(
@@ -126,9 +154,15 @@ def train_segmenter(
 
     Batches without a labelled pixel are skipped; a train split without any is an InputError.
     """
+    num_workers = settings.num_workers
+    if settings.precompute_maps:
+        if model.finetune:
+            raise InputError("precompute_maps needs a frozen encoder; a fine-tuned encoder changes its maps every step")
+        dataset = frozen_maps(model.encoder.to(device), dataset, device, settings.batch_size, num_workers)
+        num_workers = 0  # the maps are in memory already
     generator = torch.Generator().manual_seed(settings.seed)
     loader = DataLoader(
-        dataset, batch_size=settings.batch_size, shuffle=True, num_workers=settings.num_workers,
+        dataset, batch_size=settings.batch_size, shuffle=True, num_workers=num_workers,
         generator=generator, drop_last=len(dataset) > settings.batch_size,
     )
     lr = settings.lr or getattr(model.head, "default_lr", DEFAULT_LR)
@@ -143,7 +177,10 @@ def train_segmenter(
         total, count = 0.0, 0
         for batch in loader:
             seg = batch["seg"].to(device)
-            logits = model(batch["target"].to(device), size=tuple(seg.shape[-2:]))
+            if "maps" in batch:
+                logits = model.decode(batch["maps"], tuple(seg.shape[-2:]))
+            else:
+                logits = model(batch["target"].to(device), size=tuple(seg.shape[-2:]))
             loss = F.cross_entropy(logits, seg, ignore_index=IGNORE_INDEX)
             if not torch.isfinite(loss):
                 continue  # a batch without one labelled pixel carries no signal

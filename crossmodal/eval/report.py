@@ -1,0 +1,120 @@
+"""Per-seed results of the method grid -> mean ± standard deviation per method and metric, a markdown table, a bar chart.
+
+The table is what the README shows, so it is built from the recorded numbers only: no
+rounding before averaging, the standard deviation is the sample one (n - 1) over seeds, and a
+single seed prints its value alone rather than a "± 0.0" that would claim a spread was measured.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+METRICS: dict[str, str] = {
+    "probe_top1": "Scene probe top-1 (%)",
+    "pixel_accuracy": "Seg. pixel acc. (%)",
+    "miou": "Seg. mIoU (%)",
+}
+"""Record key -> column title; every metric is a fraction in the records and a percentage in the table."""
+METHOD_TITLES: dict[str, str] = {
+    "none": "Random init (none)",
+    "fitnet": "FitNet",
+    "kd": "KD",
+    "crd": "CRD",
+    "crd+kd": "CRD+KD",
+}
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1); the deviation of one value is NaN (not measured)."""
+    if not values:
+        raise ValueError("mean_std needs at least one value")
+    mean = math.fsum(values) / len(values)
+    if len(values) == 1:
+        return mean, math.nan
+    variance = math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(variance)
+
+
+def format_mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
+    """``"41.3 ± 2.0"`` (values times ``scale``); one value prints alone."""
+    mean, std = mean_std(values)
+    if math.isnan(std):
+        return f"{scale * mean:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def method_title(method: str) -> str:
+    return METHOD_TITLES.get(method, method)
+
+
+def collect(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+    """method -> metric -> the per-seed values, in record order; methods without records are left out."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for method in methods:
+        rows = [r for r in records if r["method"] == method]
+        if rows:
+            table[method] = {metric: [float(r[metric]) for r in rows] for metric in METRICS}
+    return table
+
+
+def summarise(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """method -> metric -> {"mean", "std" (None for one seed), "n", "values"}: the JSON form of the table."""
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for method, metrics in collect(records, methods).items():
+        summary[method] = {}
+        for metric, values in metrics.items():
+            mean, std = mean_std(values)
+            summary[method][metric] = {"mean": mean, "std": None if math.isnan(std) else std, "n": len(values), "values": values}
+    return summary
+
+
+def markdown_table(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
+    """One row per method (in ``methods`` order), one column per metric, cells "mean ± std" in percent."""
+    lines = [
+        "| Method | " + " | ".join(METRICS.values()) + " |",
+        "|---|" + "---:|" * len(METRICS),
+    ]
+    for method, metrics in collect(records, methods).items():
+        cells = [format_mean_std(metrics[metric]) for metric in METRICS]
+        lines.append(f"| {method_title(method)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_summary(records: Sequence[dict[str, Any]], methods: Sequence[str], path: Path, title: str = "") -> Path:
+    """Grouped bar chart (one group per metric, one bar per method, error bars = std over seeds) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = collect(records, methods)
+    shown = list(table)
+    width = 0.8 / max(1, len(shown))
+    figure, axes = plt.subplots(figsize=(8, 4), dpi=120)
+    for position, method in enumerate(shown):
+        stats = [mean_std(table[method][metric]) for metric in METRICS]
+        means = [100 * mean for mean, _ in stats]
+        errors = [0.0 if math.isnan(std) else 100 * std for _, std in stats]
+        offsets = [k + (position - (len(shown) - 1) / 2) * width for k in range(len(METRICS))]
+        axes.bar(offsets, means, width, yerr=errors, capsize=3, label=method_title(method))
+    axes.set_xticks(range(len(METRICS)), list(METRICS.values()))
+    axes.set_ylabel("%")
+    axes.set_ylim(0, 100)
+    axes.grid(axis="y", alpha=0.3)
+    axes.legend(fontsize="small", ncols=min(len(shown), 5), loc="upper center")
+    if title:
+        axes.set_title(title, fontsize="medium")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def report_markdown(title: str, table: str, notes: Sequence[str], chart: str | None = None) -> str:
+    """The report file: a heading, the table, the settings that produced it as a list, the chart."""
+    parts = [f"# {title}", table, "\n".join(f"- {note}" for note in notes)]
+    if chart:
+        parts.append(f"![{title}]({chart})")
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,150 @@
+"""The results table: mean ± std formatting, the table and summary from known per-seed numbers, the
+chart, grid settings checks, and a tiny end-to-end grid through tools/benchmark.py."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from crossmodal.errors import InputError
+from crossmodal.eval.grid import EvalSettings, GridSpec, method_config, run_grid
+from crossmodal.eval.report import format_mean_std, markdown_table, mean_std, plot_summary, report_markdown, summarise
+
+torch.set_num_threads(1)  # tiny batches gain nothing from more threads on a shared machine
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def record(method: str, seed: int, top1: float, pixel: float, miou: float) -> dict:
+    return {"method": method, "seed": seed, "probe_top1": top1, "pixel_accuracy": pixel, "miou": miou}
+
+
+KNOWN = [
+    record("none", 0, 0.30, 0.50, 0.10),
+    record("crd", 0, 0.40, 0.60, 0.20),
+    record("none", 1, 0.32, 0.52, 0.12),
+    record("crd", 1, 0.50, 0.64, 0.30),
+]
+
+
+def test_mean_std_uses_the_sample_deviation():
+    mean, std = mean_std([0.4, 0.5, 0.6])
+    assert mean == pytest.approx(0.5) and std == pytest.approx(0.1)
+    assert math.isnan(mean_std([0.7])[1])
+    with pytest.raises(ValueError):
+        mean_std([])
+
+
+def test_format_mean_std_in_percent_and_one_value_alone():
+    assert format_mean_std([0.4, 0.5, 0.6]) == "50.0 ± 10.0"
+    assert format_mean_std([0.4123]) == "41.2"
+    assert format_mean_std([0.25, 0.25], digits=2) == "25.00 ± 0.00"
+
+
+def test_table_rows_follow_the_method_order_with_known_numbers():
+    table = markdown_table(KNOWN, ["none", "fitnet", "crd"]).splitlines()
+    assert table[0] == "| Method | Scene probe top-1 (%) | Seg. pixel acc. (%) | Seg. mIoU (%) |"
+    assert len(table) == 4, "a method without records gets no row"
+    assert table[2] == "| Random init (none) | 31.0 ± 1.4 | 51.0 ± 1.4 | 11.0 ± 1.4 |"
+    assert table[3] == "| CRD | 45.0 ± 7.1 | 62.0 ± 2.8 | 25.0 ± 7.1 |"
+
+
+def test_summary_keeps_every_value_and_marks_single_seeds():
+    summary = summarise(KNOWN, ["none", "crd"])
+    assert summary["crd"]["miou"]["values"] == [0.20, 0.30]
+    assert summary["crd"]["miou"]["n"] == 2 and summary["crd"]["miou"]["std"] == pytest.approx(math.sqrt(0.005))
+    single = summarise(KNOWN[:2], ["none", "crd"])
+    assert single["none"]["probe_top1"] == {"mean": 0.30, "std": None, "n": 1, "values": [0.30]}
+    assert json.loads(json.dumps(single)) == single
+
+
+def test_chart_is_a_png(tmp_path):
+    path = plot_summary(KNOWN, ["none", "crd"], tmp_path / "chart.png", "title")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_markdown_has_table_notes_and_chart():
+    text = report_markdown("Title", "| a |", ["one", "two"], "report.png")
+    assert text == "# Title\n\n| a |\n\n- one\n- two\n\n![Title](report.png)\n"
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"methods": ("crd", "simclr")}, "simclr"),
+        ({"seeds": (0, 0)}, "distinct"),
+        ({"seeds": ()}, "at least one"),
+        ({"configs_dir": Path("/no/such/configs")}, "does not exist"),
+        ({"evaluation": EvalSettings(labels="nyu894")}, "nyu894"),
+        ({"evaluation": EvalSettings(split="train")}, "'train'"),
+        ({"evaluation": EvalSettings(head="unet")}, "unet"),
+        ({"evaluation": EvalSettings(head_epochs=0)}, "at least 1"),
+    ],
+)
+def test_grid_settings_mistakes_are_input_errors(tmp_path, changes, message):
+    settings = {"methods": ("none", "crd"), "seeds": (0,), "out_dir": tmp_path, "configs_dir": REPO / "configs", **changes}
+    with pytest.raises(InputError, match=message):
+        GridSpec(**settings).check()
+
+
+def test_method_config_is_the_experiment_file_with_overrides_seed_and_run_dir(tmp_path):
+    spec = GridSpec(("crd+kd",), (3,), tmp_path, ("schedule.epochs=2", "optim.lr=0.01"), REPO / "configs")
+    config = method_config(spec, "crd+kd", 3)
+    assert config.objective.name == "crd+kd"
+    assert (config.schedule.epochs, config.optim.lr, config.run.seed) == (2, 0.01, 3)
+    assert config.run.dir == str(tmp_path / "crd+kd-seed3")
+
+
+def _benchmark_module():
+    spec = importlib.util.spec_from_file_location("benchmark", REPO / "tools" / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TINY = [
+    "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.input_size=[32, 48]", "student.name=resnet10",
+    "student.width=8", "schedule.epochs=1", "schedule.batch_size=8", "run.progress=false", "run.device=cpu",
+]
+
+
+def test_tiny_grid_trains_and_scores_every_method_on_a_validation_fifth(tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSMODAL_DATA", str(tmp_path / "data"))
+    spec = GridSpec(("none", "crd"), (0,), tmp_path / "grid", tuple(TINY), REPO / "configs",
+                    EvalSettings(head_epochs=1, split="validation"))
+    records = run_grid(spec, jobs=2)
+    assert [(r["method"], r["seed"]) for r in records] == [("none", 0), ("crd", 0)]
+    for run in records:
+        assert run["num_scored"] == (run["num_fit"] + run["num_scored"]) // 5
+        assert 0 <= run["probe_top1"] <= 1 and 0 <= run["miou"] <= run["pixel_accuracy"] <= 1
+        assert "schedule:\n  epochs: 1" in (Path(run["run_dir"]) / "config.yaml").read_text()
+    assert json.loads((spec.out_dir / "report.json").read_text())["runs"] == records
+
+
+@pytest.mark.slow
+def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CROSSMODAL_DATA", str(tmp_path / "data"))
+    out = tmp_path / "grid"
+    argv = ["--seeds", "1", "--methods", "none,crd", "--out", str(out), "--configs", str(REPO / "configs"),
+            "--head-epochs", "1", "--jobs", "2", "--set", *TINY]
+    benchmark = _benchmark_module()
+    assert benchmark.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| Random init (none) |" in printed and "| CRD |" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert [(r["method"], r["seed"]) for r in report["runs"]] == [("none", 0), ("crd", 0)]
+    assert report["summary"]["crd"]["miou"]["values"] == [report["runs"][1]["miou"]]
+    markdown = (out / "report.md").read_text()
+    assert markdown_table(report["runs"], ["none", "crd"]) in markdown and "Seeds: 0." in markdown
+    assert (out / "report.png").is_file()
+
+    checkpoint = out / "crd-seed0" / "last.pt"
+    written = checkpoint.stat().st_mtime_ns
+    assert benchmark.main(argv) == 0, "a second identical call reuses the finished runs"
+    assert checkpoint.stat().st_mtime_ns == written
+    assert benchmark.main([*argv, "schedule.epochs=2"]) == 2, "a run directory with other settings is not overwritten"
+    assert "other settings" in capsys.readouterr().err
