@@ -116,3 +116,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(train_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
