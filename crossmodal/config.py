@@ -53,7 +53,7 @@ class VideoConfig:
     shift within +-``shift_seconds`` (zero-filled); evaluation sees them unchanged.
     """
 
-    fps: float = 4.0
+    fps: float = 2.0
     clip_seconds: float = 1.0
     frame_size: tuple[int, int] = (128, 128)
     gain_db: float = 6.0
@@ -175,7 +175,7 @@ class TrainConfig:
 TARGET_DEFAULTS: dict[str, dict[str, Any]] = {
     "depth": {},
     "audio": {
-        "data": {"name": "synthetic-av", "target": "audio", "input_size": [112, 112]},
+        "data": {"name": "synthetic-av", "target": "audio", "input_size": [96, 96]},
         "student": {"name": "audio_resnet18", "width": 16},
         "schedule": {"epochs": 6, "batch_size": 32},
     },

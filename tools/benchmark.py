@@ -20,7 +20,15 @@ from typing import Any, Sequence
 
 from crossmodal.cli.common import run_cli
 from crossmodal.errors import InputError
-from crossmodal.eval.grid import METHOD_CONFIGS, RESULTS_FILE, EvalSettings, GridSpec, method_config, run_grid
+from crossmodal.eval.grid import (
+    METHOD_CONFIGS,
+    RESULTS_FILE,
+    WORKER_OVERRIDES,
+    EvalSettings,
+    GridSpec,
+    method_config,
+    run_grid,
+)
 from crossmodal.eval.report import markdown_table, plot_summary, report_markdown, summarise
 from crossmodal.eval.segment import SEGMENTATION_HEADS
 
@@ -91,7 +99,7 @@ def describe(
         f"Command: `{command}`",
         f"Seeds: {seeds}. Each sets the training seed (student init, data order, augmentation) and the "
         f"evaluation seed; the data set is fixed (data.rooms.seed={rooms.seed}). Cells: {spread}.",
-        f"Training: `configs/<method>_depth.yaml` with overrides `{' '.join(spec.overrides)}` "
+        f"Training: `configs/<method>_depth.yaml` with overrides `{' '.join((*spec.overrides, *WORKER_OVERRIDES))}` "
         f"(each run's config.yaml has the full settings).",
         f"Data: {config.data.name}, {rooms.num} frames at {rooms.size[0]}x{rooms.size[1]}; "
         f"evaluated on {first['num_fit']} training / {first['num_scored']} scored frames at input "

@@ -54,7 +54,7 @@ def add_student_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, help="random-init width (default: the --like run's, else the config default)")
     parser.add_argument("--like", type=Path, help="random-init: take data and input size from this run")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random init and of the evaluation (default 0)")
-    parser.add_argument("--data", type=Path, help="labelled NYU-layout .mat or cache (default: the run's data set)")
+    parser.add_argument("--data", type=Path, help="depth students: labelled NYU-layout .mat or cache (default: the run's data set)")
     parser.add_argument("--out", type=Path, help="where results go (default: the run directory)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--workers", type=int, default=0, help="data loader processes (default 0)")

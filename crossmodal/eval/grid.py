@@ -61,7 +61,10 @@ METHOD_CONFIGS: dict[str, str] = {
 EVAL_SPLITS = ("test", "validation")
 LABEL_SETS = ("nyu13", "nyu40")
 VALIDATION_EVERY = 5
+PROGRESS_POLL_S = 2.0
 RESULTS_FILE = "report.json"
+WORKER_OVERRIDES = ("run.progress=false",)
+"""Added to every run of a grid: the trainers' own bars would interleave across workers; run_grid shows one bar instead."""
 
 
 @dataclass(frozen=True)
@@ -248,8 +251,7 @@ def run_grid(spec: GridSpec, jobs: int = 1, threads: int = 1) -> list[dict[str, 
     if jobs < 1 or threads < 1:
         raise InputError(f"jobs and threads must be at least 1, got {jobs} and {threads}")
     spec.out_dir.mkdir(parents=True, exist_ok=True)
-    # The trainer's own bars would interleave across workers; this process shows one bar instead.
-    spec = replace(spec, overrides=(*spec.overrides, "run.progress=false"))
+    spec = replace(spec, overrides=(*spec.overrides, *WORKER_OVERRIDES))
     tasks = [(method, seed) for seed in spec.seeds for method in spec.methods]
     configs = {task: method_config(spec, *task) for task in tasks}
     for config in configs.values():
@@ -279,7 +281,6 @@ def run_grid(spec: GridSpec, jobs: int = 1, threads: int = 1) -> list[dict[str, 
     return [records[task] for task in tasks]
 
 
-PROGRESS_POLL_S = 2.0
 _worker_lines: Any = None
 
 

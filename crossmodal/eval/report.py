@@ -82,7 +82,7 @@ def markdown_table(records: Sequence[dict[str, Any]], methods: Sequence[str]) ->
 
 
 def plot_summary(records: Sequence[dict[str, Any]], methods: Sequence[str], path: Path, title: str = "") -> Path:
-    """Grouped bar chart (one group per metric, one bar per method, error bars = std over seeds) as a PNG."""
+    """Grouped bar chart (one group per metric, one bar per method, error bars = std over seeds, none for one seed) as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,7 +95,7 @@ def plot_summary(records: Sequence[dict[str, Any]], methods: Sequence[str], path
     for position, method in enumerate(shown):
         stats = [mean_std(table[method][metric]) for metric in METRICS]
         means = [100 * mean for mean, _ in stats]
-        errors = [0.0 if math.isnan(std) else 100 * std for _, std in stats]
+        errors = None if math.isnan(stats[0][1]) else [100 * std for _, std in stats]
         offsets = [k + (position - (len(shown) - 1) / 2) * width for k in range(len(METRICS))]
         axes.bar(offsets, means, width, yerr=errors, capsize=3, label=method_title(method))
     axes.set_xticks(range(len(METRICS)), list(METRICS.values()))
