@@ -19,6 +19,6 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
-# Every distillation method trained, probed and segmented once on the embedded rooms: runs/demo/report.md
+# Every distillation method trained and judged once on the embedded rooms and audio-visual events: runs/demo/report.md
 demo: $(STAMP)
 	$(PY) tools/demo.py

@@ -36,10 +36,10 @@ class SyntheticAVConfig:
     """The embedded audio-visual events: videos (count, length, frame size) and the labelled
     ESC-50-layout sound set generated with them (clips per class), from one seed."""
 
-    num: int = 80
-    seconds: float = 4.0
+    num: int = 640
+    seconds: float = 3.0
     size: tuple[int, int] = (128, 128)
-    clips_per_class: int = 20
+    clips_per_class: int = 40
     seed: int = 0
 
 
@@ -176,8 +176,9 @@ TARGET_DEFAULTS: dict[str, dict[str, Any]] = {
     "depth": {},
     "audio": {
         "data": {"name": "synthetic-av", "target": "audio", "input_size": [96, 96]},
+        "teacher": {"cache": True},
         "student": {"name": "audio_resnet18", "width": 16},
-        "schedule": {"epochs": 6, "batch_size": 32},
+        "schedule": {"epochs": 8, "batch_size": 32},
     },
 }
 """What each target's default experiment changes in the TrainConfig defaults (configs/crd_<target>.yaml)."""

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 
-import av.logging
 import numpy as np
 import pytest
 import torch
@@ -14,12 +12,10 @@ import torch
 from crossmodal.cli.common import run_cli
 from crossmodal.cli.probe import main as probe_main
 from crossmodal.cli.train import build_parser, config_from_args, main, train_main
-import crossmodal.data.build as build
 from crossmodal.config import default_config, load_config
 from crossmodal.data.av_transforms import VideoPairTransform
 from crossmodal.data.build import build_train_dataset, prepare_data, video_cache_dir
 from crossmodal.data.synthetic.av import write_av_file
-from crossmodal.data.video_cache import VideoCacheSummary
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile
 
@@ -207,22 +203,3 @@ def test_tiny_audio_run_trains_then_probes_on_the_generated_sound_set(tiny_root,
     assert probe_main(["--run", str(run), "--device", "cpu", "--labels", "video-cache"]) == 0
     report = json.loads((run / "probe.json").read_text())
     assert report["task"] == "video_clip_labels" and sum(fold["num_test"] for fold in report["folds"]) == 16
-
-
-def test_videos_are_decoded_without_pyav_log_callback(tmp_path, monkeypatch):
-    """torchvision installs PyAV's log callback, which can deadlock frame-threaded decoding; caching must run without it."""
-    seen = []
-
-    def record_level(source, out, **settings):
-        seen.append(av.logging.get_level())
-        return VideoCacheSummary(out=out, decoded=1)
-
-    monkeypatch.setattr(build, "prepare_video_cache", record_level)
-    (tmp_path / "clips").mkdir()
-    previous = av.logging.get_level()
-    av.logging.set_level(av.logging.ERROR)
-    try:
-        prepare_data(parse("--target", "audio", "--videos", str(tmp_path / "clips")).data, progress=False)
-        assert seen == [None] and av.logging.get_level() == av.logging.ERROR
-    finally:
-        av.logging.set_level(previous)

@@ -12,7 +12,7 @@ import torch
 
 from crossmodal.errors import InputError
 from crossmodal.eval.grid import EvalSettings, GridSpec, method_config, run_grid
-from crossmodal.eval.report import format_mean_std, markdown_table, mean_std, plot_summary, report_markdown, summarise
+from crossmodal.eval.report import METRICS, format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
 
 torch.set_num_threads(1)  # tiny batches gain nothing from more threads on a shared machine
 
@@ -23,6 +23,7 @@ def record(method: str, seed: int, top1: float, pixel: float, miou: float) -> di
     return {"method": method, "seed": seed, "probe_top1": top1, "pixel_accuracy": pixel, "miou": miou}
 
 
+DEPTH = METRICS["depth"]
 KNOWN = [
     record("none", 0, 0.30, 0.50, 0.10),
     record("crd", 0, 0.40, 0.60, 0.20),
@@ -46,7 +47,7 @@ def test_format_mean_std_in_percent_and_one_value_alone():
 
 
 def test_table_rows_follow_the_method_order_with_known_numbers():
-    table = markdown_table(KNOWN, ["none", "fitnet", "crd"]).splitlines()
+    table = markdown_table(KNOWN, ["none", "fitnet", "crd"], DEPTH).splitlines()
     assert table[0] == "| Method | Scene probe top-1 (%) | Seg. pixel acc. (%) | Seg. mIoU (%) |"
     assert len(table) == 4, "a method without records gets no row"
     assert table[2] == "| Random init (none) | 31.0 ± 1.4 | 51.0 ± 1.4 | 11.0 ± 1.4 |"
@@ -54,22 +55,29 @@ def test_table_rows_follow_the_method_order_with_known_numbers():
 
 
 def test_summary_keeps_every_value_and_marks_single_seeds():
-    summary = summarise(KNOWN, ["none", "crd"])
+    summary = summarise(KNOWN, ["none", "crd"], DEPTH)
     assert summary["crd"]["miou"]["values"] == [0.20, 0.30]
     assert summary["crd"]["miou"]["n"] == 2 and summary["crd"]["miou"]["std"] == pytest.approx(math.sqrt(0.005))
-    single = summarise(KNOWN[:2], ["none", "crd"])
+    single = summarise(KNOWN[:2], ["none", "crd"], DEPTH)
     assert single["none"]["probe_top1"] == {"mean": 0.30, "std": None, "n": 1, "values": [0.30]}
     assert json.loads(json.dumps(single)) == single
 
 
 def test_chart_is_a_png(tmp_path):
-    path = plot_summary(KNOWN, ["none", "crd"], tmp_path / "chart.png", "title")
+    path = plot_summary(KNOWN, ["none", "crd"], DEPTH, tmp_path / "chart.png", "title")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_markdown_has_table_notes_and_chart():
-    text = report_markdown("Title", "| a |", ["one", "two"], "report.png")
-    assert text == "# Title\n\n| a |\n\n- one\n- two\n\n![Title](report.png)\n"
+def test_audio_table_has_the_sound_probe_columns():
+    records = [{"method": "crd", "seed": 0, "probe_top1": 0.61, "probe_mean_class_accuracy": 0.6}]
+    table = markdown_table(records, ["none", "crd"], METRICS["audio"]).splitlines()
+    assert table[0] == "| Method | Sound probe top-1, 5 folds (%) | Sound probe mean class acc. (%) |"
+    assert table[2:] == ["| CRD | 61.0 | 60.0 |"]
+
+
+def test_report_section_has_table_notes_and_chart():
+    text = report_section("Title", "| a |", ["one", "two"], "report.png")
+    assert text == "## Title\n\n| a |\n\n- one\n- two\n\n![Title](report.png)\n"
 
 
 @pytest.mark.parametrize(
@@ -83,6 +91,8 @@ def test_report_markdown_has_table_notes_and_chart():
         ({"evaluation": EvalSettings(split="train")}, "'train'"),
         ({"evaluation": EvalSettings(head="unet")}, "unet"),
         ({"evaluation": EvalSettings(head_epochs=0)}, "at least 1"),
+        ({"target": "audio", "methods": ("fitnet",)}, "unknown for audio"),
+        ({"target": "thermal"}, "thermal"),
     ],
 )
 def test_grid_settings_mistakes_are_input_errors(tmp_path, changes, message):
@@ -125,26 +135,55 @@ def test_tiny_grid_trains_and_scores_every_method_on_a_validation_fifth(tmp_path
     assert json.loads((spec.out_dir / "report.json").read_text())["runs"] == records
 
 
+TINY_AUDIO = [
+    "data.av.num=8", "data.av.seconds=1.5", "data.av.size=[48,48]", "data.av.clips_per_class=5",
+    "data.video.frame_size=[48,48]", "data.input_size=[32,32]", "student.name=audio_resnet10", "student.width=8",
+    "schedule.epochs=1", "schedule.batch_size=8", "run.progress=false",
+    "run.device=cpu",
+]
+
+
+def test_tiny_audio_grid_probes_every_method_on_the_first_four_sound_folds(tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSMODAL_DATA", str(tmp_path / "data"))
+    spec = GridSpec(("none", "crd"), (0,), tmp_path / "grid", tuple(TINY_AUDIO), REPO / "configs",
+                    EvalSettings(split="validation"), target="audio")
+    records = run_grid(spec, jobs=2)
+    assert [(r["method"], r["seed"]) for r in records] == [("none", 0), ("crd", 0)]
+    for run in records:
+        assert run["num_folds"] == 4 and run["num_clips"] == 4 * 8, "fold 5 (5 clips per class, one per fold) is left out"
+        assert 0 <= run["probe_top1"] <= 1
+    assert records[0]["run_dir"] == str(tmp_path / "grid" / "none-seed0")
+
+
 @pytest.mark.slow
 def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CROSSMODAL_DATA", str(tmp_path / "data"))
     out = tmp_path / "grid"
-    argv = ["--seeds", "1", "--methods", "none,crd", "--out", str(out), "--configs", str(REPO / "configs"),
-            "--head-epochs", "1", "--jobs", "2", "--set", *TINY]
+    argv = ["--seeds", "1", "--targets", "depth", "--methods", "none,crd", "--out", str(out), "--configs",
+            str(REPO / "configs"), "--head-epochs", "1", "--jobs", "2", "--set", *TINY]
     benchmark = _benchmark_module()
     assert benchmark.main(argv) == 0
     printed = capsys.readouterr().out
     assert "| Random init (none) |" in printed and "| CRD |" in printed
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "report.json").read_text())["targets"]["depth"]
     assert [(r["method"], r["seed"]) for r in report["runs"]] == [("none", 0), ("crd", 0)]
     assert report["summary"]["crd"]["miou"]["values"] == [report["runs"][1]["miou"]]
     markdown = (out / "report.md").read_text()
-    assert markdown_table(report["runs"], ["none", "crd"]) in markdown and "Seeds: 0." in markdown
-    assert (out / "report.png").is_file()
+    assert markdown_table(report["runs"], ["none", "crd"], DEPTH) in markdown and "Seeds: 0." in markdown
+    assert (out / "report-depth.png").is_file()
 
-    checkpoint = out / "crd-seed0" / "last.pt"
+    checkpoint = out / "depth" / "crd-seed0" / "last.pt"
     written = checkpoint.stat().st_mtime_ns
     assert benchmark.main(argv) == 0, "a second identical call reuses the finished runs"
     assert checkpoint.stat().st_mtime_ns == written
     assert benchmark.main([*argv, "schedule.epochs=2"]) == 2, "a run directory with other settings is not overwritten"
     assert "other settings" in capsys.readouterr().err
+
+
+def test_benchmark_method_and_target_mistakes_are_one_line_errors(capsys):
+    benchmark = _benchmark_module()
+    assert benchmark.main(["--targets", "thermal"]) == 2
+    assert benchmark.main(["--targets", "audio", "--methods", "fitnet"]) == 2
+    assert benchmark.main(["--methods", "crd,simclr"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and "thermal" in errors[0] and "fitnet" in errors[1] and "simclr" in errors[2]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import av
+import av.logging
 import numpy as np
 import pytest
 
@@ -83,3 +85,26 @@ def test_list_videos_finds_known_extensions_recursively(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     assert [p.as_posix() for p in list_videos(tmp_path)] == ["a.mp4", "c.webm", "sub/b.MKV"]
+
+
+def test_every_pyav_encode_and_decode_runs_without_the_python_log_callback(tmp_path, monkeypatch):
+    """torchvision installs PyAV's log callback, which can deadlock frame-threaded decoding; ours runs without it."""
+    levels = []
+    real_open = av.open
+
+    def recording_open(*args, **kwargs):
+        levels.append(av.logging.get_level())
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(av, "open", recording_open)
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        path = tmp_path / "clip.mp4"
+        write_av_file(path, np.zeros((10, 16, 16, 3), np.uint8), 10, np.zeros((1, 16000), np.float32), 16000)
+        decode_audio(path)
+        list(frames_at(path, np.array([0.0, 0.5]), (8, 8)))
+        assert levels == [None, None, None]
+        assert av.logging.get_level() == av.logging.ERROR
+    finally:
+        av.logging.set_level(previous)

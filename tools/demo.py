@@ -1,11 +1,14 @@
-"""The demo (`make demo`): every distillation method once, seed 0, on the embedded rooms; one results table.
+"""The demo (`make demo`): every distillation method once, seed 0, on the embedded data; one results table per target.
 
-    python tools/demo.py                   # -> runs/demo/report.md, report.json, report.png
-    python tools/demo.py --set schedule.epochs=20
+    python tools/demo.py                   # -> runs/demo/report.md, report.json, report-<target>.png
+    python tools/demo.py --targets depth   # the rgb -> depth grid alone
 
-It is tools/benchmark.py with one seed (same options): none (random init), FitNet, KD, CRD and
-CRD+KD students are trained from the same seed through configs/<objective>_depth.yaml, each is
-probed on the 10-class scene task and segmented with a linear head, and the table is printed.
+It is tools/benchmark.py with one seed (same options). rgb -> depth: none (random init),
+FitNet, KD, CRD and CRD+KD students trained from the same seed through
+configs/<objective>_depth.yaml on the embedded rooms, each probed on the 10-class scene task
+and segmented with a linear head. rgb -> audio: none, KD (SoundNet-style), CRD and CRD+KD
+through configs/<objective>_audio.yaml on the embedded audio-visual events, each probed with
+the five-fold sound protocol.
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     video.set_defaults(run=_prepare_video)
 
     av = commands.add_parser("synthetic-av", help="generate event videos with sound, labels.csv and an ESC-50-layout sound set")
-    av.add_argument("--num", type=int, default=80, help="number of videos (default 80)")
+    av.add_argument("--num", type=int, default=640, help="number of videos (default 640)")
     av.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files")
     av.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     av.add_argument("--out", type=Path, required=True, help="output folder")

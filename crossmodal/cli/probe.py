@@ -12,21 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from crossmodal.cli.common import run_cli
-from crossmodal.data.esc50 import ESC50, esc50_fold_splits
-from crossmodal.data.video_cache import INDEX_FILE, VideoAudioPairs
 from crossmodal.engine.trainer import resolve_device
 from crossmodal.errors import InputError
 from crossmodal.eval.extract import (
-    ESC50_CLIP_SECONDS,
-    WindowAveraged,
-    audio_extraction_settings,
     cached_features,
     extract_pooled,
     extraction_settings,
@@ -36,7 +29,8 @@ from crossmodal.eval.extract import (
     open_labelled_split,
     settings_fingerprint,
 )
-from crossmodal.eval.fold_probe import fold_probe, format_fold_table, stratified_group_folds
+from crossmodal.eval.audio_probe import esc50_features, video_cache_features, window_extractor, window_seconds
+from crossmodal.eval.fold_probe import fold_probe, format_fold_table
 from crossmodal.eval.probe import DEFAULT_CS, format_probe_table, linear_probe
 from crossmodal.eval.student_loading import LoadedStudent, select_student
 
@@ -164,11 +158,6 @@ def _probe_depth(args: argparse.Namespace, student: LoadedStudent, out: Path, de
     }
 
 
-LabelledFeatures = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
-"""features, labels, fold id and group id per sample, class names"""
-Extract = Callable[[str, dict[str, Any], Dataset], tuple[np.ndarray, np.ndarray]]
-
-
 def _probe_audio(args: argparse.Namespace, student: LoadedStudent, out: Path, device: torch.device) -> dict[str, Any]:
     """The ESC-50 fold protocol, or video clip labels in folds of whole videos."""
     if args.data is not None:
@@ -176,16 +165,8 @@ def _probe_audio(args: argparse.Namespace, student: LoadedStudent, out: Path, de
             f"--data {args.data} names RGB-D labelled data, but {student.description} is an audio student; "
             "probe it on sounds with --esc50 DIR or on labelled video clips with --labels video-cache"
         )
-    window_seconds = student.config.data.video.clip_seconds
-    encoder = WindowAveraged(student.model, round(window_seconds * student.model.sample_rate))
-
-    def extract(part: str, settings: dict[str, Any], dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
-        features, labels, cached = cached_features(
-            out / "features", f"{student.fingerprint}-{settings_fingerprint(settings)}-{part}",
-            lambda: extract_pooled(encoder, dataset, device, args.batch_size, args.workers, input_key="audio"),
-        )
-        print(f"{part}: {len(labels)} clips, {features.shape[1]}-d features{' (cached)' if cached else ''}")
-        return features, labels
+    window = window_seconds(student)
+    extract = window_extractor(student, device, args.batch_size, args.workers, cache_dir=out / "features")
 
     if args.labels == "video-cache":
         if args.esc50 is not None:
@@ -194,13 +175,13 @@ def _probe_audio(args: argparse.Namespace, student: LoadedStudent, out: Path, de
             raise InputError(f"--folds must be at least 2, got {args.folds}")
         data, task = labelled_video_cache(student.config, args.cache), "video_clip_labels"
         print(f"probing {student.description} on the clip labels of {data} ({args.folds} folds of whole videos)")
-        features, labels, folds, groups, class_names = _video_cache_folds(data, window_seconds, args.folds, args.seed, extract)
+        features, labels, folds, groups, class_names = video_cache_features(data, window, args.folds, args.seed, extract)
     else:
         if args.cache is not None:
             raise InputError("--cache names a video cache for --labels video-cache; the default task uses --esc50")
         data, task = labelled_sound_set(student.config, args.esc50), "esc50_folds"
-        print(f"probing {student.description} on {data} (ESC-50 fold protocol, {window_seconds:g} s windows)")
-        features, labels, folds, groups, class_names = _esc50_folds(data, window_seconds, extract)
+        print(f"probing {student.description} on {data} (ESC-50 fold protocol, {window:g} s windows)")
+        features, labels, folds, groups, class_names = esc50_features(data, window, extract)
 
     result = fold_probe(features, labels, folds, groups, class_names, args.cs, args.val_fraction, args.seed)
     print(format_fold_table(result))
@@ -208,37 +189,11 @@ def _probe_audio(args: argparse.Namespace, student: LoadedStudent, out: Path, de
         "task": task,
         **_student_report(student),
         "data": str(data),
-        "window_seconds": window_seconds,
+        "window_seconds": window,
         "feature_dim": int(features.shape[1]),
         **student.extra,
         **result.to_dict(),
     }
-
-
-def _esc50_folds(root: Path, window_seconds: float, extract: Extract) -> LabelledFeatures:
-    """Every clip of an ESC-50-layout set, fold by fold; each clip is its own group."""
-    identity = root / "meta" / "esc50.csv"
-    parts, class_names = [], []
-    for split in esc50_fold_splits(root):
-        clips = ESC50(root, folds=[split.test_fold], clip_seconds=ESC50_CLIP_SECONDS)
-        class_names = clips.class_names
-        part = f"fold{split.test_fold}"
-        features, labels = extract(part, audio_extraction_settings(identity, part, window_seconds, ESC50_CLIP_SECONDS), clips)
-        parts.append((features, labels, np.full(len(labels), split.test_fold)))
-    features, labels, folds = (np.concatenate(column) for column in zip(*parts))
-    return features, labels, folds, np.arange(len(labels)), list(class_names)
-
-
-def _video_cache_folds(cache: Path, window_seconds: float, num_folds: int, seed: int, extract: Extract) -> LabelledFeatures:
-    """Every clip of a labelled video cache, grouped by video; whole videos are dealt into stratified folds."""
-    clips = VideoAudioPairs(cache)
-    if not clips.class_names:
-        raise InputError(f"video cache {cache} has no clip labels (its videos had no labels.csv), so there is nothing to probe")
-    features, labels = extract("clips", audio_extraction_settings(cache / INDEX_FILE, "clips", window_seconds, None), clips)
-    videos = json.loads((cache / INDEX_FILE).read_text())["videos"]
-    groups = np.repeat(np.arange(len(videos)), [entry["samples"] for entry in videos])
-    video_folds = stratified_group_folds(np.array([entry["label"] for entry in videos]), num_folds, seed)
-    return features, labels, video_folds[groups], groups, list(clips.class_names)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,15 +11,13 @@ them in the data directory, keyed by the sampling settings.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import av.logging
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -27,7 +25,7 @@ from crossmodal.config import DataConfig
 from crossmodal.data.av_transforms import VideoPairTransform
 from crossmodal.data.nyu import NYUDepthV2
 from crossmodal.data.rgbd_folder import RGBDFolder
-from crossmodal.data.synthetic.av import EVENT_CLASSES, generate_synthetic_av
+from crossmodal.data.synthetic.av import EVENT_CLASSES, GENERATOR_VERSION, generate_synthetic_av
 from crossmodal.data.synthetic.rooms import generate_rooms
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.data.video_cache import INDEX_FILE, SETTINGS_FILE, VideoAudioPairs, prepare_video_cache
@@ -102,7 +100,7 @@ def synthetic_av_dir(config: DataConfig) -> Path:
     """The generated audio-visual events (videos/ with labels.csv, sounds/ in the ESC-50 layout)."""
     av = config.av
     height, width = av.size
-    name = f"synthetic-av-n{av.num}-{height}x{width}-{av.seconds:g}s-c{av.clips_per_class}-seed{av.seed}"
+    name = f"synthetic-av{GENERATOR_VERSION}-n{av.num}-{height}x{width}-{av.seconds:g}s-c{av.clips_per_class}-seed{av.seed}"
     return data_dir(config) / name
 
 
@@ -138,7 +136,7 @@ def video_cache_dir(config: DataConfig) -> Path:
     return data_dir(config) / f"video-cache-{source.name}-{digest}-{settings}"
 
 
-def _generate_synthetic_av(config: DataConfig) -> None:
+def _generate_synthetic_av(config: DataConfig, progress: bool) -> None:
     """Render the events into a temporary folder and rename it into place, so a half-written set is never used."""
     av, path = config.av, synthetic_av_dir(config)
     if av.num < 1 or av.clips_per_class < 1 or av.seconds <= config.video.clip_seconds or min(av.size) < 8:
@@ -156,7 +154,7 @@ def _generate_synthetic_av(config: DataConfig) -> None:
     try:
         generate_synthetic_av(
             temporary, num_videos=av.num, seed=av.seed, size=tuple(av.size), seconds=av.seconds,
-            clips_per_class=av.clips_per_class,
+            clips_per_class=av.clips_per_class, progress=progress,
         )
         os.replace(temporary, path)
     finally:
@@ -180,22 +178,6 @@ def _prepare_video_pairs(config: DataConfig, progress: bool) -> None:
         )
 
 
-@contextlib.contextmanager
-def _ffmpeg_log_callback_off() -> Iterator[None]:
-    """Encode and decode with PyAV's Python log callback removed (the state PyAV starts in).
-
-    Importing torchvision (the teachers do) installs that callback; a frame-threaded FFmpeg
-    decoder thread that logs then waits for the GIL held by the thread waiting for it, and
-    decoding hangs.
-    """
-    previous = av.logging.get_level()
-    av.logging.set_level(None)
-    try:
-        yield
-    finally:
-        av.logging.set_level(previous)
-
-
 def _check_cache_clip_length(config: DataConfig) -> None:
     """A prepared cache brings its own audio window length; the config (and so the probe) must agree."""
     settings_file = video_cache_dir(config) / SETTINGS_FILE
@@ -216,17 +198,15 @@ def prepare_data(config: DataConfig, progress: bool = True) -> None:
     """
     check_modalities(config)
     if config.name == "synthetic-av":
-        with _ffmpeg_log_callback_off():
-            if not synthetic_av_dir(config).is_dir():
-                _generate_synthetic_av(config)
-            _prepare_video_pairs(config, progress)
+        if not synthetic_av_dir(config).is_dir():
+            _generate_synthetic_av(config, progress)
+        _prepare_video_pairs(config, progress)
     elif config.name == "video":
         if not config.videos:
             raise InputError("data set 'video' needs the folder of videos with sound: --videos DIR")
         if not Path(config.videos).expanduser().is_dir():
             raise InputError(f"video folder {config.videos} is not a directory (--videos)")
-        with _ffmpeg_log_callback_off():
-            _prepare_video_pairs(config, progress)
+        _prepare_video_pairs(config, progress)
     elif config.name == "video-cache":
         if not config.cache:
             raise InputError("data set 'video-cache' needs a prepared video cache: --cache DIR")

@@ -7,12 +7,14 @@ layout and rate, so every sample has the same waveform format.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import av
+import av.logging
 import numpy as np
 
 from crossmodal.data.resize import resize_rgb
@@ -20,6 +22,22 @@ from crossmodal.errors import InputError
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".webm", ".mov")
 AUDIO_SAMPLE_RATE = 16000
+
+
+@contextlib.contextmanager
+def ffmpeg_log_callback_off() -> Iterator[None]:
+    """Run FFmpeg with PyAV's Python log callback removed (the state PyAV starts in), then restore it.
+
+    Importing torchvision (the teachers do) installs that callback; a frame-threaded FFmpeg
+    decoder thread that logs then waits for the GIL held by the thread waiting for it, and
+    decoding hangs. Every PyAV encode and decode of this package runs inside this.
+    """
+    previous = av.logging.get_level()
+    av.logging.set_level(None)
+    try:
+        yield
+    finally:
+        av.logging.set_level(previous)
 
 
 def list_videos(src_dir: str | Path) -> list[Path]:
@@ -53,7 +71,7 @@ def decode_audio(path: str | Path) -> DecodedAudio:
     """
     path = Path(path)
     try:
-        with av.open(str(path)) as container:
+        with ffmpeg_log_callback_off(), av.open(str(path)) as container:
             if not container.streams.audio:
                 raise InputError(f"{path} has no audio track")
             stream = container.streams.audio[0]
@@ -109,7 +127,7 @@ def frames_at(path: str | Path, times: np.ndarray, size: tuple[int, int]) -> Ite
     path = Path(path)
     tolerance = 1e-4
     try:
-        with av.open(str(path)) as container:
+        with ffmpeg_log_callback_off(), av.open(str(path)) as container:
             if not container.streams.video:
                 raise InputError(f"{path} has no video track")
             stream = container.streams.video[0]

@@ -16,7 +16,7 @@ import numpy as np
 
 from crossmodal.errors import InputError
 from crossmodal.eval.metrics import classification_scores, confusion_matrix
-from crossmodal.eval.probe import DEFAULT_CS, ProbeResult, fit_probe, split_train_validation
+from crossmodal.eval.probe import DEFAULT_CS, ProbeResult, choose_regularisation, fit_probe, split_train_validation
 
 
 @dataclass
@@ -111,14 +111,7 @@ def select_regularisation_grouped(
 ) -> tuple[float, dict[str, float]]:
     """Best C by accuracy on held-out groups of the training data (ties: the smaller C)."""
     fit, validation = grouped_validation_split(labels, groups, val_fraction, seed)
-    if len(np.unique(labels[fit])) < 2 or not validation.any():
-        return float(min(cs)), {}
-    scores: dict[str, float] = {}
-    for c in sorted(cs):
-        probe = fit_probe(features[fit], labels[fit], c, seed)
-        scores[repr(float(c))] = float(np.mean(probe.predict(features[validation]) == labels[validation]))
-    best = max(scores.values())
-    return next(float(c) for c in sorted(cs) if scores[repr(float(c))] == best), scores
+    return choose_regularisation(features, labels, np.flatnonzero(fit), np.flatnonzero(validation), cs, seed)
 
 
 def fold_probe(

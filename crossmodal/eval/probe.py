@@ -72,6 +72,28 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, c: float, seed: int = 0)
     return probe
 
 
+def choose_regularisation(
+    features: np.ndarray,
+    labels: np.ndarray,
+    fit: np.ndarray,
+    validation: np.ndarray,
+    cs: Sequence[float] = DEFAULT_CS,
+    seed: int = 0,
+) -> tuple[float, dict[str, float]]:
+    """Best C by accuracy on the ``validation`` indices of probes fit on the ``fit`` indices (ties: the smaller C).
+
+    With fewer than two labels to fit or nothing to validate on, the smallest C (strongest regularisation).
+    """
+    if len(np.unique(labels[fit])) < 2 or len(validation) == 0:
+        return float(min(cs)), {}
+    scores: dict[str, float] = {}
+    for c in sorted(cs):
+        probe = fit_probe(features[fit], labels[fit], c, seed)
+        scores[repr(float(c))] = float(np.mean(probe.predict(features[validation]) == labels[validation]))
+    best = max(scores.values())
+    return next(float(c) for c in sorted(cs) if scores[repr(float(c))] == best), scores
+
+
 def select_regularisation(
     train_features: np.ndarray,
     train_labels: np.ndarray,
@@ -81,15 +103,7 @@ def select_regularisation(
 ) -> tuple[float, dict[str, float]]:
     """Best C by accuracy on a validation split of the train set (ties: the smaller C, i.e. stronger regularisation)."""
     fit, val = split_train_validation(train_labels, val_fraction, seed)
-    if len(np.unique(train_labels[fit])) < 2:
-        return float(min(cs)), {}
-    scores: dict[str, float] = {}
-    for c in sorted(cs):
-        probe = fit_probe(train_features[fit], train_labels[fit], c, seed)
-        scores[repr(float(c))] = float(np.mean(probe.predict(train_features[val]) == train_labels[val]))
-    best = max(scores.values())
-    chosen = next(float(c) for c in sorted(cs) if scores[repr(float(c))] == best)
-    return chosen, scores
+    return choose_regularisation(train_features, train_labels, fit, val, cs, seed)
 
 
 def linear_probe(

@@ -10,12 +10,18 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-METRICS: dict[str, str] = {
-    "probe_top1": "Scene probe top-1 (%)",
-    "pixel_accuracy": "Seg. pixel acc. (%)",
-    "miou": "Seg. mIoU (%)",
+METRICS: dict[str, dict[str, str]] = {
+    "depth": {
+        "probe_top1": "Scene probe top-1 (%)",
+        "pixel_accuracy": "Seg. pixel acc. (%)",
+        "miou": "Seg. mIoU (%)",
+    },
+    "audio": {
+        "probe_top1": "Sound probe top-1, 5 folds (%)",
+        "probe_mean_class_accuracy": "Sound probe mean class acc. (%)",
+    },
 }
-"""Record key -> column title; every metric is a fraction in the records and a percentage in the table."""
+"""Target -> record key -> column title; every metric is a fraction in the records and a percentage in the table."""
 METHOD_TITLES: dict[str, str] = {
     "none": "Random init (none)",
     "fitnet": "FitNet",
@@ -48,57 +54,63 @@ def method_title(method: str) -> str:
     return METHOD_TITLES.get(method, method)
 
 
-def collect(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+def collect(
+    records: Sequence[dict[str, Any]], methods: Sequence[str], metrics: dict[str, str]
+) -> dict[str, dict[str, list[float]]]:
     """method -> metric -> the per-seed values, in record order; methods without records are left out."""
     table: dict[str, dict[str, list[float]]] = {}
     for method in methods:
         rows = [r for r in records if r["method"] == method]
         if rows:
-            table[method] = {metric: [float(r[metric]) for r in rows] for metric in METRICS}
+            table[method] = {metric: [float(r[metric]) for r in rows] for metric in metrics}
     return table
 
 
-def summarise(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+def summarise(
+    records: Sequence[dict[str, Any]], methods: Sequence[str], metrics: dict[str, str]
+) -> dict[str, dict[str, dict[str, Any]]]:
     """method -> metric -> {"mean", "std" (None for one seed), "n", "values"}: the JSON form of the table."""
     summary: dict[str, dict[str, dict[str, Any]]] = {}
-    for method, metrics in collect(records, methods).items():
+    for method, metric_values in collect(records, methods, metrics).items():
         summary[method] = {}
-        for metric, values in metrics.items():
+        for metric, values in metric_values.items():
             mean, std = mean_std(values)
             summary[method][metric] = {"mean": mean, "std": None if math.isnan(std) else std, "n": len(values), "values": values}
     return summary
 
 
-def markdown_table(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> str:
+def markdown_table(records: Sequence[dict[str, Any]], methods: Sequence[str], metrics: dict[str, str]) -> str:
     """One row per method (in ``methods`` order), one column per metric, cells "mean ± std" in percent."""
     lines = [
-        "| Method | " + " | ".join(METRICS.values()) + " |",
-        "|---|" + "---:|" * len(METRICS),
+        "| Method | " + " | ".join(metrics.values()) + " |",
+        "|---|" + "---:|" * len(metrics),
     ]
-    for method, metrics in collect(records, methods).items():
-        cells = [format_mean_std(metrics[metric]) for metric in METRICS]
+    for method, values in collect(records, methods, metrics).items():
+        cells = [format_mean_std(values[metric]) for metric in metrics]
         lines.append(f"| {method_title(method)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def plot_summary(records: Sequence[dict[str, Any]], methods: Sequence[str], path: Path, title: str = "") -> Path:
+def plot_summary(
+    records: Sequence[dict[str, Any]], methods: Sequence[str], metrics: dict[str, str], path: Path, title: str = ""
+) -> Path:
     """Grouped bar chart (one group per metric, one bar per method, error bars = std over seeds, none for one seed) as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = collect(records, methods)
+    table = collect(records, methods, metrics)
     shown = list(table)
     width = 0.8 / max(1, len(shown))
     figure, axes = plt.subplots(figsize=(8, 4), dpi=120)
     for position, method in enumerate(shown):
-        stats = [mean_std(table[method][metric]) for metric in METRICS]
+        stats = [mean_std(table[method][metric]) for metric in metrics]
         means = [100 * mean for mean, _ in stats]
         errors = None if math.isnan(stats[0][1]) else [100 * std for _, std in stats]
-        offsets = [k + (position - (len(shown) - 1) / 2) * width for k in range(len(METRICS))]
+        offsets = [k + (position - (len(shown) - 1) / 2) * width for k in range(len(metrics))]
         axes.bar(offsets, means, width, yerr=errors, capsize=3, label=method_title(method))
-    axes.set_xticks(range(len(METRICS)), list(METRICS.values()))
+    axes.set_xticks(range(len(metrics)), list(metrics.values()))
     axes.set_ylabel("%")
     axes.set_ylim(0, 100)
     axes.grid(axis="y", alpha=0.3)
@@ -112,9 +124,9 @@ def plot_summary(records: Sequence[dict[str, Any]], methods: Sequence[str], path
     return path
 
 
-def report_markdown(title: str, table: str, notes: Sequence[str], chart: str | None = None) -> str:
-    """The report file: a heading, the table, the settings that produced it as a list, the chart."""
-    parts = [f"# {title}", table, "\n".join(f"- {note}" for note in notes)]
+def report_section(title: str, table: str, notes: Sequence[str], chart: str | None = None) -> str:
+    """One part of the report file: a heading, the table, the settings that produced it as a list, the chart."""
+    parts = [f"## {title}", table, "\n".join(f"- {note}" for note in notes)]
     if chart:
         parts.append(f"![{title}]({chart})")
     return "\n\n".join(parts) + "\n"

@@ -4,8 +4,11 @@ Each event class has a visual signature (shape, motion, texture) and an audio si
 (pitch, timbre, envelope, rhythm) that are driven by the same event times, e.g. a ball's
 thud sounds when it touches the floor, so the pairing carries information the way real
 footage does. Colours, sizes, speeds, pitches and tempi vary within a class, and every clip
-sits on a textured background with drifting distractor shapes, pixel noise and coloured
-audio noise with stray tones, so no single trivial cue gives the label away.
+sits on a textured background with drifting distractor shapes and pixel noise. Its sound
+is the event plus an off-screen sound of another class, through a random equaliser, over
+coloured noise and stray tones, so no single trivial cue gives the label away: an untrained
+audio network's features separate the classes far less well than those of a network that
+learnt, from the pictures, which sound belongs to the event in view.
 
 Layout written by generate_synthetic_av(out):
     out/videos/video_000.mp4 ...      H.264 (or MPEG-4 part 2) video + AAC stereo audio, 22.05 kHz
@@ -28,6 +31,9 @@ import av
 import cv2
 import numpy as np
 import soundfile
+from tqdm import tqdm
+
+from crossmodal.data.video import ffmpeg_log_callback_off
 
 EVENT_CLASSES = (
     "bouncing_ball",
@@ -43,6 +49,14 @@ VIDEO_AUDIO_RATE = 22050
 SOUND_SET_RATE = 44100
 ESC50_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
 _AUDIO_FRAME = 1024
+SPEED_RANGE = (0.7, 1.4)
+"""Playback speed of an event instance: motion, tempo and pitch together."""
+OFF_SCREEN_LEVEL = (0.2, 0.6)
+"""RMS of the off-screen sound of another class relative to the event's (-14 to -4.4 dB)."""
+EQ_DB = 12.0
+"""Largest gain of each component of the random equaliser."""
+GENERATOR_VERSION = 2
+"""Part of the generated folder's name: files from a generator that rendered differently are never reused."""
 
 Draw = Callable[[np.ndarray, float], None]
 
@@ -63,7 +77,7 @@ def write_av_file(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndar
     file suffix (.mp4, .mkv, .mov, .avi).
     """
     height, width = frames.shape[1:3]
-    with av.open(str(path), "w") as container:
+    with ffmpeg_log_callback_off(), av.open(str(path), "w") as container:
         video = container.add_stream(_video_codec(), rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.thread_count = 1
@@ -123,6 +137,10 @@ def _band_noise(rng: np.random.Generator, n: int, sr: int, low: float, high: flo
 
 def _harmonics(phase: np.ndarray, weights: list[float]) -> np.ndarray:
     return sum(w * np.sin((k + 1) * phase) for k, w in enumerate(weights))
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2)) + 1e-9)
 
 
 def _normalise(x: np.ndarray, peak: float = 0.5) -> np.ndarray:
@@ -373,15 +391,50 @@ _MAKERS = (
 )
 
 
-def _soundscape(rng: np.random.Generator, event: np.ndarray, sr: int, channels: int) -> np.ndarray:
-    """Event over coloured noise and stray tones, at a random event-to-noise ratio; C x S in [-1, 1]."""
+def _event_instance(
+    class_id: int, rng: np.random.Generator, size: tuple[int, int], seconds: float, sr: int
+) -> tuple[Draw, np.ndarray]:
+    """One instance of a class played at a random speed (SPEED_RANGE, log-uniform).
+
+    Motion, rhythm and pitch all scale with the speed, so sight and sound stay in step while
+    the pitch and tempo ranges of the classes overlap.
+    """
+    low, high = SPEED_RANGE
+    speed = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    draw, event = _MAKERS[class_id](rng, size, seconds * speed, sr)
+    samples = int(seconds * sr)
+    event = np.interp(np.arange(samples) * speed, np.arange(len(event)), event)
+    return (lambda img, t: draw(img, t * speed)), event
+
+
+def _equalise(rng: np.random.Generator, x: np.ndarray, sr: int) -> np.ndarray:
+    """A random smooth gain curve over log-frequency (a tilt and three bumps, each within +-EQ_DB), as rooms and microphones colour sound."""
+    db = EQ_DB
+    spectrum = np.fft.rfft(x)
+    octaves = np.log2(np.maximum(np.fft.rfftfreq(len(x), 1.0 / sr), 20.0) / 1000.0)
+    gain = rng.uniform(-db, db) * octaves / 4
+    for _ in range(3):
+        gain += rng.uniform(-db, db) * np.exp(-0.5 * ((octaves - rng.uniform(-4, 3)) / rng.uniform(0.4, 1.2)) ** 2)
+    return np.fft.irfft(spectrum * 10 ** (gain / 20), len(x))
+
+
+def _soundscape(rng: np.random.Generator, event: np.ndarray, class_id: int, sr: int, channels: int) -> np.ndarray:
+    """Event plus an off-screen sound of another class, equalised, over coloured noise and stray tones; C x S in [-1, 1].
+
+    The off-screen sound plays at OFF_SCREEN_LEVEL of the event's RMS: the event always
+    dominates, so the label stays well defined, but a network must tell the two apart.
+    """
     n = len(event)
     t = np.arange(n) / sr
+    other = (class_id + rng.integers(1, len(_MAKERS))) % len(_MAKERS)
+    _, off_screen = _event_instance(int(other), rng, (128, 128), n / sr, sr)
+    mix = event / _rms(event) + rng.uniform(*OFF_SCREEN_LEVEL) * off_screen / _rms(off_screen)
+    mix = _equalise(rng, mix, sr)
     out = np.zeros((channels, n))
     gains = rng.uniform(0.6, 1.0, size=channels)
     for c in range(channels):
         noise = 0.05 * rng.uniform(0.3, 1.5) * _coloured_noise(rng, n, rng.uniform(0.5, 1.5))
-        out[c] = gains[c] * _normalise(event, rng.uniform(0.3, 0.6)) + noise
+        out[c] = gains[c] * _normalise(mix, rng.uniform(0.3, 0.6)) + noise
     for _ in range(rng.integers(0, 3)):
         onset, length, freq = rng.uniform(0, n / sr), rng.uniform(0.1, 0.5), rng.uniform(200, 3000)
         on = (t >= onset) & (t < onset + length)
@@ -394,7 +447,7 @@ def render_event_video(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One random instance of an event class: (N x H x W x 3 uint8 frames, 2 x S float32 stereo audio at 22.05 kHz)."""
     rng = np.random.default_rng(seed)
-    draw_event, event = _MAKERS[class_id](rng, size, seconds, VIDEO_AUDIO_RATE)
+    draw_event, event = _event_instance(class_id, rng, size, seconds, VIDEO_AUDIO_RATE)
     background, draw_distractors = _background(rng, size), _distractors(rng, size)
     noise_level = rng.uniform(3, 10)
     frames = np.empty((round(seconds * fps), *size, 3), np.uint8)
@@ -405,14 +458,14 @@ def render_event_video(
         draw_event(img, t)
         noise = rng.standard_normal(img.shape, dtype=np.float32) * noise_level
         frames[i] = np.clip(img + noise, 0, 255)
-    return frames, _soundscape(rng, event, VIDEO_AUDIO_RATE, channels=2)
+    return frames, _soundscape(rng, event, class_id, VIDEO_AUDIO_RATE, channels=2)
 
 
 def render_event_sound(class_id: int, seed: int | list[int], seconds: float) -> np.ndarray:
-    """One random instance of an event class's sound alone: mono float32 at 44.1 kHz, as ESC-50 clips are."""
+    """One random instance of an event class's sound: mono float32 at 44.1 kHz, as ESC-50 clips are."""
     rng = np.random.default_rng(seed)
-    _, event = _MAKERS[class_id](rng, (128, 128), seconds, SOUND_SET_RATE)
-    return _soundscape(rng, event, SOUND_SET_RATE, channels=1)[0]
+    _, event = _event_instance(class_id, rng, (128, 128), seconds, SOUND_SET_RATE)
+    return _soundscape(rng, event, class_id, SOUND_SET_RATE, channels=1)[0]
 
 
 def _video_job(job: tuple[Path, int, list[int], tuple[int, int], float, int]) -> None:
@@ -428,14 +481,15 @@ def _sound_job(job: tuple[Path, int, list[int], float]) -> None:
 
 def generate_synthetic_av(
     out_dir: str | Path,
-    num_videos: int = 80,
+    num_videos: int = 640,
     seed: int = 0,
     size: tuple[int, int] = (128, 128),
-    seconds: float = 4.0,
+    seconds: float = 3.0,
     fps: int = 25,
-    clips_per_class: int = 20,
+    clips_per_class: int = 40,
     clip_seconds: float = 5.0,
     workers: int | None = None,
+    progress: bool = True,
 ) -> Path:
     """Write event videos (out/videos, with labels.csv) and an ESC-50-layout sound set (out/sounds).
 
@@ -460,10 +514,12 @@ def generate_synthetic_av(
             sound_rows.append((filename, fold, c, name, False, clip_id, "A"))
             sound_jobs.append((sounds / "audio" / filename, c, [seed, 1, clip_id], clip_seconds))
 
-    with _worker_pool(workers) as pool:
-        run = pool.map if pool else lambda fn, jobs: list(map(fn, jobs))
-        run(_video_job, video_jobs)
-        run(_sound_job, sound_jobs)
+    jobs = [(_video_job, job) for job in video_jobs] + [(_sound_job, job) for job in sound_jobs]
+    with _worker_pool(workers) as pool, tqdm(
+        total=len(jobs), desc="rendering events", unit="file", disable=not progress, dynamic_ncols=True
+    ) as bar:
+        for _ in pool.imap_unordered(_run_job, jobs) if pool else map(_run_job, jobs):
+            bar.update()
 
     with open(videos / "labels.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -474,6 +530,11 @@ def generate_synthetic_av(
         writer.writerow(ESC50_COLUMNS)
         writer.writerows(sound_rows)
     return out
+
+
+def _run_job(job: tuple[Callable[[tuple], None], tuple]) -> None:
+    function, arguments = job
+    function(arguments)
 
 
 def _worker_pool(workers: int | None) -> contextlib.AbstractContextManager:
