@@ -30,7 +30,9 @@ def ffmpeg_log_callback_off() -> Iterator[None]:
 
     Importing torchvision (the teachers do) installs that callback; a frame-threaded FFmpeg
     decoder thread that logs then waits for the GIL held by the thread waiting for it, and
-    decoding hangs. Every PyAV encode and decode of this package runs inside this.
+    decoding hangs. Decoding here is single-threaded besides (one thread per codec context),
+    and every PyAV encode and decode of this package runs in a function (or generator) that
+    this wraps whole, so its containers and streams are released before the callback comes back.
     """
     previous = av.logging.get_level()
     av.logging.set_level(None)
@@ -63,6 +65,7 @@ def _unreadable(path: Path, error: Exception) -> InputError:
     return InputError(f"{path} cannot be decoded ({type(error).__name__}: {error})")
 
 
+@ffmpeg_log_callback_off()
 def decode_audio(path: str | Path) -> DecodedAudio:
     """The first audio track of `path`, down-mixed to mono and resampled to 16 kHz int16.
 
@@ -71,10 +74,11 @@ def decode_audio(path: str | Path) -> DecodedAudio:
     """
     path = Path(path)
     try:
-        with ffmpeg_log_callback_off(), av.open(str(path)) as container:
+        with av.open(str(path)) as container:
             if not container.streams.audio:
                 raise InputError(f"{path} has no audio track")
             stream = container.streams.audio[0]
+            stream.codec_context.thread_count = 1
             resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_SAMPLE_RATE)
             chunks: list[np.ndarray] = []
             start: float | None = None
@@ -124,14 +128,18 @@ def frames_at(path: str | Path, times: np.ndarray, size: tuple[int, int]) -> Ite
     The frame shown at t is the last one whose presentation time is <= t. Decoding runs once
     through the stream; only the frames that are kept are converted to RGB.
     """
-    path = Path(path)
+    with ffmpeg_log_callback_off():
+        yield from _decode_frames_at(Path(path), times, size)
+
+
+def _decode_frames_at(path: Path, times: np.ndarray, size: tuple[int, int]) -> Iterator[tuple[int, np.ndarray]]:
     tolerance = 1e-4
     try:
-        with ffmpeg_log_callback_off(), av.open(str(path)) as container:
+        with av.open(str(path)) as container:
             if not container.streams.video:
                 raise InputError(f"{path} has no video track")
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = 1  # no decoder threads to deadlock; workers parallelise across videos
             rate = float(stream.average_rate or stream.guessed_rate or 25)
             k = 0
             shown = None

@@ -70,6 +70,7 @@ def _video_codec() -> str:
         return "mpeg4"
 
 
+@ffmpeg_log_callback_off()
 def write_av_file(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarray | None, sample_rate: int) -> None:
     """Mux N x H x W x 3 uint8 frames and a C x S float waveform in [-1, 1] (or None: no audio) into `path`.
 
@@ -77,7 +78,7 @@ def write_av_file(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndar
     file suffix (.mp4, .mkv, .mov, .avi).
     """
     height, width = frames.shape[1:3]
-    with ffmpeg_log_callback_off(), av.open(str(path), "w") as container:
+    with av.open(str(path), "w") as container:
         video = container.add_stream(_video_codec(), rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.thread_count = 1
