@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -185,9 +186,10 @@ def write_report(
 
 def main(argv: Sequence[str] | None = None, prog: str = "benchmark.py", seeds: int = 3, out: str = "runs/benchmark") -> int:
     def _main(arguments: Sequence[str] | None) -> int:
+        arguments = sys.argv[1:] if arguments is None else list(arguments)
         args = build_parser(prog, seeds, out).parse_args(arguments)
         specs = specs_from_args(args)
-        command = " ".join(["python", f"tools/{prog}", *(arguments or [])])
+        command = " ".join(["python", f"tools/{prog}", *arguments])
         start = time.perf_counter()
         grids = list(zip(specs, run_grids(specs, args.jobs, args.threads)))
         wall_s = time.perf_counter() - start
