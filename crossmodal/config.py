@@ -172,25 +172,9 @@ class TrainConfig:
         return f"{self.data.source}->{self.data.target}/{self.data.name}"
 
 
-TARGET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "depth": {},
-    "audio": {
-        "data": {"name": "synthetic-av", "target": "audio", "input_size": [96, 96]},
-        "teacher": {"cache": True},
-        "student": {"name": "audio_resnet18", "width": 16},
-        "schedule": {"epochs": 8, "batch_size": 32},
-    },
-}
-"""What each target's default experiment changes in the TrainConfig defaults (configs/crd_<target>.yaml)."""
-
-
-def default_config(target: str = "depth") -> TrainConfig:
-    """The default (CRD) experiment for ``target``, equal to configs/crd_<target>.yaml but needing no file.
-
-    An unknown target only sets ``data.target``, so the usual check names it as unsupported.
-    """
-    changes = TARGET_DEFAULTS.get(target, {"data": {"target": target}})
-    return _update(TrainConfig(), changes, prefix="", origin=f"the {target} defaults")
+def apply_changes(config: TrainConfig, changes: dict[str, Any], origin: str) -> TrainConfig:
+    """A copy of ``config`` with a nested dict of changes applied, every key checked (``origin`` names them in errors)."""
+    return _update(config, changes, prefix="", origin=origin)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -11,15 +11,16 @@ import soundfile
 import torch
 
 from crossmodal.cli.probe import main as probe_main
-from crossmodal.config import config_to_dict, default_config
-from crossmodal.data.build import synthetic_sound_set
+from crossmodal.config import config_to_dict
+from crossmodal.data.av_sets import synthetic_sound_set
+from crossmodal.modalities import default_config
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval import fold_probe as fold_probe_module
 from crossmodal.eval.extract import WindowAveraged
 from crossmodal.eval.fold_probe import fold_probe, grouped_validation_split, stratified_group_folds
 from crossmodal.models.features import Features
-from crossmodal.models.students import build_student
+from crossmodal.models.student_registry import build_student
 
 torch.set_num_threads(1)
 
@@ -184,7 +185,7 @@ def bad_input(capsys, argv: list[str]) -> str:
 
 def test_audio_run_probed_with_rgbd_data_is_one_sentence(audio_run, tmp_path, capsys):
     message = bad_input(capsys, ["--run", str(audio_run), "--data", str(tmp_path / "rooms.mat")])
-    assert "RGB-D" in message and "--esc50" in message
+    assert f"labelled sound set {tmp_path / 'rooms.mat'} does not exist" in message and "ESC-50 root" in message
 
 
 def test_depth_student_as_audio_reference_is_one_sentence(audio_run, capsys):
@@ -198,7 +199,7 @@ def test_depth_run_with_audio_options_is_one_sentence(tmp_path, capsys):
     save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": 1, "config": config_to_dict(config), "student_spec": spec,
                      "student": build_student(**spec).state_dict(), "wandb_id": None}, tmp_path / "depth-run" / "last.pt")
     message = bad_input(capsys, ["--run", str(tmp_path / "depth-run"), "--esc50", str(tmp_path)])
-    assert "--esc50" in message and "depth student" in message
+    assert "probe task 'esc50' does not apply to depth students; their tasks: scene" in message
 
 
 def test_missing_sound_set_and_non_cache_are_one_sentence(tmp_path, capsys):

@@ -8,7 +8,7 @@ import torch
 from crossmodal.models import audio  # noqa: F401 - registers the audio students
 from crossmodal.models.audio import LogMelSpectrogram
 from crossmodal.models.features import Features
-from crossmodal.models.students import STUDENTS, build_student
+from crossmodal.models.student_registry import STUDENTS, build_student
 
 torch.set_num_threads(2)
 

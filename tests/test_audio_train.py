@@ -12,9 +12,11 @@ import torch
 from crossmodal.cli.common import run_cli
 from crossmodal.cli.probe import main as probe_main
 from crossmodal.cli.train import build_parser, config_from_args, main, train_main
-from crossmodal.config import default_config, load_config
+from crossmodal.config import load_config
 from crossmodal.data.av_transforms import VideoPairTransform
-from crossmodal.data.build import build_train_dataset, prepare_data, video_cache_dir
+from crossmodal.data.av_sets import synthetic_cache_dir
+from crossmodal.data.build import build_train_dataset, prepare_data
+from crossmodal.modalities import default_config
 from crossmodal.data.synthetic.av import write_av_file
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile
@@ -175,7 +177,7 @@ def test_videos_without_sound_are_one_line_error(tmp_path, capsys):
 def test_image_student_for_audio_and_clip_length_mismatch_are_one_line_errors(tiny_root, capsys):
     base = ["--target", "audio", "--batch-size", "8", "--set", f"data.root={tiny_root}", *TINY_DATA, "run.progress=false"]
     assert "takes images" in one_line_error(capsys, base + ["student.name=resnet10"])
-    cache = video_cache_dir(parse(*base).data)
+    cache = synthetic_cache_dir(parse(*base).data)
     message = one_line_error(capsys, ["--target", "audio", "--cache", str(cache), "--set", "data.video.clip_seconds=0.5"])
     assert "holds 1.0 s audio windows" in message
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from crossmodal.distill import OBJECTIVES, ObjectiveContext, build_objective
+from crossmodal.models.features import MapSpec
 from crossmodal.distill.crd import CRD
 from crossmodal.distill.memory import MemoryBank, draw_per_sample_negatives, draw_shared_negatives
 from crossmodal.errors import InputError
@@ -17,6 +18,11 @@ TAU = 0.07
 
 def crd_context(num_samples: int = 6, student_dim: int = 5, teacher_dims: tuple[int, ...] = (7,)) -> ObjectiveContext:
     return ObjectiveContext(student_dim=student_dim, teacher_dims=list(teacher_dims), num_samples=num_samples)
+
+
+def maps(*channels: int) -> list[MapSpec]:
+    """Stage-map shapes with these channels at strides 4, 8, ..."""
+    return [MapSpec(c, (4 * 2**k, 4 * 2**k)) for k, c in enumerate(channels)]
 
 
 def fix_negatives(objective: CRD, negatives: torch.Tensor) -> None:
@@ -321,7 +327,7 @@ def test_fitnet_pooled_matches_hand_computation():
 
 def test_fitnet_map_hint_resizes_to_the_teacher_map():
     ctx = ObjectiveContext(
-        student_dim=3, teacher_dims=[2], num_samples=4, student_map_channels=[1, 2], teacher_map_channels=[[3, 1]]
+        student_dim=3, teacher_dims=[2], num_samples=4, student_maps=maps(1, 2), teacher_maps=[maps(3, 1)]
     )
     objective = build_objective("fitnet", ctx, {"target": "map", "student_stage": 1, "teacher_stage": 0})
     conv = objective.regressors[0]
@@ -341,7 +347,7 @@ def test_fitnet_map_hint_resizes_to_the_teacher_map():
 
 
 def test_fitnet_rejects_a_stage_out_of_range():
-    ctx = ObjectiveContext(student_dim=3, teacher_dims=[2], num_samples=4, student_map_channels=[1], teacher_map_channels=[[3]])
+    ctx = ObjectiveContext(student_dim=3, teacher_dims=[2], num_samples=4, student_maps=maps(1), teacher_maps=[maps(3)])
     with pytest.raises(InputError, match="student_stage"):
         build_objective("fitnet", ctx, {"target": "map", "student_stage": 2})
 

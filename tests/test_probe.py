@@ -13,7 +13,7 @@ from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval import probe as probe_module
 from crossmodal.eval.probe import format_probe_table, linear_probe, split_train_validation
-from crossmodal.models.students import build_student
+from crossmodal.models.student_registry import build_student
 from tests.nyu_files import random_frames, write_nyu_mat
 
 

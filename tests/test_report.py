@@ -11,8 +11,10 @@ import pytest
 import torch
 
 from crossmodal.errors import InputError
-from crossmodal.eval.grid import EvalSettings, GridSpec, method_config, run_grid
-from crossmodal.eval.report import METRICS, format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
+from crossmodal.eval.grid import GridSpec, method_config, run_grid
+from crossmodal.eval.protocols import EvalSettings
+from crossmodal.modalities import MODALITIES
+from crossmodal.eval.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
 
 torch.set_num_threads(1)  # tiny batches gain nothing from more threads on a shared machine
 
@@ -23,7 +25,7 @@ def record(method: str, seed: int, top1: float, pixel: float, miou: float) -> di
     return {"method": method, "seed": seed, "probe_top1": top1, "pixel_accuracy": pixel, "miou": miou}
 
 
-DEPTH = METRICS["depth"]
+DEPTH = MODALITIES.get("depth").benchmark_metrics
 KNOWN = [
     record("none", 0, 0.30, 0.50, 0.10),
     record("crd", 0, 0.40, 0.60, 0.20),
@@ -70,7 +72,7 @@ def test_chart_is_a_png(tmp_path):
 
 def test_audio_table_has_the_sound_probe_columns():
     records = [{"method": "crd", "seed": 0, "probe_top1": 0.61, "probe_mean_class_accuracy": 0.6}]
-    table = markdown_table(records, ["none", "crd"], METRICS["audio"]).splitlines()
+    table = markdown_table(records, ["none", "crd"], MODALITIES.get("audio").benchmark_metrics).splitlines()
     assert table[0] == "| Method | Sound probe top-1, 5 folds (%) | Sound probe mean class acc. (%) |"
     assert table[2:] == ["| CRD | 61.0 | 60.0 |"]
 

@@ -9,15 +9,10 @@ from torch import nn
 from crossmodal.cli.segment import main as segment_main
 
 from crossmodal.errors import InputError
-from crossmodal.eval.segment import (
-    HeadTraining,
-    Segmenter,
-    build_segmentation_head,
-    evaluate_segmenter,
-    label_palette,
-    render_examples,
-    train_segmenter,
-)
+from crossmodal.eval.render import label_palette, render_examples
+from crossmodal.eval.seg_heads import build_segmentation_head
+from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
+from crossmodal.modalities import MODALITIES
 from crossmodal.models.features import Features
 from tests.test_probe import fake_run, labelled_file
 
@@ -109,10 +104,10 @@ def test_evaluation_counts_every_labelled_test_pixel_once():
     assert confusion.sum() == 10 * 15 * 16  # the first row of each label map is ignored
     assert np.trace(confusion) / confusion.sum() > 0.9
     assert len(examples) == 3 and examples[0].prediction.shape == (16, 16)
-    grid = render_examples(examples, gap=4, min_tile_height=16)
+    grid = render_examples(examples, MODALITIES.get("depth").render, gap=4, min_tile_height=16)
     assert grid.dtype == np.uint8 and grid.shape[2] == 3
     assert grid.shape[0] == 3 * 16 + 2 * 4 and grid.shape[1] == 3 * 16 + 2 * 4
-    assert render_examples(examples, gap=4, min_tile_height=40).shape[0] == 3 * 48 + 2 * 4
+    assert render_examples(examples, MODALITIES.get("depth").render, gap=4, min_tile_height=40).shape[0] == 3 * 48 + 2 * 4
 
 
 def test_palette_is_fixed_distinct_and_ignore_is_black():

@@ -6,7 +6,7 @@ from torch import nn
 
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
-from crossmodal.models.students import STUDENTS, build_student
+from crossmodal.models.student_registry import STUDENTS, build_student
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet10"])

@@ -8,18 +8,22 @@ import filecmp
 import numpy as np
 import pytest
 
+from crossmodal.config import SyntheticAVConfig, VideoConfig
 from crossmodal.data.esc50 import ESC50, esc50_fold_splits
 from crossmodal.data.synthetic.av import EVENT_CLASSES, generate_synthetic_av, render_event_video
 from crossmodal.data.video import decode_audio
 from crossmodal.data.video_cache import VideoAudioPairs, prepare_video_cache
 
-TINY = dict(num_videos=8, size=(48, 48), seconds=1.5, fps=10, clips_per_class=5, clip_seconds=1.0, workers=1)
+TINY = dict(num=8, size=(48, 48), seconds=1.5, clips_per_class=5)
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")
-    return [generate_synthetic_av(root / name, seed=seed, **TINY) for name, seed in (("a", 0), ("b", 0), ("c", 1))]
+    return [
+        generate_synthetic_av(root / name, SyntheticAVConfig(**TINY, seed=seed), workers=1, fps=10, clip_seconds=1.0)
+        for name, seed in (("a", 0), ("b", 0), ("c", 1))
+    ]
 
 
 def _files(root):
@@ -57,7 +61,8 @@ def test_sound_set_follows_the_esc50_five_fold_layout(generated):
 
 def test_generated_videos_prepare_into_labelled_pairs(generated, tmp_path):
     summary = prepare_video_cache(
-        generated[0] / "videos", tmp_path / "cache", fps=2.0, clip_seconds=1.0, size=(32, 32), workers=1, progress=False
+        generated[0] / "videos", tmp_path / "cache", VideoConfig(fps=2.0, clip_seconds=1.0, frame_size=(32, 32)), workers=1,
+        progress=False,
     )
     assert (
         summary.decoded == 8 and not summary.skipped and summary.samples == 16

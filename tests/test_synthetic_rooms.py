@@ -17,6 +17,7 @@ from crossmodal.data.nyu_meta import load_meta
 from crossmodal.data.synthetic.camera import intrinsics, sample_camera
 from crossmodal.data.synthetic.labels import RAW_IDS
 from crossmodal.data.synthetic.layout import SCENE_TYPES, build_layout, sample_scene_type
+from crossmodal.config import RoomsConfig
 from crossmodal.data.synthetic.rooms import generate_rooms, render_frame
 from crossmodal.errors import InputError
 
@@ -28,7 +29,7 @@ FLOOR_STANDING = {"bed", "sofa", "chair", "table", "coffee table", "desk", "book
 
 @pytest.fixture(scope="module")
 def rooms_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_rooms(tmp_path_factory.mktemp("rooms") / "rooms.mat", NUM, SIZE, seed=3, progress=False, workers=1)
+    return generate_rooms(tmp_path_factory.mktemp("rooms") / "rooms.mat", RoomsConfig(NUM, SIZE, seed=3), progress=False, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_frames_are_deterministic_and_seeded(frames: dict[str, np.ndarray], tmp_
     assert np.array_equal(again.labels, frames["labels"][2]) and again.scene == frames["scenes"][2]
     other = render_frame(4, 2, SIZE)
     assert not np.array_equal(other.rgb, again.rgb) and not np.array_equal(other.depth, again.depth)
-    parallel = generate_rooms(tmp_path / "parallel.mat", 4, SIZE, seed=3, progress=False, workers=2)
+    parallel = generate_rooms(tmp_path / "parallel.mat", RoomsConfig(4, SIZE, seed=3), progress=False, workers=2)
     with h5py.File(parallel, "r") as f:
         assert np.array_equal(f["images"][()].transpose(0, 3, 2, 1), frames["rgb"][:4])
         assert np.array_equal(f["rawDepths"][()].transpose(0, 2, 1), frames["raw"][:4])
@@ -174,11 +175,15 @@ def test_loads_through_the_nyu_dataset(rooms_file: Path) -> None:
     assert 0 <= item["scene_label"] < 10
 
 
-@pytest.mark.parametrize("arguments", [dict(num=0), dict(size=(8, 8)), dict(seed=-1)])
-def test_bad_arguments_are_input_errors(tmp_path: Path, arguments: dict) -> None:
-    options = dict(num=1, size=SIZE, seed=0) | arguments
-    with pytest.raises(InputError):
-        generate_rooms(tmp_path / "x.mat", progress=False, workers=1, **options)
+@pytest.mark.parametrize("arguments, message", [
+    (dict(num=0), "--num must be at least 1"),
+    (dict(size=(8, 8)), "both sides at least 16 pixels"),
+    (dict(seed=-1), "--seed must be a non-negative integer"),
+])
+def test_bad_arguments_are_input_errors(tmp_path: Path, arguments: dict, message: str) -> None:
+    rooms = RoomsConfig(**(dict(num=1, size=SIZE, seed=0) | arguments))
+    with pytest.raises(InputError, match=message):
+        generate_rooms(tmp_path / "x.mat", rooms, progress=False, workers=1)
 
 
 def test_camera_uses_nyu_intrinsics_at_head_height() -> None:

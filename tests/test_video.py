@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from crossmodal.data.synthetic.av import write_av_file
-from crossmodal.data.video import AUDIO_SAMPLE_RATE, decode_audio, frames_at, list_videos, sample_times
+from crossmodal.data.waveform import SAMPLE_RATE
+from crossmodal.data.video import decode_audio, frames_at, list_videos, sample_times
 from crossmodal.errors import InputError
 
 
@@ -38,7 +39,7 @@ def test_audio_is_mono_int16_at_16khz_with_the_source_duration(stereo_48k):
     decoded = decode_audio(stereo_48k)
     assert decoded.samples.dtype == np.int16 and decoded.samples.ndim == 1
     # AAC pads the last frame: at most one 1024-sample frame (341 samples at 16 kHz) extra
-    assert 2 * AUDIO_SAMPLE_RATE <= len(decoded.samples) <= 2 * AUDIO_SAMPLE_RATE + 400
+    assert 2 * SAMPLE_RATE <= len(decoded.samples) <= 2 * SAMPLE_RATE + 400
     assert decoded.start == pytest.approx(0.0, abs=1e-3)
 
 
@@ -46,9 +47,9 @@ def test_stereo_is_downmixed_to_the_mean_and_resampled_keeping_pitch(stereo_48k)
     decoded = decode_audio(stereo_48k)
     middle = decoded.samples[4000:28000].astype(np.float64) / 32768
     # mean of the channels: each tone at half its channel amplitude (a sum at 0.707 would give 0.28 / 0.14)
-    assert _amplitude_at(middle, 440, AUDIO_SAMPLE_RATE) == pytest.approx(0.2, rel=0.08)
-    assert _amplitude_at(middle, 1000, AUDIO_SAMPLE_RATE) == pytest.approx(0.1, rel=0.08)
-    assert _amplitude_at(middle, 700, AUDIO_SAMPLE_RATE) < 0.01
+    assert _amplitude_at(middle, 440, SAMPLE_RATE) == pytest.approx(0.2, rel=0.08)
+    assert _amplitude_at(middle, 1000, SAMPLE_RATE) == pytest.approx(0.1, rel=0.08)
+    assert _amplitude_at(middle, 700, SAMPLE_RATE) < 0.01
 
 
 def test_sample_times_are_multiples_of_the_period_with_whole_windows_inside():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from crossmodal.data.synthetic.av import write_av_file
+from crossmodal.config import VideoConfig
 from crossmodal.data.video_cache import VideoAudioPairs, prepare_video_cache
 from crossmodal.errors import InputError
 
@@ -46,7 +47,7 @@ def source(tmp_path_factory):
 def cache(source, tmp_path_factory):
     out = tmp_path_factory.mktemp("cache")
     with pytest.warns(UserWarning, match="skipping") as caught:
-        summary = prepare_video_cache(source, out, fps=2.0, clip_seconds=1.0, size=(32, 32), workers=2, progress=False)
+        summary = prepare_video_cache(source, out, VideoConfig(fps=2.0, clip_seconds=1.0, frame_size=(32, 32)), workers=2, progress=False)
     return out, summary, caught
 
 
@@ -94,7 +95,7 @@ def test_flash_frame_and_click_meet_at_the_sample_time(cache, video):
 
 def test_strict_mode_makes_a_bad_video_fatal(source, tmp_path):
     with pytest.raises(InputError, match=r"corrupt\.mp4|empty\.avi|silent\.mp4"):
-        prepare_video_cache(source, tmp_path / "out", size=(32, 32), workers=1, strict=True, progress=False)
+        prepare_video_cache(source, tmp_path / "out", VideoConfig(frame_size=(32, 32)), workers=1, strict=True, progress=False)
 
 
 def test_rerun_resumes_without_decoding_finished_videos(source, cache, tmp_path):
@@ -106,7 +107,7 @@ def test_rerun_resumes_without_decoding_finished_videos(source, cache, tmp_path)
     (copy / "videos" / "clips" / "other.mkv.h5").unlink()  # as if interrupted before this video finished
     (copy / "index.json").unlink()
     with pytest.warns(UserWarning):
-        summary = prepare_video_cache(source, copy, fps=2.0, clip_seconds=1.0, size=(32, 32), workers=1, progress=False)
+        summary = prepare_video_cache(source, copy, VideoConfig(fps=2.0, clip_seconds=1.0, frame_size=(32, 32)), workers=1, progress=False)
     assert summary.resumed == 1 and summary.decoded == 1 and summary.samples == 9
     assert done.stat().st_mtime_ns == before
     assert len(VideoAudioPairs(copy)) == 9
@@ -115,7 +116,7 @@ def test_rerun_resumes_without_decoding_finished_videos(source, cache, tmp_path)
 def test_rerun_with_other_settings_is_refused(source, cache):
     out, _, _ = cache
     with pytest.raises(InputError, match="use the same settings"):
-        prepare_video_cache(source, out, fps=4.0, clip_seconds=1.0, size=(32, 32), workers=1, progress=False)
+        prepare_video_cache(source, out, VideoConfig(fps=4.0, clip_seconds=1.0, frame_size=(32, 32)), workers=1, progress=False)
 
 
 def test_unlabelled_video_in_labels_csv_is_an_input_error(tmp_path):
@@ -127,7 +128,7 @@ def test_unlabelled_video_in_labels_csv_is_an_input_error(tmp_path):
 
 def test_cache_without_labels_has_no_label_key(tmp_path):
     write_av_file(tmp_path / "v.mp4", np.zeros((20, 16, 16, 3), np.uint8), 10, np.zeros((1, 32000)), 16000)
-    summary = prepare_video_cache(tmp_path, tmp_path / "out", size=(16, 16), workers=1, progress=False)
+    summary = prepare_video_cache(tmp_path, tmp_path / "out", VideoConfig(frame_size=(16, 16)), workers=1, progress=False)
     pairs = VideoAudioPairs(tmp_path / "out")
     assert summary.samples == len(pairs) == 3 and pairs.class_names == []
     assert "label" not in pairs[0]

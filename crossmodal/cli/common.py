@@ -1,8 +1,9 @@
 """What every console entry point shares: user errors become one line on stderr and exit code 2."""
 from __future__ import annotations
 
+import argparse
 import sys
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from crossmodal.errors import InputError
 
@@ -19,3 +20,10 @@ def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[s
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Argument mistakes are user input errors too: one line on stderr, exit code 2, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{message} (see {self.prog} --help)")

@@ -1,13 +1,20 @@
-"""`crossmodal-prepare`: turn raw data into what training reads (caches, the embedded default data)."""
+"""`crossmodal-prepare`: turn raw data into what training reads (caches, the embedded default data).
+
+Every default comes from the config dataclasses (``RoomsConfig``, ``SyntheticAVConfig``,
+``VideoConfig``), so a prepared file is the one training would generate with the same settings.
+"""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 from typing import Sequence
 
-from crossmodal.cli.common import run_cli
+from crossmodal.cli.common import OneLineErrorParser, run_cli
+from crossmodal.config import RoomsConfig, SyntheticAVConfig, VideoConfig
 from crossmodal.data.resize import parse_size
 from crossmodal.errors import InputError
+
+ROOMS, AV, VIDEO = RoomsConfig(), SyntheticAVConfig(), VideoConfig()
 
 
 def _explicit_size(text: str) -> tuple[int, int]:
@@ -15,6 +22,10 @@ def _explicit_size(text: str) -> tuple[int, int]:
     if size is None:
         raise InputError(f"--size {text!r}: this command needs an explicit HEIGHTxWIDTH, e.g. 128x128")
     return size
+
+
+def _size_text(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
 
 
 def _at_least_one(value: int, flag: str) -> int:
@@ -33,9 +44,9 @@ def _prepare_nyu(args: argparse.Namespace) -> None:
 def _prepare_synthetic_rooms(args: argparse.Namespace) -> None:
     from crossmodal.data.synthetic.rooms import generate_rooms
 
-    num = _at_least_one(args.num, "--num")
-    out = generate_rooms(args.out, num=num, size=_explicit_size(args.size), seed=args.seed, workers=args.workers)
-    print(f"{num} synthetic rooms written to {out}")
+    rooms = RoomsConfig(num=_at_least_one(args.num, "--num"), size=_explicit_size(args.size), seed=args.seed)
+    out = generate_rooms(args.out, rooms, workers=args.workers)
+    print(f"{rooms.num} synthetic rooms written to {out}")
 
 
 def _prepare_video(args: argparse.Namespace) -> None:
@@ -43,23 +54,21 @@ def _prepare_video(args: argparse.Namespace) -> None:
 
     if args.fps <= 0 or args.clip_seconds <= 0:
         raise InputError("--fps and --clip-seconds must be positive")
-    prepare_video_cache(
-        args.src, args.out, fps=args.fps, clip_seconds=args.clip_seconds,
-        size=_explicit_size(args.size), workers=args.workers, strict=args.strict,
-    )
+    video = VideoConfig(fps=args.fps, clip_seconds=args.clip_seconds, frame_size=_explicit_size(args.size))
+    prepare_video_cache(args.src, args.out, video, workers=args.workers, strict=args.strict)
 
 
 def _prepare_synthetic_av(args: argparse.Namespace) -> None:
     from crossmodal.data.synthetic.av import generate_synthetic_av
 
-    num = _at_least_one(args.num, "--num")
-    out = generate_synthetic_av(args.out, num_videos=num, seed=args.seed, workers=args.workers)
-    print(f"{num} synthetic audio-visual event videos and a labelled sound set written to {out}")
+    av = SyntheticAVConfig(num=_at_least_one(args.num, "--num"), seed=args.seed)
+    out = generate_synthetic_av(args.out, av, workers=args.workers)
+    print(f"{av.num} synthetic audio-visual event videos and a labelled sound set written to {out}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crossmodal-prepare", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineErrorParser(prog="crossmodal-prepare", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
 
     nyu = commands.add_parser("nyu", help="cache nyu_depth_v2_labeled.mat for fast random access")
     nyu.add_argument("--mat", type=Path, required=True, help="path to nyu_depth_v2_labeled.mat")
@@ -68,9 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     nyu.set_defaults(run=_prepare_nyu)
 
     rooms = commands.add_parser("synthetic-rooms", help="generate procedural indoor RGB-D scenes in the NYU .mat layout")
-    rooms.add_argument("--num", type=int, default=2000, help="number of scenes (default 2000)")
-    rooms.add_argument("--size", default="240x320", help="HEIGHTxWIDTH (default 240x320)")
-    rooms.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same file")
+    rooms.add_argument("--num", type=int, default=ROOMS.num, help=f"number of scenes (default {ROOMS.num}, as training)")
+    rooms.add_argument("--size", default=_size_text(ROOMS.size), help=f"HEIGHTxWIDTH (default {_size_text(ROOMS.size)})")
+    rooms.add_argument("--seed", type=int, default=ROOMS.seed, help="random seed; the same seed gives the same file")
     rooms.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     rooms.add_argument("--out", type=Path, required=True, help="output .mat file")
     rooms.set_defaults(run=_prepare_synthetic_rooms)
@@ -78,16 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     video = commands.add_parser("video", help="decode a folder of videos once into a frame/audio cache")
     video.add_argument("--src", type=Path, required=True, help="folder of video files (and optional labels.csv)")
     video.add_argument("--out", type=Path, required=True, help="cache directory (re-running resumes)")
-    video.add_argument("--fps", type=float, default=2.0, help="samples per second of video (default 2)")
-    video.add_argument("--clip-seconds", type=float, default=1.0, help="audio window centred on each frame (default 1.0)")
-    video.add_argument("--size", default="128x128", help="HEIGHTxWIDTH of cached frames (default 128x128)")
+    video.add_argument("--fps", type=float, default=VIDEO.fps, help=f"samples per second of video (default {VIDEO.fps:g})")
+    video.add_argument("--clip-seconds", type=float, default=VIDEO.clip_seconds,
+                       help=f"audio window centred on each frame (default {VIDEO.clip_seconds:g})")
+    video.add_argument("--size", default=_size_text(VIDEO.frame_size),
+                       help=f"HEIGHTxWIDTH of cached frames (default {_size_text(VIDEO.frame_size)})")
     video.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     video.add_argument("--strict", action="store_true", help="stop at the first unreadable or silent video")
     video.set_defaults(run=_prepare_video)
 
     av = commands.add_parser("synthetic-av", help="generate event videos with sound, labels.csv and an ESC-50-layout sound set")
-    av.add_argument("--num", type=int, default=640, help="number of videos (default 640)")
-    av.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same files")
+    av.add_argument("--num", type=int, default=AV.num, help=f"number of videos (default {AV.num})")
+    av.add_argument("--seed", type=int, default=AV.seed, help="random seed; the same seed gives the same files")
     av.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     av.add_argument("--out", type=Path, required=True, help="output folder")
     av.set_defaults(run=_prepare_synthetic_av)

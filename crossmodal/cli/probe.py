@@ -1,42 +1,26 @@
-"""`crossmodal-probe`: linear probe of a frozen student's pooled features.
+"""`crossmodal-probe`: linear probe of a frozen student's pooled features (``crossmodal.eval.probe_run``).
 
-The run's target decides the task. Depth: the 10-class NYU scene task (train/test split).
-Audio: the five-fold ESC-50 protocol on a labelled sound set (train on four folds, test on
-the fifth, mean ± std over the five), or with --labels video-cache the clip labels of a
-video cache, in folds made of whole videos. Features are extracted once per checkpoint and
-cached under <run>/features/; C is always chosen on a validation split of the training data
-only. Prints a table and writes probe.json into the run directory.
+The student's modality decides the task. Depth: the 10-class NYU scene task (train/test split).
+Audio: the five-fold ESC-50 protocol on a labelled sound set (train on four folds, test on the
+fifth, mean ± std over the five), or with --labels video-cache the clip labels of a video cache,
+in folds made of whole videos. Features are extracted once per checkpoint and cached under
+<run>/features/; C is always chosen on a validation split of the training data only. Prints a
+table and writes probe.json into the run directory.
 """
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-import torch
-
-from crossmodal.cli.common import run_cli
+from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.engine.trainer import resolve_device
 from crossmodal.errors import InputError
-from crossmodal.eval.extract import (
-    cached_features,
-    extract_pooled,
-    extraction_settings,
-    labelled_data_path,
-    labelled_sound_set,
-    labelled_video_cache,
-    open_labelled_split,
-    settings_fingerprint,
-)
-from crossmodal.eval.audio_probe import esc50_features, video_cache_features, window_extractor, window_seconds
-from crossmodal.eval.fold_probe import fold_probe, format_fold_table
-from crossmodal.eval.probe import DEFAULT_CS, format_probe_table, linear_probe
+from crossmodal.eval.probe import DEFAULT_CS, VALIDATION_FRACTION
+from crossmodal.eval.protocols import EVAL_SPLITS, ProbeSettings, probe_run
 from crossmodal.eval.student_loading import LoadedStudent, select_student
-
-LABEL_KEY = "label"
-TASK = "scene_label"
-AUDIO_LABELS = ("esc50", "video-cache")
+from crossmodal.modalities import MODALITIES
 
 
 def add_student_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,20 +30,20 @@ def add_student_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--checkpoint", type=Path, help="a checkpoint file")
     which.add_argument("--random-init", metavar="ARCH", help="an untrained student of this architecture (reference)")
     parser.add_argument("--width", type=int, help="random-init width (default: the --like run's, else the config default)")
-    parser.add_argument("--like", type=Path, help="random-init: take data and input size from this run")
+    parser.add_argument("--like", type=Path, help="random-init: take modality, data and input size from this run")
+    parser.add_argument("--target", choices=MODALITIES.names(), help="random-init without --like: its modality (default depth)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random init and of the evaluation (default 0)")
-    parser.add_argument("--data", type=Path, help="depth students: labelled NYU-layout .mat or cache (default: the run's data set)")
+    parser.add_argument("--data", type=Path, help="labelled data to evaluate on (default: what the run's data set brings)")
+    parser.add_argument("--split", choices=EVAL_SPLITS, default="test",
+                        help="score on the test data (default) or on a validation part of the training data")
     parser.add_argument("--out", type=Path, help="where results go (default: the run directory)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--workers", type=int, default=0, help="data loader processes (default 0)")
 
 
-def student_from_args(args: argparse.Namespace, modality: str | None = "depth") -> tuple[LoadedStudent, Path]:
-    """The chosen student and the directory its results are written to.
-
-    ``modality``: the target the evaluation needs; None takes the student's own (see select_student).
-    """
-    student = select_student(args.run, args.checkpoint, args.random_init, args.width, args.like, args.seed, modality)
+def student_from_args(args: argparse.Namespace) -> tuple[LoadedStudent, Path]:
+    """The chosen student and the directory its results are written to."""
+    student = select_student(args.run, args.checkpoint, args.random_init, args.width, args.like, args.seed, args.target)
     return student, Path(args.out or student.run_dir)
 
 
@@ -74,126 +58,48 @@ def parse_cs(text: str) -> tuple[float, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crossmodal-probe", description=__doc__)
+    parser = OneLineErrorParser(prog="crossmodal-probe", description=__doc__)
     add_student_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=32, help="feature extraction batch size (default 32)")
     parser.add_argument("--cs", type=parse_cs, default=DEFAULT_CS, help="candidate C values, comma-separated")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="share of train held out to choose C (default 0.2)")
+    parser.add_argument("--val-fraction", type=float, default=VALIDATION_FRACTION,
+                        help=f"share of train held out to choose C (default {VALIDATION_FRACTION})")
+    tasks = sorted({task for name in MODALITIES for task in MODALITIES.get(name).probe_tasks})
+    parser.add_argument("--labels", choices=tasks, help="probe task (default: the modality's first: depth scene, audio esc50)")
     audio = parser.add_argument_group("audio students")
-    audio.add_argument(
-        "--labels", choices=AUDIO_LABELS,
-        help="esc50 (default): the five-fold sound classification protocol; "
-        "video-cache: clip labels of a video cache, folds of whole videos",
-    )
-    audio.add_argument("--esc50", type=Path, metavar="DIR", help="ESC-50 root (default: the sound set generated with the synthetic events)")
-    audio.add_argument("--cache", type=Path, metavar="DIR", help="labelled video cache for --labels video-cache (default: the run's own)")
+    audio.add_argument("--esc50", type=Path, metavar="DIR", help="ESC-50 root: --labels esc50 --data DIR")
+    audio.add_argument("--cache", type=Path, metavar="DIR", help="labelled video cache: --labels video-cache --data DIR")
     audio.add_argument("--folds", type=int, default=5, help="number of video folds for --labels video-cache (default 5)")
     return parser
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+def settings_from_args(args: argparse.Namespace, cache_dir: Path) -> ProbeSettings:
+    """--esc50 and --cache are --labels plus --data in one flag; at most one source of labelled data."""
+    task, data = args.labels, args.data
+    for flag, value, implied in (("--esc50", args.esc50, "esc50"), ("--cache", args.cache, "video-cache")):
+        if value is None:
+            continue
+        if data is not None or (task is not None and task != implied):
+            raise InputError(f"{flag} names the labelled data of --labels {implied}; give it alone, without --data or other --labels")
+        task, data = implied, value
     if not 0 < args.val_fraction < 1:
         raise InputError(f"--val-fraction must lie strictly between 0 and 1, got {args.val_fraction}")
-    student, out = student_from_args(args, modality=None)
-    device = resolve_device(args.device)
-    if student.config.data.target == "audio":
-        report = _probe_audio(args, student, out, device)
-    else:
-        report = _probe_depth(args, student, out, device)
+    return ProbeSettings(
+        task=task, data=data, split=args.split, cs=args.cs, val_fraction=args.val_fraction, seed=args.seed,
+        batch_size=args.batch_size, workers=args.workers, folds=args.folds, feature_cache=cache_dir,
+    )
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    student, out = student_from_args(args)
+    settings = settings_from_args(args, out / "features")
+    report = probe_run(student, settings, resolve_device(args.device), say=print)
+    print(report.table)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "probe.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "probe.json").write_text(json.dumps(report.to_dict(student), indent=2) + "\n")
     print(f"wrote {out / 'probe.json'}")
     return 0
-
-
-def _student_report(student: LoadedStudent) -> dict[str, Any]:
-    return {
-        "student": student.description,
-        "spec": student.spec,
-        "checkpoint": str(student.checkpoint) if student.checkpoint else None,
-        "epoch": student.epoch,
-        "weights_fingerprint": student.fingerprint,
-    }
-
-
-def _probe_depth(args: argparse.Namespace, student: LoadedStudent, out: Path, device: torch.device) -> dict[str, Any]:
-    """The NYU scene task on the labelled train/test split."""
-    given = [flag for flag, value in (("--labels", args.labels), ("--esc50", args.esc50), ("--cache", args.cache)) if value]
-    if given:
-        raise InputError(
-            f"{', '.join(given)} evaluate audio students, but {student.description} is a "
-            f"{student.config.data.target} student; probe it on NYU-layout labels with --data"
-        )
-    data = labelled_data_path(student.config, args.data)
-    print(f"probing {student.description} on {data}")
-
-    splits = {}
-    for split in ("train", "test"):
-        dataset = open_labelled_split(student.config, data, split)
-        settings = extraction_settings(student.config, data, split, LABEL_KEY)
-        name = f"{student.fingerprint}-{settings_fingerprint(settings)}-{split}"
-        features, labels, cached = cached_features(
-            out / "features", name,
-            lambda: extract_pooled(student.model, dataset, device, args.batch_size, args.workers, label_key=LABEL_KEY),
-        )
-        print(f"{split}: {len(labels)} samples, {features.shape[1]}-d features{' (cached)' if cached else ''}")
-        splits[split] = (features, labels, dataset)
-
-    (train_x, train_y, train_set), (test_x, test_y, _) = splits["train"], splits["test"]
-    class_names = list(train_set.scene_classes)
-    result = linear_probe(
-        train_x, train_y, test_x, test_y, len(class_names), class_names, args.cs, args.val_fraction, args.seed
-    )
-    print(format_probe_table(result))
-    return {
-        "task": TASK,
-        **_student_report(student),
-        "data": str(data),
-        "input_size": list(student.config.data.input_size),
-        "depth_encoding": student.config.data.depth_encoding,
-        "feature_dim": int(train_x.shape[1]),
-        **student.extra,
-        **result.to_dict(),
-    }
-
-
-def _probe_audio(args: argparse.Namespace, student: LoadedStudent, out: Path, device: torch.device) -> dict[str, Any]:
-    """The ESC-50 fold protocol, or video clip labels in folds of whole videos."""
-    if args.data is not None:
-        raise InputError(
-            f"--data {args.data} names RGB-D labelled data, but {student.description} is an audio student; "
-            "probe it on sounds with --esc50 DIR or on labelled video clips with --labels video-cache"
-        )
-    window = window_seconds(student)
-    extract = window_extractor(student, device, args.batch_size, args.workers, cache_dir=out / "features")
-
-    if args.labels == "video-cache":
-        if args.esc50 is not None:
-            raise InputError("--esc50 and --labels video-cache pick different labelled sets; give one")
-        if args.folds < 2:
-            raise InputError(f"--folds must be at least 2, got {args.folds}")
-        data, task = labelled_video_cache(student.config, args.cache), "video_clip_labels"
-        print(f"probing {student.description} on the clip labels of {data} ({args.folds} folds of whole videos)")
-        features, labels, folds, groups, class_names = video_cache_features(data, window, args.folds, args.seed, extract)
-    else:
-        if args.cache is not None:
-            raise InputError("--cache names a video cache for --labels video-cache; the default task uses --esc50")
-        data, task = labelled_sound_set(student.config, args.esc50), "esc50_folds"
-        print(f"probing {student.description} on {data} (ESC-50 fold protocol, {window:g} s windows)")
-        features, labels, folds, groups, class_names = esc50_features(data, window, extract)
-
-    result = fold_probe(features, labels, folds, groups, class_names, args.cs, args.val_fraction, args.seed)
-    print(format_fold_table(result))
-    return {
-        "task": task,
-        **_student_report(student),
-        "data": str(data),
-        "window_seconds": window,
-        "feature_dim": int(features.shape[1]),
-        **student.extra,
-        **result.to_dict(),
-    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import NoReturn, Sequence
+from typing import Sequence
 
-from crossmodal.cli.common import run_cli
-from crossmodal.config import TrainConfig, apply_overrides, default_config, load_config
+from crossmodal.cli.common import OneLineErrorParser, run_cli
+from crossmodal.config import TrainConfig, apply_overrides, load_config
+from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.logging import WANDB_MODES
 from crossmodal.engine.trainer import Trainer, run_config_from_checkpoint
 from crossmodal.errors import InputError
-
-
-class _Parser(argparse.ArgumentParser):
-    """Argument mistakes are user input errors too: one line on stderr, exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise InputError(f"{message} (see crossmodal-train --help)")
+from crossmodal.modalities import MODALITIES, all_data_sets, default_config
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="crossmodal-train",
         description="Distil a frozen RGB teacher into a target-modality student on paired, unlabelled data.",
     )
@@ -36,15 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="experiment YAML (e.g. configs/fitnet_depth.yaml); default: the target's CRD experiment",
     )
     parser.add_argument("--source", help="source modality the teacher sees (rgb)")
-    parser.add_argument("--target", help="target modality the student learns: depth (default) or audio")
-    parser.add_argument("--objective", help="distillation objective: none, fitnet, kd, crd, crd+kd")
+    parser.add_argument("--target", help=f"target modality the student learns: {', '.join(MODALITIES)} (default depth)")
+    parser.add_argument("--objective", help=f"distillation objective: {', '.join(OBJECTIVES)} (default crd)")
     parser.add_argument(
         "--teacher", action="append", metavar="SPEC",
         help="teacher spec, e.g. efficientnet_lite0 or resnet50:/path.pth; repeat for an ensemble",
     )
     parser.add_argument(
         "--data",
-        help="training data; depth: synthetic-rooms (default), nyu, rgbd-folder; audio: synthetic-av (default), video, video-cache",
+        help="training data; " + "; ".join(
+            f"{name}: " + ", ".join(kind.name for modality, kind in all_data_sets() if modality == name) for name in MODALITIES
+        ) + " (the first of each is the default)",
     )
     parser.add_argument("--nyu", metavar="PATH", help="nyu_depth_v2_labeled.mat or its prepared cache (implies --data nyu)")
     parser.add_argument("--folder", metavar="PATH", help="RGB-D folder root (implies --data rgbd-folder)")
@@ -74,7 +71,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             raise InputError("--resume continues a run in its own directory with its saved config; drop --config/--run-dir")
         config = run_config_from_checkpoint(args.resume)
     else:
-        config = load_config(args.config) if args.config else default_config(args.target or "depth")
+        # An unknown --target starts from the depth defaults, so the usual check names it (after --source).
+        config = load_config(args.config) if args.config else default_config(args.target if args.target in MODALITIES else "depth")
     data, run, schedule = config.data, config.run, config.schedule
     if args.nyu is not None:
         data = dataclasses.replace(data, nyu=args.nyu, name="nyu")

@@ -14,8 +14,8 @@ import torch
 from crossmodal.data.resize import resize_rgb
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.errors import InputError
+from crossmodal.data.waveform import SAMPLE_RATE
 
-AUDIO_SAMPLE_RATE = 16000
 
 
 class VideoPairTransform(PairedTransform):
@@ -41,7 +41,7 @@ class VideoPairTransform(PairedTransform):
         color_jitter: float = 0.4,
         gain_db: float = 6.0,
         shift_seconds: float = 0.1,
-        sample_rate: int = AUDIO_SAMPLE_RATE,
+        sample_rate: int = SAMPLE_RATE,
     ) -> None:
         super().__init__(size=size, train=train, scale=scale, ratio=ratio, flip=flip, color_jitter=color_jitter)
         if gain_db < 0 or shift_seconds < 0:

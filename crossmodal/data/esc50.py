@@ -18,8 +18,8 @@ import torchaudio.functional
 from torch.utils.data import Dataset
 
 from crossmodal.errors import InputError
+from crossmodal.data.waveform import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 REQUIRED_COLUMNS = ("filename", "fold", "target", "category")
 
 

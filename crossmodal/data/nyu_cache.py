@@ -12,8 +12,6 @@ meta.json is written last: a directory without it is an unfinished cache and is 
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import h5py
@@ -31,6 +29,7 @@ from crossmodal.data.nyu import (
 )
 from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
 from crossmodal.errors import InputError
+from crossmodal.fileio import atomic_path, write_json_atomically
 
 def _create_frames(file: h5py.File, key: str, shape: tuple[int, ...], dtype: type) -> h5py.Dataset:
     """One uncompressed chunk per frame. On 480x640 room-like frames cached at 240x320, gzip
@@ -77,23 +76,18 @@ def prepare_nyu_cache(
         raise InputError(f"{out} exists and is not a directory, so it cannot hold an NYU cache")
     out.mkdir(parents=True, exist_ok=True)
     meta_path, frames_path = out / CACHE_META_FILE, out / CACHE_FRAMES_FILE
-    temp_frames = out / f".{CACHE_FRAMES_FILE}.{os.getpid()}.tmp"
-    temp_meta = out / f".{CACHE_META_FILE}.{os.getpid()}.tmp"
-    try:
+    with atomic_path(frames_path) as temp_frames:
         _write_frames(source, temp_frames, frame_size, progress)
         meta_path.unlink(missing_ok=True)  # an old cache stays whole until its frames are replaced
-        os.replace(temp_frames, frames_path)
-        meta = {
+    write_json_atomically(
+        meta_path,
+        {
             "format": CACHE_FORMAT,
             "version": CACHE_VERSION,
             "source": str(source.path.resolve()),
             "source_size": [source.height, source.width],
             "size": list(frame_size),
             "count": source.num_frames,
-        }
-        temp_meta.write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(temp_meta, meta_path)
-    finally:
-        temp_frames.unlink(missing_ok=True)
-        temp_meta.unlink(missing_ok=True)
+        },
+    )
     return out

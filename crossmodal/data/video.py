@@ -19,9 +19,9 @@ import numpy as np
 
 from crossmodal.data.resize import resize_rgb
 from crossmodal.errors import InputError
+from crossmodal.data.waveform import SAMPLE_RATE
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".webm", ".mov")
-AUDIO_SAMPLE_RATE = 16000
 
 
 @contextlib.contextmanager
@@ -51,14 +51,14 @@ def list_videos(src_dir: str | Path) -> list[Path]:
 
 @dataclass
 class DecodedAudio:
-    """A whole audio track as mono int16 at AUDIO_SAMPLE_RATE; sample 0 plays at `start` seconds."""
+    """A whole audio track as mono int16 at SAMPLE_RATE; sample 0 plays at `start` seconds."""
 
     samples: np.ndarray
     start: float
 
     @property
     def end(self) -> float:
-        return self.start + len(self.samples) / AUDIO_SAMPLE_RATE
+        return self.start + len(self.samples) / SAMPLE_RATE
 
 
 def _unreadable(path: Path, error: Exception) -> InputError:
@@ -79,7 +79,7 @@ def decode_audio(path: str | Path) -> DecodedAudio:
                 raise InputError(f"{path} has no audio track")
             stream = container.streams.audio[0]
             stream.codec_context.thread_count = 1
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_SAMPLE_RATE)
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             chunks: list[np.ndarray] = []
             start: float | None = None
             for frame in container.decode(stream):

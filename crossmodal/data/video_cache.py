@@ -14,10 +14,8 @@ windows (fps * clip_seconds > 1) from being stored twice.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import multiprocessing
 import os
 import time
 import warnings
@@ -33,7 +31,6 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from crossmodal.data.video import (
-    AUDIO_SAMPLE_RATE,
     VIDEO_EXTENSIONS,
     DecodedAudio,
     decode_audio,
@@ -41,7 +38,11 @@ from crossmodal.data.video import (
     list_videos,
     sample_times,
 )
+from crossmodal.config import VideoConfig
+from crossmodal.data.waveform import SAMPLE_RATE
 from crossmodal.errors import InputError
+from crossmodal.fileio import atomic_path, write_json_atomically
+from crossmodal.parallel import process_pool, worker_count
 
 SETTINGS_FILE = "settings.json"
 INDEX_FILE = "index.json"
@@ -111,13 +112,7 @@ def _check_settings(out: Path, settings: dict[str, Any]) -> None:
                 "use the same settings to resume or another output folder"
             )
     else:
-        _write_json_atomically(path, settings)
-
-
-def _write_json_atomically(path: Path, payload: Any) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(payload, indent=1))
-    os.replace(partial, path)
+        write_json_atomically(path, settings)
 
 
 def cache_one_video(
@@ -129,13 +124,8 @@ def cache_one_video(
     if len(times) == 0:
         raise InputError(f"{source} is shorter than one {clip_seconds} s clip with audio")
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    try:
+    with atomic_path(target) as partial:
         samples = _write_cache_file(partial, source, audio, times, clip_seconds, size)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    os.replace(partial, target)
     return samples, audio.end - audio.start
 
 
@@ -143,7 +133,7 @@ def _write_cache_file(
     path: Path, source: Path, audio: DecodedAudio, times: np.ndarray, clip_seconds: float, size: tuple[int, int]
 ) -> int:
     """Frames at `times` that the video covers, the audio track and the window offsets; returns the sample count."""
-    window = round(clip_seconds * AUDIO_SAMPLE_RATE)
+    window = round(clip_seconds * SAMPLE_RATE)
     height, width = size
     with h5py.File(path, "w") as h5:
         frames = h5.create_dataset(
@@ -171,10 +161,10 @@ def _write_cache_file(
         if not kept:
             raise InputError(f"{source} has no video frames during its audio track")
         times = times[kept]
-        starts = np.round((times - clip_seconds / 2 - audio.start) * AUDIO_SAMPLE_RATE).astype(np.int64)
+        starts = np.round((times - clip_seconds / 2 - audio.start) * SAMPLE_RATE).astype(np.int64)
         h5.create_dataset("times", data=times)
         h5.create_dataset("audio_offsets", data=np.clip(starts, 0, len(audio.samples) - window))
-        h5.create_dataset("audio", data=audio.samples, chunks=(min(len(audio.samples), AUDIO_SAMPLE_RATE),))
+        h5.create_dataset("audio", data=audio.samples, chunks=(min(len(audio.samples), SAMPLE_RATE),))
         h5.attrs["audio_start"] = audio.start
         h5.attrs["footage_seconds"] = audio.end - audio.start
     return len(kept)
@@ -195,20 +185,19 @@ def _cache_job(job: tuple[Path, Path, float, float, tuple[int, int]]) -> tuple[s
 def prepare_video_cache(
     src_dir: str | Path,
     out: str | Path,
-    fps: float = 2.0,
-    clip_seconds: float = 1.0,
-    size: tuple[int, int] = (128, 128),
+    video: VideoConfig = VideoConfig(),
     workers: int | None = None,
     strict: bool = False,
     progress: bool = True,
 ) -> VideoCacheSummary:
-    """Decode every video under src_dir once into the cache `out`; prints and returns a summary.
+    """Decode every video under src_dir once into the cache `out`, sampled as ``video`` says; prints and returns a summary.
 
     Videos without audio, too short, or unreadable are skipped with a warning (strict=True:
     InputError naming the file). Videos already in the cache are not decoded again, so an
     interrupted run resumes. `src_dir/labels.csv` (video,label), when present, labels the clips.
     """
     began = time.perf_counter()
+    fps, clip_seconds, size = video.fps, video.clip_seconds, video.frame_size
     src_dir, out = Path(src_dir), Path(out)
     if not src_dir.is_dir():
         raise InputError(f"video folder {src_dir} does not exist")
@@ -226,16 +215,16 @@ def prepare_video_cache(
     size = (int(size[0]), int(size[1]))
     _check_settings(
         out,
-        {"fps": float(fps), "clip_seconds": float(clip_seconds), "size": list(size), "sample_rate": AUDIO_SAMPLE_RATE},
+        {"fps": float(fps), "clip_seconds": float(clip_seconds), "size": list(size), "sample_rate": SAMPLE_RATE},
     )
     summary = VideoCacheSummary(out=out)
     todo = [v for v in videos if not _cache_file(out, v).exists()]
     summary.resumed = len(videos) - len(todo)
     jobs = [(src_dir / v, _cache_file(out, v), float(fps), float(clip_seconds), size) for v in todo]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
+    workers = worker_count(workers, len(jobs))
 
     bar = tqdm(total=len(videos), initial=summary.resumed, unit="video", desc="caching videos", disable=not progress)
-    with _worker_pool(workers) as pool, bar:
+    with process_pool(workers) as pool, bar:
         results = pool.imap_unordered(_cache_job, jobs) if pool else map(_cache_job, jobs)
         for source, error in results:
             bar.update()
@@ -265,23 +254,11 @@ def prepare_video_cache(
                 "label": labels.get(video.as_posix()),
             }
         )
-    _write_json_atomically(out / INDEX_FILE, {"class_names": class_names, "videos": entries})
+    write_json_atomically(out / INDEX_FILE, {"class_names": class_names, "videos": entries})
     summary.elapsed_seconds = time.perf_counter() - began
     if progress:
         print(summary)
     return summary
-
-
-def _worker_pool(workers: int) -> contextlib.AbstractContextManager:
-    """A process pool, or nothing for one worker.
-
-    Forked where possible: workers only run PyAV, h5py and numpy, and forking spares each
-    of them the seconds a fresh interpreter takes to import torch.
-    """
-    if workers == 1:
-        return contextlib.nullcontext()
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method).Pool(workers)
 
 
 class VideoAudioPairs(Dataset):

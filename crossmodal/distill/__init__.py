@@ -1,4 +1,4 @@
-"""Distillation objectives, one module per method, built by name from ``OBJECTIVES``.
+"""Distillation objectives, one module per method, registered by class in ``OBJECTIVES``.
 
 Names: ``none``, ``fitnet``, ``kd``, ``crd``, ``crd+kd``. Importing this package registers them.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from crossmodal.distill import combined, crd, fitnet, kd, none  # noqa: F401  (registers the objectives)
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 
 
 def build_objective(name: str, ctx: ObjectiveContext, options: dict[str, Any] | None = None) -> Objective:
@@ -15,7 +15,7 @@ def build_objective(name: str, ctx: ObjectiveContext, options: dict[str, Any] | 
 
     Unknown names and unknown or ill-typed options raise InputError.
     """
-    return OBJECTIVES.get(name)(ctx, dict(options or {}))
+    return OBJECTIVES.get(name).build(ctx, dict(options or {}))
 
 
-__all__ = ["OBJECTIVES", "Objective", "ObjectiveContext", "build_objective"]
+__all__ = ["OBJECTIVES", "Objective", "ObjectiveContext", "TrainingProgress", "build_objective"]

@@ -1,12 +1,13 @@
-"""The contract every distillation objective follows, and the registry the trainer builds them from."""
+"""The contract every distillation objective follows, and the registry of objective classes the trainer builds from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from crossmodal.models.features import Features
+from crossmodal.distill.options import accepted_options, option_defaults
+from crossmodal.models.features import Features, MapSpec
 from crossmodal.registry import Registry
 
 
@@ -15,7 +16,8 @@ class ObjectiveContext:
     """What an objective may need to size itself; filled in by the trainer from the built models.
 
     student_dim / teacher_dims: pooled feature sizes (one teacher dim per teacher).
-    student_map_channels / teacher_map_channels: channels of each stage map (teacher: per teacher).
+    student_maps / teacher_maps: channels and stride of each stage map, shallow to deep (teacher: per
+    teacher), as detectron2's ShapeSpec: map-based objectives read shapes instead of guessing them.
     teacher_num_classes: logits size of each teacher (None when a teacher has no logits).
     num_samples: rows in the training set, i.e. the memory-bank size M.
     """
@@ -23,21 +25,73 @@ class ObjectiveContext:
     student_dim: int
     teacher_dims: list[int]
     num_samples: int
-    student_map_channels: list[int] = field(default_factory=list)
-    teacher_map_channels: list[list[int]] = field(default_factory=list)
+    student_maps: list[MapSpec] = field(default_factory=list)
+    teacher_maps: list[list[MapSpec]] = field(default_factory=list)
     teacher_num_classes: list[int | None] = field(default_factory=list)
+
+    @property
+    def student_map_channels(self) -> list[int]:
+        return [spec.channels for spec in self.student_maps]
+
+    @property
+    def teacher_map_channels(self) -> list[list[int]]:
+        return [[spec.channels for spec in maps] for maps in self.teacher_maps]
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """Where training is, for objectives whose loss depends on it (warm-ups, two-stage methods).
+
+    ``epoch`` counts from 1; ``step`` is the global optimiser step about to be taken, from 0.
+    """
+
+    epoch: int
+    step: int
+    steps_per_epoch: int
+    epochs: int
 
 
 class Objective(nn.Module):
     """A distillation loss: ``forward(student_out, teacher_outs, batch) -> {name: loss term}``.
 
-    ``teacher_outs`` holds one Features per teacher. The returned terms are already weighted;
-    the trainer minimises their sum. Any state (memory banks, normaliser Z) is a buffer, so it
-    travels in ``state_dict`` and therefore in checkpoints. ``needs_student_logits`` tells the
-    trainer to give the student a classifier head over the teacher's classes.
+    Subclasses declare their options as keyword-only constructor parameters with defaults
+    (``__init__(self, ctx, *, option=default, ...)``): that signature is the option schema,
+    checked before anything is built. ``teacher_outs`` holds one Features per teacher. The
+    returned terms are already weighted; the trainer minimises their sum. State (memory banks,
+    normaliser Z) is a buffer, so it travels in ``state_dict`` and therefore in checkpoints.
+
+    Class attributes the trainer reads before building anything: ``needs_student_logits`` (give
+    the student a classifier head over the teacher's classes) and ``trains_student`` (False: the
+    objective has no terms, so the student keeps its initial weights).
     """
 
-    needs_student_logits: bool = False
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    """How tables name the method (e.g. "Random init (none)")."""
+    needs_student_logits: ClassVar[bool] = False
+    trains_student: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.progress: TrainingProgress | None = None
+
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """Every option this objective accepts and its default."""
+        return option_defaults(cls)
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` converted to the defaults' types; an unknown or ill-typed option is an InputError."""
+        return accepted_options(cls.name, cls.option_defaults(), options)
+
+    @classmethod
+    def build(cls, ctx: ObjectiveContext, options: dict[str, Any]) -> Objective:
+        return cls(ctx, **cls.check_options(options))
+
+    def set_progress(self, progress: TrainingProgress) -> None:
+        """Called by the trainer before every step."""
+        self.progress = progress
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         raise NotImplementedError
@@ -47,5 +101,17 @@ class Objective(nn.Module):
         return {}
 
 
-ObjectiveFactory = Callable[[ObjectiveContext, dict[str, Any]], Objective]
-OBJECTIVES: Registry[ObjectiveFactory] = Registry("objective")
+class ObjectiveRegistry(Registry[type[Objective]]):
+    """Objective classes by name; registering a class also records its name on it (for messages)."""
+
+    def register(self, name: str):  # type: ignore[override]
+        add = super().register(name)
+
+        def register_class(cls: type[Objective]) -> type[Objective]:
+            cls.name = name
+            return add(cls)
+
+        return register_class
+
+
+OBJECTIVES = ObjectiveRegistry("objective")

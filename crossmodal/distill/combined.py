@@ -5,24 +5,43 @@ part that declares them and merges the loss dicts.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 from crossmodal.distill.crd import CRD
 from crossmodal.distill.kd import KD
-from crossmodal.distill.options import accepted_options, option_defaults, reject_unknown
 from crossmodal.models.features import Features
 
 
 class CombinedObjective(Objective):
-    """The sum of named parts; loss terms and diagnostics keep each part's own keys."""
+    """The sum of the parts named in ``part_classes``; loss terms and diagnostics keep each part's own keys.
 
-    def __init__(self, parts: dict[str, Objective]) -> None:
+    Its options are the union of the parts' options (a name two parts share goes to both).
+    """
+
+    part_classes: ClassVar[dict[str, type[Objective]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.needs_student_logits = any(part.needs_student_logits for part in cls.part_classes.values())
+
+    def __init__(self, ctx: ObjectiveContext, **options: Any) -> None:
         super().__init__()
-        self.parts = nn.ModuleDict(parts)
-        self.needs_student_logits = any(part.needs_student_logits for part in parts.values())
+        self.parts = nn.ModuleDict({
+            name: part(ctx, **{key: value for key, value in options.items() if key in part.option_defaults()})
+            for name, part in self.part_classes.items()
+        })
+
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        return {key: value for part in cls.part_classes.values() for key, value in part.option_defaults().items()}
+
+    def set_progress(self, progress: TrainingProgress) -> None:
+        super().set_progress(progress)
+        for part in self.parts.values():
+            part.set_progress(progress)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}
@@ -37,16 +56,10 @@ class CombinedObjective(Objective):
         return values
 
 
-def build_combined(name: str, part_classes: dict[str, type], ctx: ObjectiveContext, options: dict[str, Any]) -> CombinedObjective:
-    """Build each part with the options its constructor declares; an option no part declares is an error."""
-    reject_unknown(name, options, {option for cls in part_classes.values() for option in option_defaults(cls)})
-    parts = {}
-    for part_name, cls in part_classes.items():
-        own = {key: value for key, value in options.items() if key in option_defaults(cls)}
-        parts[part_name] = cls(ctx, **accepted_options(name, cls, own))
-    return CombinedObjective(parts)
-
-
 @OBJECTIVES.register("crd+kd")
-def build_crd_kd(ctx: ObjectiveContext, options: dict[str, Any]) -> CombinedObjective:
-    return build_combined("crd+kd", {"kd": KD, "crd": CRD}, ctx, options)
+class CRDPlusKD(CombinedObjective):
+    """``alpha * KD + beta * CRD``: the contrastive term plus matching the teacher's softened predictions."""
+
+    title = "CRD+KD"
+
+    part_classes = {"kd": KD, "crd": CRD}

@@ -38,7 +38,6 @@ from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
 from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample_negatives, draw_shared_negatives
-from crossmodal.distill.options import accepted_options
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -147,6 +146,7 @@ class ContrastTerm(nn.Module):
         return critic_loss(positive, negative, log_z, memory.num_rows)
 
 
+@OBJECTIVES.register("crd")
 class CRD(Objective):
     """CRD objective: ``beta`` times the sum over teachers of the two-way contrastive term.
 
@@ -155,6 +155,8 @@ class CRD(Objective):
     (EMA weight on the past Z), ``sampling`` ("shared" | "per-sample"), ``embed_inputs``
     ("centred" | "raw": see Embed), ``beta`` (loss weight; 0.8 as in the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
     """
+
+    title = "CRD"
 
     def __init__(
         self,
@@ -224,8 +226,3 @@ class CRD(Objective):
 
     def _keys(self) -> list[str]:
         return ["crd"] if len(self.terms) == 1 else [f"crd/{i}" for i in range(len(self.terms))]
-
-
-@OBJECTIVES.register("crd")
-def build_crd(ctx: ObjectiveContext, options: dict[str, Any]) -> CRD:
-    return CRD(ctx, **accepted_options("crd", CRD, options))

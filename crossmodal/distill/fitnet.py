@@ -18,18 +18,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
-from crossmodal.distill.options import accepted_options
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 TARGETS = ("pooled", "map")
 
 
+@OBJECTIVES.register("fitnet")
 class FitNet(Objective):
     """Feature regression onto each teacher. Options: ``target``, ``student_stage``, ``teacher_stage``, ``beta``.
 
     Loss key ``fitnet``, or ``fitnet/<i>`` per teacher when there are several.
     """
+
+    title = "FitNet"
 
     def __init__(
         self,
@@ -81,8 +83,3 @@ def _stage_channels(channels: list[int], stage: int, option: str) -> int:
             f"objective 'fitnet' option {option}={stage} is out of range for a network with {len(channels)} stage maps"
         )
     return channels[stage]
-
-
-@OBJECTIVES.register("fitnet")
-def build_fitnet(ctx: ObjectiveContext, options: dict[str, Any]) -> FitNet:
-    return FitNet(ctx, **accepted_options("fitnet", FitNet, options))

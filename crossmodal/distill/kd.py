@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
-from crossmodal.distill.options import accepted_options
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -27,8 +26,11 @@ def kd_loss(student_logits: Tensor, teacher_logits: list[Tensor], temperature: f
     return F.kl_div(student_log_probs, teacher_probs, reduction="batchmean") * temperature**2
 
 
+@OBJECTIVES.register("kd")
 class KD(Objective):
     """Hinton KD on the teachers' logits. Options: ``temperature`` (T, 4 as in CRD's baselines), ``alpha``."""
+
+    title = "KD"
 
     needs_student_logits = True
 
@@ -49,8 +51,3 @@ class KD(Objective):
             raise ValueError("KD needs logits from the student and from every teacher")
         teacher_logits = [out.logits for out in teacher_outs]
         return {"kd": self.alpha * kd_loss(student_out.logits, teacher_logits, self.temperature)}
-
-
-@OBJECTIVES.register("kd")
-def build_kd(ctx: ObjectiveContext, options: dict[str, Any]) -> KD:
-    return KD(ctx, **accepted_options("kd", KD, options))

@@ -1,7 +1,7 @@
 """No distillation: the random-initialisation reference every other objective is compared with.
 
-It returns no loss terms. The trainer treats an empty dict as "nothing to learn": it takes no
-optimiser step, so the student keeps its initial weights.
+It returns no loss terms and declares ``trains_student = False``: the trainer takes no optimiser
+step (and computes no teacher outputs), so the student keeps its initial weights.
 """
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ from typing import Any
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
-from crossmodal.distill.options import accepted_options
 from crossmodal.models.features import Features
 
 
+@OBJECTIVES.register("none")
 class NoDistillation(Objective):
     """An objective with no terms and no options."""
 
+    title = "Random init (none)"
+
+    trains_student = False
+
+    def __init__(self, ctx: ObjectiveContext) -> None:
+        super().__init__()
+
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         return {}
-
-
-@OBJECTIVES.register("none")
-def build_none(ctx: ObjectiveContext, options: dict[str, Any]) -> NoDistillation:
-    accepted_options("none", NoDistillation, options)
-    return NoDistillation()

@@ -18,9 +18,8 @@ def option_defaults(cls: type) -> dict[str, Any]:
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
-def accepted_options(objective: str, cls: type, options: dict[str, Any]) -> dict[str, Any]:
-    """Check ``options`` against what ``cls`` accepts and convert values to the defaults' types."""
-    defaults = option_defaults(cls)
+def accepted_options(objective: str, defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Check ``options`` against ``defaults`` (what an objective accepts) and convert values to the defaults' types."""
     reject_unknown(objective, options, set(defaults))
     return {name: _convert(objective, name, value, defaults[name]) for name, value in options.items()}
 

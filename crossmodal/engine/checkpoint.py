@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from crossmodal.errors import InputError
+from crossmodal.fileio import atomic_path
 
 CHECKPOINT_FORMAT = "crossmodal-train/1"
 LAST_CHECKPOINT = "last.pt"
@@ -34,16 +35,10 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
     The rename is atomic, so ``path`` always holds either the previous checkpoint or the new
     one in full, whenever the process dies.
     """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(temporary, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def checkpoint_path(run_or_file: str | os.PathLike[str]) -> Path:

@@ -124,3 +124,34 @@ class WandbLogger:
         if not self._warned:
             print(f"warning: wandb {message}; continuing with metrics.jsonl only", file=sys.stderr)
             self._warned = True
+
+
+def log_evaluation(
+    mode: str,
+    group: str,
+    name: str,
+    config: dict[str, Any],
+    directory: Any,
+    scores: dict[str, Any],
+    image: Any,
+) -> bool:
+    """Log scores (and the example grid) as a wandb "eval" job; any wandb failure is one warning, never an error."""
+    mode = resolve_wandb_mode(mode)
+    if mode == "disabled":
+        return False
+    try:
+        import wandb
+
+        run = wandb.init(
+            project=WANDB_PROJECT, group=group, job_type="eval", name=name, config=config, mode=mode,
+            dir=str(directory), settings=wandb.Settings(console="off", silent=True),
+        )
+        summary = {f"segment/{key}": value for key, value in scores.items() if isinstance(value, (int, float))}
+        if image is not None:
+            summary["segment/examples"] = wandb.Image(image)
+        run.log(summary)
+        run.finish()
+        return True
+    except Exception as error:  # wandb may fail in many ways; evaluation must not
+        print(f"warning: wandb could not record the evaluation ({type(error).__name__}: {error})", file=sys.stderr)
+        return False

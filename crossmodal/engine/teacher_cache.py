@@ -49,22 +49,11 @@ class TeacherOutputCache:
     def lookup(self, index: Tensor) -> list[Features]:
         """The cached outputs of rows ``index``, on the training device."""
         rows = torch.as_tensor(index, dtype=torch.long).cpu()
-        return [
-            Features(
-                pooled=out.pooled[rows].to(self.device, non_blocking=True),
-                maps=[m[rows].to(self.device, non_blocking=True) for m in out.maps],
-                logits=None if out.logits is None else out.logits[rows].to(self.device, non_blocking=True),
-            )
-            for out in self.outputs
-        ]
+        return [out.apply(lambda tensor: tensor[rows].to(self.device, non_blocking=True)) for out in self.outputs]
 
 
 def _to_host(features: Features) -> Features:
-    return Features(
-        pooled=features.pooled.float().cpu(),
-        maps=[m.float().cpu().contiguous() for m in features.maps],
-        logits=None if features.logits is None else features.logits.float().cpu(),
-    )
+    return features.apply(lambda tensor: tensor.float().cpu().contiguous())
 
 
 def _concatenate(parts: list[Features], order: Tensor) -> Features:

@@ -2,9 +2,9 @@
 
 The trainer knows objectives only through ``build_objective`` and the Objective contract: it
 minimises the sum of the returned loss terms over the student's and the objective's parameters
-(embedding heads, regressors) together. An objective that returns no terms ("none") leaves the
-student at its initialisation; the run still writes its config, metrics and checkpoint so the
-random-init reference can be evaluated like any other run.
+(embedding heads, regressors) together. An objective that declares it trains nothing ("none")
+leaves the student at its initialisation; the run still writes its config, metrics and checkpoint
+so the random-init reference can be evaluated like any other run.
 
 Every finished epoch is checkpointed atomically with everything needed to continue bit for bit:
 each epoch's data order comes from a generator seeded by (seed, epoch), and the global RNG
@@ -25,14 +25,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
-from crossmodal.data.build import (
-    TARGET_CHANNELS,
-    build_train_dataset,
-    check_modalities,
-    check_student_input,
-    prepare_data,
-)
-from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, build_objective
+from crossmodal.data.build import build_train_dataset, check_modalities, prepare_data
+from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
 from crossmodal.engine.distributed import (
     barrier,
@@ -45,8 +39,9 @@ from crossmodal.engine.logging import WANDB_MODES, MetricsFile, WandbLogger, res
 from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restore_rng_state, seed_everything
 from crossmodal.engine.teacher_cache import TeacherOutputCache
 from crossmodal.errors import InputError
-from crossmodal.models.features import Features
-from crossmodal.models.students import STUDENTS, build_student
+from crossmodal.modalities import MODALITIES
+from crossmodal.models.features import Features, feature_info
+from crossmodal.models.student_registry import STUDENTS, build_student
 from crossmodal.models.teachers import build_teacher
 
 CONFIG_FILE = "config.yaml"
@@ -83,7 +78,7 @@ def check_config(config: TrainConfig) -> None:
     if not config.teacher.specs:
         raise InputError("teacher.specs is empty; name at least one teacher (--teacher)")
     check_modalities(config.data)
-    OBJECTIVES.get(config.objective.name)
+    OBJECTIVES.get(config.objective.name).check_options(config.objective.options)
     STUDENTS.get(config.student.name)
 
 
@@ -104,11 +99,7 @@ class DistillationModel(nn.Module):
 
 def _as_float(features: Features) -> Features:
     """Objectives compute in float32 whatever precision the backbones ran in."""
-    return Features(
-        pooled=features.pooled.float(),
-        maps=[m.float() for m in features.maps],
-        logits=None if features.logits is None else features.logits.float(),
-    )
+    return features.apply(Tensor.float)
 
 
 class Trainer:
@@ -144,7 +135,8 @@ class Trainer:
             self.model = DistributedDataParallel(
                 self.model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=True
             )
-        self.teacher_cache = self._build_teacher_cache() if config.teacher.cache else None
+        use_cache = config.teacher.cache and self.objective.trains_student
+        self.teacher_cache = self._build_teacher_cache() if use_cache else None
 
         parameters = [p for p in self.student.parameters()] + [p for p in self.objective.parameters()]
         self.optimizer = torch.optim.SGD(
@@ -214,33 +206,37 @@ class Trainer:
             )
 
     def _build_student_and_objective(self, num_samples: int) -> tuple[nn.Module, dict[str, Any], Objective]:
+        """The student (built once: the objective class says beforehand whether it needs logits), then the objective."""
         config, teachers = self.config, self.teachers
-        spec: dict[str, Any] = {
-            "name": config.student.name,
-            "in_channels": TARGET_CHANNELS[config.data.target],
-            "width": config.student.width,
-            "num_classes": None,
-        }
-        student = build_student(**spec)
-        check_student_input(student, config.student.name, config.data.target)
-        context = ObjectiveContext(
-            student_dim=student.feature_dim,
-            teacher_dims=[t.feature_dim for t in teachers],
-            num_samples=num_samples,
-            student_map_channels=list(student.map_channels),
-            teacher_map_channels=[list(t.map_channels) for t in teachers],
-            teacher_num_classes=[t.num_classes for t in teachers],
-        )
-        objective = build_objective(config.objective.name, context, config.objective.options)
-        if objective.needs_student_logits:
+        objective_class = OBJECTIVES.get(config.objective.name)
+        options = objective_class.check_options(config.objective.options)
+        num_classes = None
+        if objective_class.needs_student_logits:
             classes = {t.num_classes for t in teachers}
             if len(classes) != 1 or None in classes:
                 raise InputError(
                     f"objective {config.objective.name!r} needs teachers that share one classifier size, "
                     f"got {sorted(map(str, classes))}"
                 )
-            spec["num_classes"] = classes.pop()
-            student = build_student(**spec)
+            num_classes = classes.pop()
+        modality = MODALITIES.get(config.data.target)
+        spec: dict[str, Any] = {
+            "name": config.student.name,
+            "in_channels": modality.channels(config.data),
+            "width": config.student.width,
+            "num_classes": num_classes,
+        }
+        modality.check_student(spec["name"], spec["in_channels"], config.data, "student.name")
+        student = build_student(**spec)
+        context = ObjectiveContext(
+            student_dim=student.feature_dim,
+            teacher_dims=[t.feature_dim for t in teachers],
+            num_samples=num_samples,
+            student_maps=feature_info(student),
+            teacher_maps=[feature_info(t) for t in teachers],
+            teacher_num_classes=[t.num_classes for t in teachers],
+        )
+        objective = objective_class(context, **options)
         student = student.to(self.device, memory_format=self._memory_format)
         return student, spec, objective.to(self.device)
 
@@ -280,6 +276,7 @@ class Trainer:
             "global_step": self.global_step,
             "finished": self.finished,
             "config": config_to_dict(self.config),
+            "modality": self.config.data.target,
             "student_spec": dict(self.student_spec),
             "student": self.student.state_dict(),
             "objective": self.objective.state_dict(),
@@ -314,6 +311,9 @@ class Trainer:
     def fit(self) -> Path:
         """Train the remaining epochs, checkpointing each; returns the run directory."""
         try:
+            if not self.objective.trains_student and not self.finished:
+                self._keep_initial_student()
+                self._save()
             for epoch in range(self.epoch + 1, self.config.schedule.epochs + 1):
                 if self.finished:
                     break
@@ -355,12 +355,9 @@ class Trainer:
         steps = 0
         epoch_start = window_start = time.perf_counter()
         window_samples = 0
-        initial_student = {k: v.clone() for k, v in self.student.state_dict().items()} if self.global_step == 0 else None
         for batch in bar:
+            self.objective.set_progress(TrainingProgress(epoch, self.global_step, self.steps_per_epoch, config.schedule.epochs))
             losses = self._step(batch)
-            if not losses:
-                self._keep_initial_student(initial_student, epoch)
-                return
             steps += 1
             self.global_step += 1
             window_samples += batch["target"].shape[0] * self.dist.world_size
@@ -389,7 +386,7 @@ class Trainer:
         before = snapshot_buffers(self.model) if self.dist.enabled else None
         losses = self.model(target, teacher_outs, batch)
         if not losses:
-            return {}
+            raise RuntimeError(f"objective {self.config.objective.name!r} trains the student but returned no loss terms")
         loss = sum(losses.values())
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -407,15 +404,12 @@ class Trainer:
         with torch.no_grad(), self._autocast():
             return [_as_float(teacher(source)) for teacher in self.teachers]
 
-    def _keep_initial_student(self, initial_student: dict[str, Tensor] | None, epoch: int) -> None:
-        """The objective has nothing to learn: undo the probing forward pass's BN updates and finish."""
-        if initial_student is None:
-            raise RuntimeError(f"objective {self.config.objective.name!r} returned no loss terms after training had started")
-        self.student.load_state_dict(initial_student)
+    def _keep_initial_student(self) -> None:
+        """The objective has nothing to learn: the student keeps its initial weights and the run is finished."""
         self.epoch = self.config.schedule.epochs
         self.finished = True
         self._log({
-            "event": "untrained", "epoch": epoch, "step": 0,
+            "event": "untrained", "epoch": 1, "step": 0,
             "note": f"objective {self.config.objective.name!r} has no loss terms; the student keeps its initial weights",
         })
 

@@ -1,8 +1,9 @@
-"""Labelled audio features for the fold-protocol probe: ESC-50-layout sound sets and labelled video caches.
+"""The audio students' probe: the fold protocol on an ESC-50-layout sound set, or on a labelled video cache.
 
-Shared by ``crossmodal-probe`` and the method grid, so a table and the command score an audio
-student the same way. A student trained on short windows judges a longer clip as the mean of
-its windows' pooled features (WindowAveraged). Features can be cached per student and data.
+ESC-50: train on four folds, test on the fifth, mean over the five (validation: the last fold
+is never used). Video cache: the clips' labels, folds made of whole videos. A student trained on
+short windows judges a longer clip as the mean of its windows' pooled features (WindowAveraged).
+Features can be cached per student and data.
 """
 from __future__ import annotations
 
@@ -23,10 +24,15 @@ from crossmodal.eval.extract import (
     audio_extraction_settings,
     cached_features,
     extract_pooled,
+    labelled_data,
     settings_fingerprint,
 )
-from crossmodal.eval.fold_probe import stratified_group_folds
+from crossmodal.eval.fold_probe import fold_probe, format_fold_table, stratified_group_folds
+from crossmodal.eval.protocols import ProbeReport, ProbeSettings
 from crossmodal.eval.student_loading import LoadedStudent
+
+TASKS = {"esc50": "esc50_folds", "video-cache": "video_clip_labels"}
+"""Probe task -> the name probe.json reports it under."""
 
 LabelledFeatures = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]
 """features, labels, fold id and group id per sample, class names"""
@@ -88,3 +94,60 @@ def video_cache_features(cache: Path, window: float, num_folds: int, seed: int, 
     groups = np.repeat(np.arange(len(videos)), [entry["samples"] for entry in videos])
     video_folds = stratified_group_folds(np.array([entry["label"] for entry in videos]), num_folds, seed)
     return features, labels, video_folds[groups], groups, list(clips.class_names)
+
+
+def labelled_sound_set(config: Any, override: str | Path | None = None) -> Path:
+    """The ESC-50-layout sound set: ``override`` if given, else the one the run's training data brings."""
+    path = labelled_data(
+        config, override, "labelled sound set", "pass --esc50 DIR (an ESC-50 root) or probe the video clips with --labels video-cache"
+    )
+    if not path.is_dir():
+        raise InputError(f"labelled sound set {path} does not exist; pass --esc50 with an ESC-50 root (audio/, meta/esc50.csv)")
+    return path
+
+
+def labelled_video_cache(config: Any, override: str | Path | None = None) -> Path:
+    """A video cache with clip labels: ``override`` if given, else the run's own training cache."""
+    if override is not None:
+        path = Path(override).expanduser()
+    else:
+        from crossmodal.modalities import MODALITIES
+
+        path = Path(str(MODALITIES.get(config.data.target).data_set(config.data.name).location(config.data)))
+    if not (path / INDEX_FILE).is_file():
+        raise InputError(
+            f"{path} is not a video cache (no {INDEX_FILE}); pass --cache with a cache prepared from videos with labels.csv"
+        )
+    return path
+
+
+def sound_probe(
+    student: LoadedStudent, task: str, settings: ProbeSettings, device: torch.device, say: Callable[[str], None]
+) -> ProbeReport:
+    """The fold protocol for ``task`` ("esc50" or "video-cache"); "validation" leaves the last fold out."""
+    window = window_seconds(student)
+    cache = settings.feature_cache
+    extract = window_extractor(student, device, settings.batch_size, settings.workers, cache_dir=cache, say=say)
+    if task == "video-cache":
+        if settings.folds < 2:
+            raise InputError(f"--folds must be at least 2, got {settings.folds}")
+        data = labelled_video_cache(student.config, settings.data)
+        say(f"probing {student.description} on the clip labels of {data} ({settings.folds} folds of whole videos)")
+        features, labels, folds, groups, class_names = video_cache_features(data, window, settings.folds, settings.seed, extract)
+    else:
+        data = labelled_sound_set(student.config, settings.data)
+        say(f"probing {student.description} on {data} (ESC-50 fold protocol, {window:g} s windows)")
+        features, labels, folds, groups, class_names = esc50_features(data, window, extract)
+    if settings.split == "validation":
+        kept = folds != folds.max()
+        features, labels, folds, groups = features[kept], labels[kept], folds[kept], groups[kept]
+    result = fold_probe(features, labels, folds, groups, class_names, settings.cs, settings.val_fraction, settings.seed)
+    details = {"window_seconds": window, "feature_dim": int(features.shape[1]), "split": settings.split, **result.to_dict()}
+    scores = {
+        "probe_top1": result.top1_mean,
+        "probe_top1_fold_std": result.top1_std,
+        "probe_mean_class_accuracy": result.mean_class_accuracy_mean,
+        "num_clips": int(len(labels)),
+        "num_folds": len(result.folds),
+    }
+    return ProbeReport(TASKS[task], str(data), scores, details, format_fold_table(result))

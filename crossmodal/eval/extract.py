@@ -21,58 +21,38 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from crossmodal.config import TrainConfig
-from crossmodal.data.build import rooms_file, synthetic_sound_set, video_cache_dir
 from crossmodal.data.nyu import NYUDepthV2
 from crossmodal.data.transforms import PairedTransform
-from crossmodal.data.video_cache import INDEX_FILE
 from crossmodal.errors import InputError
+from crossmodal.fileio import atomic_path
 from crossmodal.models.features import Features
 
 ESC50_CLIP_SECONDS = 5.0
 """ESC-50 clips are 5 s long; shorter ones are zero-padded to it so clips batch together."""
 
 
+def labelled_data(config: TrainConfig, override: str | Path | None, what: str, how: str) -> Path:
+    """The labelled evaluation data: ``override`` if given, else what the run's own training data set brings.
+
+    ``what`` names the kind of data and ``how`` the way to pass it, for the error when there is none.
+    """
+    if override is not None:
+        return Path(override).expanduser()
+    from crossmodal.modalities import MODALITIES
+
+    path = MODALITIES.get(config.data.target).data_set(config.data.name).labelled(config.data)
+    if path is None:
+        raise InputError(f"the run trained on data set {config.data.name!r}, which brings no {what}; {how}")
+    return path
+
+
 def labelled_data_path(config: TrainConfig, override: str | Path | None = None) -> Path:
     """The NYU-layout file (or cache) holding labels: ``override`` if given, else the run's own data set."""
-    if override is not None:
-        path = Path(override).expanduser()
-    elif config.data.name == "synthetic-rooms":
-        path = rooms_file(config.data)
-    elif config.data.name == "nyu" and config.data.nyu:
-        path = Path(config.data.nyu).expanduser()
-    else:
-        raise InputError(
-            f"the run trained on data set {config.data.name!r}, which has no labels to evaluate on; "
-            "pass --data with an NYU-Depth V2 .mat, its cache or a synthetic rooms file"
-        )
+    path = labelled_data(
+        config, override, "labels to evaluate on", "pass --data with an NYU-Depth V2 .mat, its cache or a synthetic rooms file"
+    )
     if not path.exists():
         raise InputError(f"labelled data {path} does not exist; pass --data with an NYU-layout file or cache")
-    return path
-
-
-def labelled_sound_set(config: TrainConfig, override: str | Path | None = None) -> Path:
-    """The ESC-50-layout sound set: ``override`` if given, else the one generated with the run's synthetic events."""
-    if override is not None:
-        path = Path(override).expanduser()
-    elif config.data.name == "synthetic-av":
-        path = synthetic_sound_set(config.data)
-    else:
-        raise InputError(
-            f"the run trained on data set {config.data.name!r}, which ships no labelled sound set; "
-            "pass --esc50 DIR (an ESC-50 root) or probe the video clips with --labels video-cache"
-        )
-    if not path.is_dir():
-        raise InputError(f"labelled sound set {path} does not exist; pass --esc50 with an ESC-50 root (audio/, meta/esc50.csv)")
-    return path
-
-
-def labelled_video_cache(config: TrainConfig, override: str | Path | None = None) -> Path:
-    """A video cache with clip labels: ``override`` if given, else the run's own training cache."""
-    path = Path(override).expanduser() if override is not None else video_cache_dir(config.data)
-    if not (path / INDEX_FILE).is_file():
-        raise InputError(
-            f"{path} is not a video cache (no {INDEX_FILE}); pass --cache with a cache prepared from videos with labels.csv"
-        )
     return path
 
 
@@ -191,7 +171,6 @@ def cached_features(
             path.unlink()
     features, labels = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.stem + ".partial.npz")
-    np.savez(partial, features=features, labels=labels)
-    partial.replace(path)
+    with atomic_path(path) as partial, open(partial, "wb") as handle:
+        np.savez(handle, features=features, labels=labels)
     return features, labels, False

@@ -16,7 +16,14 @@ import numpy as np
 
 from crossmodal.errors import InputError
 from crossmodal.eval.metrics import classification_scores, confusion_matrix
-from crossmodal.eval.probe import DEFAULT_CS, ProbeResult, choose_regularisation, fit_probe, split_train_validation
+from crossmodal.eval.probe import (
+    DEFAULT_CS,
+    VALIDATION_FRACTION,
+    ProbeResult,
+    choose_regularisation,
+    fit_probe,
+    split_train_validation,
+)
 
 
 @dataclass
@@ -106,7 +113,7 @@ def select_regularisation_grouped(
     labels: np.ndarray,
     groups: np.ndarray,
     cs: Sequence[float] = DEFAULT_CS,
-    val_fraction: float = 0.2,
+    val_fraction: float = VALIDATION_FRACTION,
     seed: int = 0,
 ) -> tuple[float, dict[str, float]]:
     """Best C by accuracy on held-out groups of the training data (ties: the smaller C)."""
@@ -121,7 +128,7 @@ def fold_probe(
     groups: np.ndarray,
     class_names: Sequence[str],
     cs: Sequence[float] = DEFAULT_CS,
-    val_fraction: float = 0.2,
+    val_fraction: float = VALIDATION_FRACTION,
     seed: int = 0,
 ) -> FoldProbeResult:
     """For each fold: choose C on the other folds' grouped validation split, refit on them, score on the fold."""

@@ -5,19 +5,17 @@ of overrides on top, trained by the same Trainer, so the methods differ in the o
 Random init is the ``none`` objective run through that same path: the student keeps the weights
 its seed gave it. Each student is then judged frozen, as the evaluation commands do:
 
-- depth: a linear probe of its pooled features on the 10-class scene task (C chosen on a
-  split of train, as ``crossmodal-probe``) and a segmentation head trained on its stage maps
-  (as ``crossmodal-segment``);
-- audio: the ESC-50 five-fold probe on the labelled sound set of its data (as ``crossmodal-probe``).
+its modality's ``judge`` runs the same protocols as ``crossmodal-probe`` and ``crossmodal-segment``
+(``probe_run`` / ``segment_run``): depth students by the scene probe and a segmentation head,
+audio students by the ESC-50 five-fold probe.
 
 ``seed`` sets the training seed (student init, data order, augmentation) and the evaluation
 seed (probe validation split, head init and batch order); the data set itself comes from the
 config (``data.rooms.seed``, ``data.av.seed``) and stays the same across seeds, so the spread
 over seeds is the spread of the methods, not of the data.
 
-``EvalSettings.split="validation"`` keeps the test data out, for choosing settings: depth
-students are scored on every fifth train frame (the head and the probe learn from the other
-four fifths), audio students by the fold protocol on the first four folds only.
+``EvalSettings.split="validation"`` keeps the test data out, for choosing settings (depth: every
+fifth train frame is scored; audio: the first four folds only).
 """
 from __future__ import annotations
 
@@ -30,9 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, apply_overrides, config_to_dict, load_config
@@ -40,75 +36,15 @@ from crossmodal.data.build import prepare_data
 from crossmodal.engine.checkpoint import LAST_CHECKPOINT
 from crossmodal.engine.trainer import METRICS_FILE, Trainer, resolve_device, run_config_from_checkpoint
 from crossmodal.errors import InputError
-from crossmodal.eval.audio_probe import esc50_features, window_extractor, window_seconds
-from crossmodal.eval.extract import extract_pooled, labelled_data_path, labelled_sound_set, open_labelled_split
-from crossmodal.eval.fold_probe import fold_probe
-from crossmodal.eval.metrics import segmentation_scores
-from crossmodal.eval.probe import DEFAULT_CS, linear_probe
-from crossmodal.eval.segment import (
-    SEGMENTATION_HEADS,
-    HeadTraining,
-    Segmenter,
-    build_segmentation_head,
-    evaluate_segmenter,
-    train_segmenter,
-)
-from crossmodal.eval.student_loading import LoadedStudent, load_trained_student
+from crossmodal.eval.protocols import EvalSettings
+from crossmodal.eval.student_loading import load_trained_student
+from crossmodal.fileio import write_json_atomically
+from crossmodal.modalities import MODALITIES, Modality
 
-METHOD_CONFIGS: dict[str, dict[str, str]] = {
-    "depth": {
-        "none": "none_depth.yaml",
-        "fitnet": "fitnet_depth.yaml",
-        "kd": "kd_depth.yaml",
-        "crd": "crd_depth.yaml",
-        "crd+kd": "crdkd_depth.yaml",
-    },
-    "audio": {
-        "none": "none_audio.yaml",
-        "kd": "kd_audio.yaml",
-        "crd": "crd_audio.yaml",
-        "crd+kd": "crdkd_audio.yaml",
-    },
-}
-"""Target -> method (objective name) -> its experiment file in the configs directory."""
-TARGETS = tuple(METHOD_CONFIGS)
-EVAL_SPLITS = ("test", "validation")
-LABEL_SETS = ("nyu13", "nyu40")
-VALIDATION_EVERY = 5
 PROGRESS_POLL_S = 2.0
 RESULTS_FILE = "report.json"
 WORKER_OVERRIDES = ("run.progress=false",)
 """Added to every run of a grid: the trainers' own bars would interleave across workers; run_grid shows one bar instead."""
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """How every student is judged; the same for all methods and seeds (labels and head: depth only).
-
-    Defaults: the linear head on the 13-class NYU labels. With 40 classes, 21 of the 39 the
-    embedded rooms contain cover under 1% of the pixels each; a linear head on the last stage
-    (3 x 4 cells at 96 x 128 input) never predicts them, so mIoU sat near 3% for every student
-    and could not tell them apart. The head's validation scores level off after about 10 epochs.
-    ``head_lr=None``: the head's own default learning rate.
-    """
-
-    labels: str = "nyu13"
-    head: str = "linear"
-    head_epochs: int = 10
-    head_lr: float | None = None
-    head_batch_size: int = 16
-    split: str = "test"
-
-    def check(self) -> None:
-        if self.labels not in LABEL_SETS:
-            raise InputError(f"segmentation labels {self.labels!r} must be one of: {', '.join(LABEL_SETS)}")
-        if self.split not in EVAL_SPLITS:
-            raise InputError(f"evaluation split {self.split!r} must be one of: {', '.join(EVAL_SPLITS)}")
-        SEGMENTATION_HEADS.get(self.head)
-        if self.head_epochs < 1 or self.head_batch_size < 1:
-            raise InputError("head epochs and head batch size must be at least 1")
-        if self.head_lr is not None and self.head_lr <= 0:
-            raise InputError(f"head learning rate must be positive, got {self.head_lr}")
 
 
 @dataclass(frozen=True)
@@ -124,12 +60,17 @@ class GridSpec:
     target: str = "depth"
 
     @property
+    def modality(self) -> Modality:
+        return MODALITIES.get(self.target)
+
+    @property
     def experiment_files(self) -> dict[str, str]:
-        return METHOD_CONFIGS[self.target]
+        return self.modality.experiments
 
     def check(self) -> None:
-        if self.target not in METHOD_CONFIGS:
-            raise InputError(f"target {self.target!r} has no method grid; choose from: {', '.join(TARGETS)}")
+        if self.target not in MODALITIES or not self.modality.experiments:
+            grids = [name for name in MODALITIES if MODALITIES.get(name).experiments]
+            raise InputError(f"target {self.target!r} has no method grid; choose from: {', '.join(grids)}")
         unknown = [m for m in self.methods if m not in self.experiment_files]
         if unknown or not self.methods:
             raise InputError(
@@ -184,99 +125,6 @@ def train(config: TrainConfig) -> Path:
     return Trainer(config).fit()
 
 
-def evaluation_splits(config: TrainConfig, settings: EvalSettings) -> tuple[Dataset, Dataset, list[str], list[str]]:
-    """(fit set, scored set, segmentation class names, scene class names) of the run's labelled data."""
-    path = labelled_data_path(config)
-    train_set = open_labelled_split(config, path, "train", settings.labels)
-    class_names, scene_classes = list(train_set.class_names), list(train_set.scene_classes)
-    if settings.split == "test":
-        return train_set, open_labelled_split(config, path, "test", settings.labels), class_names, scene_classes
-    held_out = np.arange(len(train_set)) % VALIDATION_EVERY == VALIDATION_EVERY - 1
-    if not held_out.any():
-        raise InputError(f"the train split of {path} has fewer than {VALIDATION_EVERY} frames, too few to hold out a validation part")
-    fit = Subset(train_set, np.flatnonzero(~held_out).tolist())
-    return fit, Subset(train_set, np.flatnonzero(held_out).tolist()), class_names, scene_classes
-
-
-def probe_scores(
-    student: LoadedStudent, fit: Dataset, scored: Dataset, scene_classes: list[str], seed: int, device: torch.device
-) -> dict[str, Any]:
-    """Linear probe on the pooled features, scene labels (the crossmodal-probe protocol)."""
-    fit_x, fit_y = extract_pooled(student.model, fit, device, label_key="label")
-    scored_x, scored_y = extract_pooled(student.model, scored, device, label_key="label")
-    result = linear_probe(fit_x, fit_y, scored_x, scored_y, len(scene_classes), scene_classes, DEFAULT_CS, 0.2, seed)
-    return {"probe_top1": result.top1, "probe_mean_class_accuracy": result.mean_class_accuracy, "probe_c": result.chosen_c}
-
-
-def segmentation_scores_of(
-    student: LoadedStudent, fit: Dataset, scored: Dataset, class_names: list[str], settings: EvalSettings,
-    seed: int, device: torch.device,
-) -> dict[str, Any]:
-    """A head on the frozen student's stage maps, trained on ``fit``, scored on ``scored`` (the crossmodal-segment protocol)."""
-    torch.manual_seed(seed)
-    head = build_segmentation_head(settings.head, student.model.map_channels, len(class_names))
-    model = Segmenter(student.model, head)
-    # The evaluation transform is deterministic and the encoder frozen: its maps can be computed once.
-    training = HeadTraining(settings.head_epochs, settings.head_batch_size, settings.head_lr, seed=seed, precompute_maps=True)
-    losses = train_segmenter(model, fit, training, device)
-    confusion, _ = evaluate_segmenter(model, scored, len(class_names), device, settings.head_batch_size, num_examples=0)
-    scores = segmentation_scores(confusion)
-    return {
-        "pixel_accuracy": scores["pixel_accuracy"],
-        "segment_mean_class_accuracy": scores["mean_class_accuracy"],
-        "miou": scores["miou"],
-        "head_final_loss": losses[-1],
-    }
-
-
-def judge_depth(
-    student: LoadedStudent, settings: EvalSettings, seed: int, device: torch.device, say: Callable[[str], None]
-) -> dict[str, Any]:
-    """Scene probe and segmentation head, each trained on the fit frames and scored on the others."""
-    fit, scored, class_names, scene_classes = evaluation_splits(student.config, settings)
-    record: dict[str, Any] = {"num_fit": len(fit), "num_scored": len(scored)}
-    start = time.perf_counter()
-    record.update(probe_scores(student, fit, scored, scene_classes, seed, device))
-    record["probe_s"] = round(time.perf_counter() - start, 1)
-    say(f"probe: scene top-1 {100 * record['probe_top1']:.1f}% (C={record['probe_c']:g}) in {record['probe_s']:.0f} s")
-    start = time.perf_counter()
-    record.update(segmentation_scores_of(student, fit, scored, class_names, settings, seed, device))
-    record["segment_s"] = round(time.perf_counter() - start, 1)
-    say(
-        f"segment ({settings.head} head, {settings.labels}, {settings.head_epochs} epochs): "
-        f"pixel acc {100 * record['pixel_accuracy']:.1f}%  mIoU {100 * record['miou']:.1f}% in {record['segment_s']:.0f} s"
-    )
-    return record
-
-
-def judge_audio(
-    student: LoadedStudent, settings: EvalSettings, seed: int, device: torch.device, say: Callable[[str], None]
-) -> dict[str, Any]:
-    """The ESC-50 fold protocol on the labelled sound set of the run's data (validation: without the last fold)."""
-    start = time.perf_counter()
-    extract = window_extractor(student, device)
-    root = labelled_sound_set(student.config)
-    features, labels, folds, groups, class_names = esc50_features(root, window_seconds(student), extract)
-    if settings.split == "validation":
-        kept = folds != folds.max()
-        features, labels, folds, groups = features[kept], labels[kept], folds[kept], groups[kept]
-    result = fold_probe(features, labels, folds, groups, class_names, DEFAULT_CS, 0.2, seed)
-    record = {
-        "probe_top1": result.top1_mean,
-        "probe_top1_fold_std": result.top1_std,
-        "probe_mean_class_accuracy": result.mean_class_accuracy_mean,
-        "num_clips": int(len(labels)),
-        "num_folds": len(result.folds),
-        "probe_s": round(time.perf_counter() - start, 1),
-    }
-    say(f"probe: {len(result.folds)}-fold sound top-1 {100 * result.top1_mean:.1f} ± {100 * result.top1_std:.1f}% in {record['probe_s']:.0f} s")
-    return record
-
-
-JUDGES: dict[str, Callable[..., dict[str, Any]]] = {"depth": judge_depth, "audio": judge_audio}
-"""Target -> how its students are judged."""
-
-
 def run_one(spec: GridSpec, method: str, seed: int, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Train and judge one (method, seed); returns its scores, timings and run directory."""
     tag = f"[{spec.target} {method} seed {seed}]"
@@ -289,9 +137,9 @@ def run_one(spec: GridSpec, method: str, seed: int, say: Callable[[str], None] =
     record["train_s"] = round(time.perf_counter() - start, 1)
     loads.append(os.getloadavg()[0])
 
-    student = load_trained_student(run_dir, spec.target)
+    student = load_trained_student(run_dir)
     device = resolve_device(config.run.device)
-    record.update(JUDGES[spec.target](student, spec.evaluation, seed, device, lambda line: say(f"{tag} {line}")))
+    record.update(spec.modality.judge(student, spec.evaluation, seed, device, lambda line: say(f"{tag} {line}")))
     record["load_1min"] = [*loads, os.getloadavg()[0]]
     return record
 
@@ -383,6 +231,4 @@ def epochs_done(config: TrainConfig) -> int:
 
 
 def save_records(spec: GridSpec, records: Sequence[dict[str, Any]], path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps({"spec": spec.to_dict(), "runs": list(records)}, indent=2) + "\n")
-    partial.replace(path)
+    write_json_atomically(path, {"spec": spec.to_dict(), "runs": list(records)})

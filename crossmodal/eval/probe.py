@@ -23,6 +23,8 @@ from crossmodal.errors import InputError
 from crossmodal.eval.metrics import classification_scores, confusion_matrix
 
 DEFAULT_CS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+VALIDATION_FRACTION = 0.2
+"""Share of the training features held out to choose C, in every probe."""
 MAX_ITER = 2000
 
 
@@ -98,7 +100,7 @@ def select_regularisation(
     train_features: np.ndarray,
     train_labels: np.ndarray,
     cs: Sequence[float] = DEFAULT_CS,
-    val_fraction: float = 0.2,
+    val_fraction: float = VALIDATION_FRACTION,
     seed: int = 0,
 ) -> tuple[float, dict[str, float]]:
     """Best C by accuracy on a validation split of the train set (ties: the smaller C, i.e. stronger regularisation)."""
@@ -114,7 +116,7 @@ def linear_probe(
     num_classes: int,
     class_names: Sequence[str] | None = None,
     cs: Sequence[float] = DEFAULT_CS,
-    val_fraction: float = 0.2,
+    val_fraction: float = VALIDATION_FRACTION,
     seed: int = 0,
 ) -> ProbeResult:
     """Choose C on train only, refit on all of train, report top-1 / per-class accuracy / confusion on test."""

@@ -10,27 +10,6 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-METRICS: dict[str, dict[str, str]] = {
-    "depth": {
-        "probe_top1": "Scene probe top-1 (%)",
-        "pixel_accuracy": "Seg. pixel acc. (%)",
-        "miou": "Seg. mIoU (%)",
-    },
-    "audio": {
-        "probe_top1": "Sound probe top-1, 5 folds (%)",
-        "probe_mean_class_accuracy": "Sound probe mean class acc. (%)",
-    },
-}
-"""Target -> record key -> column title; every metric is a fraction in the records and a percentage in the table."""
-METHOD_TITLES: dict[str, str] = {
-    "none": "Random init (none)",
-    "fitnet": "FitNet",
-    "kd": "KD",
-    "crd": "CRD",
-    "crd+kd": "CRD+KD",
-}
-
-
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (n - 1); the deviation of one value is NaN (not measured)."""
     if not values:
@@ -51,7 +30,10 @@ def format_mean_std(values: Sequence[float], scale: float = 100.0, digits: int =
 
 
 def method_title(method: str) -> str:
-    return METHOD_TITLES.get(method, method)
+    """The objective's own table title (its class attribute ``title``), else its registered name."""
+    from crossmodal.distill import OBJECTIVES
+
+    return OBJECTIVES.get(method).title if method in OBJECTIVES else method
 
 
 def collect(

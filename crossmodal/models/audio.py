@@ -12,9 +12,10 @@ import torchaudio
 from torch import Tensor, nn
 
 from crossmodal.models.features import Features
-from crossmodal.models.students import STUDENTS, ResNetStudent
+from crossmodal.models.student_registry import register_student
+from crossmodal.models.students import ResNetStudent
+from crossmodal.data.waveform import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 
 
 def _as_batch_of_channels(waveform: Tensor) -> Tensor:
@@ -68,6 +69,7 @@ class SpectrogramStudent(nn.Module):
         self.in_channels = in_channels
         self.feature_dim = self.backbone.feature_dim
         self.map_channels = self.backbone.map_channels
+        self.map_strides = self.backbone.map_strides
         self.num_classes = num_classes
 
     def forward(self, waveform: Tensor) -> Features:
@@ -87,6 +89,7 @@ class RawWaveformStudent(nn.Module):
         self.sample_rate = SAMPLE_RATE
         self.in_channels = in_channels
         self.map_channels = [width * 2**stage for stage in range(4)]
+        self.map_strides = [(1, 128 * 2**stage) for stage in range(4)]
         self.feature_dim = self.map_channels[-1]
         self.num_classes = num_classes
         stem_channels = max(1, width // 4)
@@ -120,19 +123,19 @@ class RawWaveformStudent(nn.Module):
         return Features(pooled=pooled, maps=maps, logits=logits)
 
 
-@STUDENTS.register("audio_resnet18")
+@register_student("audio_resnet18", takes="waveform")
 def audio_resnet18(in_channels: int = 1, width: int = 64, num_classes: int | None = None) -> SpectrogramStudent:
     """Log-mel (64 bands) ResNet-18 for waveforms at 16 kHz."""
     return SpectrogramStudent([2, 2, 2, 2], in_channels, width, num_classes)
 
 
-@STUDENTS.register("audio_resnet10")
+@register_student("audio_resnet10", takes="waveform")
 def audio_resnet10(in_channels: int = 1, width: int = 64, num_classes: int | None = None) -> SpectrogramStudent:
     """One block per stage: the quick variant for CPU runs."""
     return SpectrogramStudent([1, 1, 1, 1], in_channels, width, num_classes)
 
 
-@STUDENTS.register("audio_soundnet")
+@register_student("audio_soundnet", takes="waveform")
 def audio_soundnet(in_channels: int = 1, width: int = 64, num_classes: int | None = None) -> RawWaveformStudent:
     """Raw-waveform 1-D CNN for waveforms at 16 kHz."""
     return RawWaveformStudent(in_channels, width, num_classes)

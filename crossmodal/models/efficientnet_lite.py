@@ -89,6 +89,7 @@ class EfficientNetLite0(nn.Module):
 
     feature_dim = 1280
     map_channels = [24, 40, 112, 320]
+    map_strides = [(4, 4), (8, 8), (16, 16), (32, 32)]
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()

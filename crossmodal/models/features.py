@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
-from torch import Tensor
+from torch import Tensor, nn
 
 
 @dataclass
@@ -18,3 +19,27 @@ class Features:
     pooled: Tensor
     maps: list[Tensor] = field(default_factory=list)
     logits: Tensor | None = None
+
+    def apply(self, function: Callable[[Tensor], Tensor]) -> Features:
+        """The same outputs with ``function`` applied to every tensor (moving, casting, indexing rows)."""
+        return Features(
+            pooled=function(self.pooled), maps=[function(m) for m in self.maps],
+            logits=None if self.logits is None else function(self.logits),
+        )
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """One stage map's shape, as detectron2's ShapeSpec or timm's ``feature_info``: channels and stride (h, w).
+
+    The stride is relative to the network's own 2-D input: pixels for image networks, log-mel
+    bins x frames for spectrogram students, (1, samples) for raw-waveform students.
+    """
+
+    channels: int
+    stride: tuple[int, int]
+
+
+def feature_info(network: nn.Module) -> list[MapSpec]:
+    """The stage maps a Features-returning network declares (``map_channels`` and ``map_strides``)."""
+    return [MapSpec(int(c), (int(s[0]), int(s[1]))) for c, s in zip(network.map_channels, network.map_strides)]

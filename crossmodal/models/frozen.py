@@ -7,22 +7,28 @@ from torch import Tensor, nn
 from crossmodal.models.features import Features
 
 
+def freeze(network: nn.Module) -> nn.Module:
+    """No gradients and eval mode, in place: what every measured or teaching network needs."""
+    network.requires_grad_(False)
+    return network.eval()
+
+
 class Frozen(nn.Module):
     """Runs a Features-returning network frozen: always in eval mode, no trainable parameters, no graph.
 
     Distillation trains everything under one parent module; calling ``parent.train()``
     must not switch the teacher's BatchNorm layers to batch statistics or update their
     running averages, and an optimiser built from ``parent.parameters()`` must find
-    nothing to change here.  Carries the network's ``feature_dim``, ``map_channels`` and
-    ``num_classes`` so callers read them from the wrapper.
+    nothing to change here.  Carries the network's ``feature_dim``, ``map_channels``,
+    ``map_strides`` and ``num_classes`` so callers read them from the wrapper.
     """
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
-        self.network = network
-        self.network.requires_grad_(False)
+        self.network = freeze(network)
         self.feature_dim: int = network.feature_dim
         self.map_channels: list[int] = list(network.map_channels)
+        self.map_strides: list[tuple[int, int]] = list(network.map_strides)
         self.num_classes: int = network.num_classes
         self.train(False)
 

@@ -1,22 +1,16 @@
-"""Students: 2-D CNNs for the target modality (depth images now, audio spectrograms later).
+"""Image students: 2-D ResNets for image-like targets (depth maps; audio students reuse them on log-mel images).
 
 A ResNet with torchvision's BasicBlock, but with any number of input channels and a
 configurable base width, so the same network runs full size on a GPU and narrow on a CPU.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
-from crossmodal.errors import InputError
 from crossmodal.models.features import Features
-from crossmodal.registry import Registry
-
-STUDENTS: Registry[Callable[..., nn.Module]] = Registry("student")
-
+from crossmodal.models.student_registry import register_student
 
 class ResNetStudent(nn.Module):
     """ResNet of BasicBlocks on ``in_channels`` inputs; stage widths width x (1, 2, 4, 8).
@@ -32,6 +26,7 @@ class ResNetStudent(nn.Module):
         super().__init__()
         self.in_channels = in_channels
         self.map_channels = [width * 2**stage for stage in range(4)]
+        self.map_strides = [(2**stage * 4, 2**stage * 4) for stage in range(4)]
         self.feature_dim = self.map_channels[-1]
         self.num_classes = num_classes
         self.stem = nn.Sequential(
@@ -80,28 +75,12 @@ class ResNetStudent(nn.Module):
         return Features(pooled=pooled, maps=maps, logits=logits)
 
 
-@STUDENTS.register("resnet18")
+@register_student("resnet18", takes="image")
 def resnet18(in_channels: int = 1, width: int = 64, num_classes: int | None = None) -> ResNetStudent:
     return ResNetStudent([2, 2, 2, 2], in_channels, width, num_classes)
 
 
-@STUDENTS.register("resnet10")
+@register_student("resnet10", takes="image")
 def resnet10(in_channels: int = 1, width: int = 64, num_classes: int | None = None) -> ResNetStudent:
     """One block per stage: the quick variant for CPU runs."""
     return ResNetStudent([1, 1, 1, 1], in_channels, width, num_classes)
-
-
-def build_student(
-    name: str = "resnet18", in_channels: int = 1, width: int = 64, num_classes: int | None = None
-) -> nn.Module:
-    """Builds the student ``name`` from STUDENTS with Kaiming-initialised weights."""
-    factory = STUDENTS.get(name)
-    for option, value in (("in_channels", in_channels), ("width", width)):
-        if value < 1:
-            raise InputError(f"student option {option} must be a positive integer, got {value}")
-    if num_classes is not None and num_classes < 1:
-        raise InputError(f"student option num_classes must be a positive integer or None, got {num_classes}")
-    return factory(in_channels=in_channels, width=width, num_classes=num_classes)
-
-
-from crossmodal.models import audio as _audio_students  # noqa: E402,F401  registers the audio students

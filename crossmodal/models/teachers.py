@@ -54,6 +54,7 @@ class TorchvisionResNet(nn.Module):
         self.num_classes = num_classes
         self.feature_dim = self.net.fc.in_features
         self.map_channels = [self.feature_dim // 8 * 2**stage for stage in range(4)]
+        self.map_strides = [(2**stage * 4, 2**stage * 4) for stage in range(4)]
 
     def forward(self, x: Tensor) -> Features:
         net = self.net

@@ -19,10 +19,7 @@ Layout written by generate_synthetic_av(out):
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import multiprocessing
-import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -33,7 +30,10 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
+from crossmodal.config import SyntheticAVConfig
 from crossmodal.data.video import ffmpeg_log_callback_off
+from crossmodal.errors import InputError
+from crossmodal.parallel import process_pool, worker_count
 
 EVENT_CLASSES = (
     "bouncing_ball",
@@ -57,6 +57,9 @@ EQ_DB = 12.0
 """Largest gain of each component of the random equaliser."""
 GENERATOR_VERSION = 2
 """Part of the generated folder's name: files from a generator that rendered differently are never reused."""
+VIDEO_FPS = 25
+SOUND_CLIP_SECONDS = 5.0
+"""The labelled sound set's clips are ESC-50 length."""
 
 Draw = Callable[[np.ndarray, float], None]
 
@@ -482,21 +485,25 @@ def _sound_job(job: tuple[Path, int, list[int], float]) -> None:
 
 def generate_synthetic_av(
     out_dir: str | Path,
-    num_videos: int = 640,
-    seed: int = 0,
-    size: tuple[int, int] = (128, 128),
-    seconds: float = 3.0,
-    fps: int = 25,
-    clips_per_class: int = 40,
-    clip_seconds: float = 5.0,
+    av: SyntheticAVConfig = SyntheticAVConfig(),
     workers: int | None = None,
     progress: bool = True,
+    fps: int = VIDEO_FPS,
+    clip_seconds: float = SOUND_CLIP_SECONDS,
 ) -> Path:
-    """Write event videos (out/videos, with labels.csv) and an ESC-50-layout sound set (out/sounds).
+    """Write ``av.num`` event videos (out/videos, with labels.csv) and an ESC-50-layout sound set (out/sounds).
 
-    Classes cycle through EVENT_CLASSES so the videos are balanced; sound clips of a class
-    are spread evenly over the five folds. The same seed gives the same files.
+    Classes cycle through EVENT_CLASSES so the videos are balanced; ``av.clips_per_class`` sound
+    clips of each class (``clip_seconds`` long) are spread evenly over the five folds. The same
+    seed gives the same files. ``fps`` and ``clip_seconds`` are the renderer's own settings
+    (lower them for quick tests).
     """
+    if av.num < 1 or av.clips_per_class < 1 or av.seconds <= 0 or min(av.size) < 8:
+        raise InputError(
+            f"synthetic events need num and clips_per_class >= 1, sides >= 8 and positive seconds, "
+            f"got {av.num}, {av.clips_per_class}, {av.size} and {av.seconds}"
+        )
+    num_videos, seed, size, seconds, clips_per_class = av.num, av.seed, tuple(av.size), av.seconds, av.clips_per_class
     out = Path(out_dir)
     videos, sounds = out / "videos", out / "sounds"
     (sounds / "audio").mkdir(parents=True, exist_ok=True)
@@ -516,7 +523,7 @@ def generate_synthetic_av(
             sound_jobs.append((sounds / "audio" / filename, c, [seed, 1, clip_id], clip_seconds))
 
     jobs = [(_video_job, job) for job in video_jobs] + [(_sound_job, job) for job in sound_jobs]
-    with _worker_pool(workers) as pool, tqdm(
+    with process_pool(worker_count(workers, len(jobs))) as pool, tqdm(
         total=len(jobs), desc="rendering events", unit="file", disable=not progress, dynamic_ncols=True
     ) as bar:
         for _ in pool.imap_unordered(_run_job, jobs) if pool else map(_run_job, jobs):
@@ -536,12 +543,3 @@ def generate_synthetic_av(
 def _run_job(job: tuple[Callable[[tuple], None], tuple]) -> None:
     function, arguments = job
     function(arguments)
-
-
-def _worker_pool(workers: int | None) -> contextlib.AbstractContextManager:
-    """Processes for rendering; forked where possible, as a fresh interpreter would re-import the parent's torch."""
-    workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        return contextlib.nullcontext()
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method).Pool(workers)

@@ -8,8 +8,6 @@ only on (seed, i), so any number of worker processes produce identical files.
 """
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +23,9 @@ from crossmodal.data.synthetic import kinect, render
 from crossmodal.data.synthetic.camera import sample_camera
 from crossmodal.data.synthetic.layout import build_layout, sample_scene_type
 from crossmodal.data.synthetic.raycast import cast, primitives_from_layout
+from crossmodal.config import RoomsConfig
 from crossmodal.errors import InputError
+from crossmodal.parallel import process_pool, worker_count
 
 
 PREVIEW_SIZE = (24, 32)
@@ -62,13 +62,13 @@ def render_frame(seed: int, index: int, size: tuple[int, int] = (240, 320), scen
     return Frame(rgb, hits.depth, raw, hits.label, scene)
 
 
-def _check(num: int, size: tuple[int, int], seed: int, workers: int | None) -> None:
-    if num < 1:
-        raise InputError(f"--num must be at least 1, got {num}")
-    if len(size) != 2 or min(size) < 16:
-        raise InputError(f"--size must be HxW with both sides at least 16 pixels, got {size}")
-    if seed < 0:
-        raise InputError(f"--seed must be a non-negative integer, got {seed}")
+def _check(rooms: RoomsConfig, workers: int | None) -> None:
+    if rooms.num < 1:
+        raise InputError(f"--num must be at least 1, got {rooms.num}")
+    if len(rooms.size) != 2 or min(rooms.size) < 16:
+        raise InputError(f"--size must be HxW with both sides at least 16 pixels, got {rooms.size}")
+    if rooms.seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, got {rooms.seed}")
     if workers is not None and workers < 0:
         raise InputError(f"workers must be 0 or more, got {workers}")
 
@@ -76,28 +76,23 @@ def _check(num: int, size: tuple[int, int], seed: int, workers: int | None) -> N
 @contextmanager
 def _rendered(render_one: Callable[[int], Frame], num: int, workers: int) -> Iterator[Iterator[Frame]]:
     """Frames 0..num-1 in order, rendered here or by a pool of worker processes."""
-    if workers == 1:
-        yield map(render_one, range(num))
-        return
-    with multiprocessing.get_context().Pool(workers) as pool:
-        yield pool.imap(render_one, range(num), chunksize=4)
+    with process_pool(workers) as pool:
+        yield pool.imap(render_one, range(num), chunksize=4) if pool else map(render_one, range(num))
 
 
-def generate_rooms(out_path: str | Path, num: int, size: tuple[int, int] = (240, 320), seed: int = 0,
-                   progress: bool = True, workers: int | None = None) -> Path:
-    """Render ``num`` frames of ``size`` (H, W) into a NYU-layout .mat file at ``out_path``.
+def generate_rooms(out_path: str | Path, rooms: RoomsConfig = RoomsConfig(), progress: bool = True,
+                   workers: int | None = None) -> Path:
+    """Render ``rooms.num`` frames of ``rooms.size`` (H, W) from ``rooms.seed`` into a NYU-layout .mat file.
 
     ``workers`` processes render in parallel (None: one per available core; 0 or 1: in this
     process); the file is identical whatever their number.
     """
-    _check(num, size, seed, workers)
+    _check(rooms, workers)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    height, width = int(size[0]), int(size[1])
-    if workers is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = max(1, min(workers, num))
-    render_one = partial(render_frame, seed, size=(height, width))
+    num, height, width = rooms.num, int(rooms.size[0]), int(rooms.size[1])
+    workers = worker_count(workers, num)
+    render_one = partial(render_frame, rooms.seed, size=(height, width))
     names = list(load_meta().raw_class_names)
     with NYUMatWriter(out_path, num, height, width, names) as writer, \
             tqdm(total=num, desc=f"rendering {out_path.name}", unit="frame", disable=not progress) as bar, \

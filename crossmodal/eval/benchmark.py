@@ -1,0 +1,109 @@
+"""The benchmark behind every results table: per-target method grids, trained and judged, and the report they write.
+
+Each target's grid is its modality's experiment files (``Modality.experiments``) with the
+modality's pinned demo schedule and any user overrides on top, judged by the modality's
+protocols. ``write_report`` writes report.md (a section per target), report-<target>.png and
+report.json (every per-seed number, the specs and the summaries).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from crossmodal.errors import InputError
+from crossmodal.eval.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, method_config, run_grids
+from crossmodal.eval.protocols import EvalSettings
+from crossmodal.eval.report import markdown_table, plot_summary, report_section, summarise
+from crossmodal.fileio import write_json_atomically, write_text_atomically
+from crossmodal.modalities import MODALITIES
+from crossmodal.parallel import usable_cores
+
+
+def benchmark_targets() -> list[str]:
+    """The targets whose modality has a method grid, in registration order."""
+    return [name for name in MODALITIES if MODALITIES.get(name).experiments]
+
+
+def grid_specs(
+    targets: Sequence[str],
+    methods: Sequence[str] | None,
+    seeds: int,
+    out: Path,
+    overrides: Sequence[str] = (),
+    configs_dir: Path = Path("configs"),
+    evaluation: EvalSettings = EvalSettings(),
+) -> list[GridSpec]:
+    """One grid per target, in the order given; ``methods`` (None: all) picks, per target, the methods it has."""
+    if seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {seeds}")
+    known_targets = benchmark_targets()
+    unknown = [t for t in targets if t not in known_targets]
+    if unknown or not targets:
+        raise InputError(f"--targets {','.join(targets)!r}: choose from {', '.join(known_targets)}")
+    if methods is not None:
+        known = {m for t in known_targets for m in MODALITIES.get(t).experiments}
+        stray = [m for m in methods if m not in known]
+        if stray:
+            raise InputError(f"--methods: {', '.join(stray)} unknown; choose from: {', '.join(sorted(known))}")
+    specs = []
+    for target in targets:
+        modality = MODALITIES.get(target)
+        chosen = tuple(modality.experiments) if methods is None else tuple(m for m in methods if m in modality.experiments)
+        if not chosen:
+            raise InputError(f"--methods {','.join(methods or ())!r} has none of the {target} methods: {', '.join(modality.experiments)}")
+        schedule = (*modality.demo_overrides, *overrides)
+        specs.append(GridSpec(chosen, tuple(range(seeds)), out / target, schedule, configs_dir, evaluation, target))
+    return specs
+
+
+def describe(spec: GridSpec, records: Sequence[dict[str, Any]]) -> list[str]:
+    """A section's notes: how its numbers were made."""
+    config = method_config(spec, spec.methods[0], spec.seeds[0])
+    seeds = ", ".join(map(str, spec.seeds))
+    spread = f"mean ± sample standard deviation over {len(spec.seeds)} seeds" if len(spec.seeds) > 1 else "one seed"
+    loads = [load for record in records for load in record["load_1min"]]
+    notes = [
+        f"Seeds: {seeds}. Each sets the training seed (student init, data order, augmentation) and the "
+        f"evaluation seed; the data set is fixed. Cells: {spread}.",
+        f"Training: `configs/<method>_{spec.target}.yaml` with overrides `{' '.join((*spec.overrides, *WORKER_OVERRIDES))}` "
+        f"(each run's config.yaml has the full settings).",
+        *spec.modality.benchmark_notes(config, spec.evaluation, records[0]),
+    ]
+    train_min = sum(record["train_s"] for record in records) / 60
+    notes.append(
+        f"Training time: {train_min:.1f} min summed over runs (1-minute load average at stage boundaries: "
+        f"mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f})."
+    )
+    return notes
+
+
+def write_report(
+    out: Path, grids: list[tuple[GridSpec, list[dict[str, Any]]]], command: str, wall_s: float, jobs: int, threads: int
+) -> list[str]:
+    """report.md (a section per target), report-<target>.png and report.json (specs, every run, summaries); returns the tables."""
+    sections, tables, document = [], [], {}
+    for spec, records in grids:
+        modality = spec.modality
+        metrics = modality.benchmark_metrics
+        table = markdown_table(records, spec.methods, metrics)
+        chart = plot_summary(records, spec.methods, metrics, out / f"report-{spec.target}.png", modality.benchmark_title)
+        sections.append(report_section(modality.benchmark_title, table, describe(spec, records), chart.name))
+        tables.append(table)
+        document[spec.target] = {"spec": spec.to_dict(), "runs": records, "summary": summarise(records, spec.methods, metrics)}
+    header = (
+        f"# Distillation benchmark\n\nCommand: `{command}`. Wall time: {wall_s / 60:.1f} min on {usable_cores()} CPU "
+        f"cores, {jobs} jobs of {threads} torch thread(s), data generation included.\n"
+    )
+    write_text_atomically(out / "report.md", "\n".join([header, *sections]))
+    summary = {"command": command, "wall_s": round(wall_s, 1), "jobs": jobs, "threads": threads, "cpu_cores": usable_cores()}
+    write_json_atomically(out / RESULTS_FILE, {**summary, "targets": document})
+    return tables
+
+
+def run_benchmark(specs: Sequence[GridSpec], out: Path, command: str, jobs: int, threads: int) -> list[tuple[GridSpec, str]]:
+    """Train and judge every grid, write the report into ``out``; returns each grid with its markdown table."""
+    start = time.perf_counter()
+    grids = list(zip(specs, run_grids(specs, jobs, threads)))
+    tables = write_report(out, grids, command, time.perf_counter() - start, jobs, threads)
+    return list(zip(specs, tables))

@@ -1,0 +1,57 @@
+"""The segmentation picture: each example's input (drawn by its modality), prediction and truth, as a PNG."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import torch
+
+from crossmodal.eval.segment import Example
+
+def label_palette() -> np.ndarray:
+    """256 x 3 uint8 colours, fixed for every run: id k gets the bit-interleaved colour of k+1; 255 (ignore) is black."""
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    for label in range(255):
+        code, colour = label + 1, [0, 0, 0]
+        for bit in range(8):
+            for channel in range(3):
+                colour[channel] |= ((code >> channel) & 1) << (7 - bit)
+            code >>= 3
+        palette[label] = colour
+    return palette
+
+
+def depth_image(depth: np.ndarray) -> np.ndarray:
+    """Encoded depth -> RGB picture: min-max over valid (non-zero) pixels, viridis, missing pixels black."""
+    valid = depth > 0
+    low, high = (depth[valid].min(), depth[valid].max()) if valid.any() else (0.0, 1.0)
+    scaled = np.clip((depth - low) / max(high - low, 1e-6), 0.0, 1.0)
+    coloured = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)[..., ::-1]
+    return np.where(valid[..., None], coloured, 0).astype(np.uint8)
+
+
+def render_examples(
+    examples: list[Example], draw_input: Callable[[torch.Tensor], np.ndarray], gap: int = 4, min_tile_height: int = 96
+) -> np.ndarray:
+    """H x W x 3 uint8 grid, one row per example: input (drawn by ``draw_input``) | prediction | ground truth.
+
+    Small inputs are enlarged by an integer factor (nearest neighbour) so labels stay readable.
+    """
+    palette = label_palette()
+    factor = max(1, -(-min_tile_height // examples[0].truth.shape[0]))
+    rows = []
+    for example in examples:
+        tiles = [draw_input(example.input), palette[example.prediction], palette[example.truth]]
+        tiles = [tile.repeat(factor, axis=0).repeat(factor, axis=1) for tile in tiles]
+        spacer = np.full((tiles[0].shape[0], gap, 3), 255, dtype=np.uint8)
+        rows.append(np.concatenate([tiles[0], spacer, tiles[1], spacer, tiles[2]], axis=1))
+    spacer_row = np.full((gap, rows[0].shape[1], 3), 255, dtype=np.uint8)
+    stacked = [part for row in rows for part in (row, spacer_row)][:-1]
+    return np.concatenate(stacked, axis=0)
+
+
+def save_png(image: np.ndarray, path: Any) -> None:
+    """Write an RGB uint8 image as PNG."""
+    if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
+        raise OSError(f"could not write {path}")

@@ -1,0 +1,67 @@
+"""The depth students' probe: a linear probe of the frozen pooled features on the 10-class NYU scene task.
+
+Features of the fit and scored frames are extracted once per checkpoint and, when a cache folder
+is given, stored keyed by the weights and the extraction settings. C is chosen on a validation
+split of the fit features only.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from crossmodal.eval.extract import cached_features, extract_pooled, extraction_settings, labelled_data_path, settings_fingerprint
+from crossmodal.eval.probe import format_probe_table, linear_probe
+from crossmodal.eval.protocols import ProbeReport, ProbeSettings
+from crossmodal.eval.rgbd_splits import rgbd_eval_splits
+from crossmodal.eval.student_loading import LoadedStudent
+
+LABEL_KEY = "label"
+TASK = "scene_label"
+PARTS = {"test": ("train", "test"), "validation": ("train-fit", "train-validation")}
+
+
+def scene_probe(
+    student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Callable[[str], None]
+) -> ProbeReport:
+    path = labelled_data_path(student.config, settings.data)
+    say(f"probing {student.description} on {path}")
+    fit, scored, _, scene_classes = rgbd_eval_splits(student.config, path, settings.split, "nyu40")
+    arrays = []
+    for part, dataset in zip(PARTS[settings.split], (fit, scored)):
+        arrays.append(_features(student, dataset, part, path, settings, device, say))
+    (fit_x, fit_y), (scored_x, scored_y) = arrays
+    result = linear_probe(
+        fit_x, fit_y, scored_x, scored_y, len(scene_classes), scene_classes, settings.cs, settings.val_fraction, settings.seed
+    )
+    config = student.config
+    details = {
+        "input_size": list(config.data.input_size),
+        "depth_encoding": config.data.depth_encoding,
+        "feature_dim": int(fit_x.shape[1]),
+        "split": settings.split,
+        **result.to_dict(),
+    }
+    scores = {
+        "probe_top1": result.top1, "probe_mean_class_accuracy": result.mean_class_accuracy, "probe_c": result.chosen_c,
+        "num_fit": len(fit), "num_scored": len(scored),
+    }
+    return ProbeReport(TASK, str(path), scores, details, format_probe_table(result))
+
+
+def _features(
+    student: LoadedStudent, dataset: Dataset, part: str, path, settings: ProbeSettings, device: torch.device,
+    say: Callable[[str], None],
+) -> tuple[np.ndarray, np.ndarray]:
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        return extract_pooled(student.model, dataset, device, settings.batch_size, settings.workers, label_key=LABEL_KEY)
+
+    if settings.feature_cache is None:
+        return compute()
+    extraction = extraction_settings(student.config, path, part, LABEL_KEY)
+    name = f"{student.fingerprint}-{settings_fingerprint(extraction)}-{part}"
+    features, labels, cached = cached_features(settings.feature_cache, name, compute)
+    say(f"{part}: {len(labels)} samples, {features.shape[1]}-d features{' (cached)' if cached else ''}")
+    return features, labels

@@ -1,0 +1,72 @@
+"""The dense-target protocol: a segmentation head trained on a (frozen) student's stage maps, scored on held-out frames.
+
+Metrics come from one confusion matrix over every labelled scored pixel; means run over the
+classes present in the ground truth.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from crossmodal.errors import InputError
+from crossmodal.eval.extract import labelled_data_path
+from crossmodal.eval.metrics import segmentation_scores
+from crossmodal.eval.protocols import SegmentReport, SegmentSettings
+from crossmodal.eval.render import render_examples
+from crossmodal.eval.rgbd_splits import rgbd_eval_splits
+from crossmodal.eval.seg_heads import build_segmentation_head
+from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
+from crossmodal.eval.student_loading import LoadedStudent
+
+
+def segmentation_protocol(
+    student: LoadedStudent,
+    settings: SegmentSettings,
+    device: torch.device,
+    draw_input: Callable[[torch.Tensor], np.ndarray],
+    say: Callable[[str], None],
+) -> SegmentReport:
+    """Train the head on the fit frames, score the scored ones; ``draw_input`` renders inputs for the picture."""
+    if settings.epochs < 1 or settings.batch_size < 1 or settings.examples < 0:
+        raise InputError("segmentation epochs and batch size must be at least 1, examples at least 0")
+    if settings.lr is not None and settings.lr <= 0:
+        raise InputError(f"segmentation learning rate must be positive, got {settings.lr}")
+    path = labelled_data_path(student.config, settings.data)
+    fit, scored, class_names, _ = rgbd_eval_splits(student.config, path, settings.split, settings.labels)
+    mode = "fine-tuned" if settings.finetune else "frozen"
+    say(f"segmenting ({settings.head} head, {settings.labels}, {mode} encoder) with {student.description} on {path}")
+
+    torch.manual_seed(settings.seed)
+    head = build_segmentation_head(settings.head, student.model.map_channels, len(class_names))
+    model = Segmenter(student.model, head, finetune=settings.finetune)
+    lr = settings.lr or head.default_lr
+    training = HeadTraining(
+        settings.epochs, settings.batch_size, lr, num_workers=settings.workers, seed=settings.seed,
+        precompute_maps=settings.precompute_maps,
+    )
+    losses = train_segmenter(
+        model, fit, training, device, on_epoch=lambda epoch, loss: say(f"epoch {epoch + 1}/{settings.epochs}: loss {loss:.4f}")
+    )
+    confusion, examples = evaluate_segmenter(
+        model, scored, len(class_names), device, settings.batch_size, settings.workers, settings.examples
+    )
+    if confusion.sum() == 0:
+        raise InputError(f"labelled data {path} has no labelled pixels in the frames it scores, so there is nothing to score")
+    return SegmentReport(
+        data=str(path),
+        labels=settings.labels,
+        class_names=class_names,
+        scores=segmentation_scores(confusion),
+        confusion=confusion.tolist(),
+        train_losses=losses,
+        num_fit=len(fit),
+        num_scored=len(scored),
+        labelled_pixels=int(confusion.sum()),
+        picture=render_examples(examples, draw_input) if examples else None,
+        settings={
+            "head": settings.head, "finetune": settings.finetune, "split": settings.split, "epochs": settings.epochs,
+            "lr": lr, "batch_size": settings.batch_size,
+        },
+    )

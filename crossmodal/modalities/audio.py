@@ -1,0 +1,86 @@
+"""Audio: video frames paired with the sound around them, a waveform student, the ESC-50 fold probe."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from crossmodal.config import DataConfig, TrainConfig
+from crossmodal.data.av_sets import SYNTHETIC_AV, VIDEO, VIDEO_CACHE
+from crossmodal.data.av_transforms import VideoPairTransform
+from crossmodal.eval.audio_probe import sound_probe
+from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings
+from crossmodal.eval.render import depth_image
+from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.modalities.base import Modality, Say, register_modality, silent
+from crossmodal.models.audio import LogMelSpectrogram
+
+
+@register_modality
+class Audio(Modality):
+    """Mono waveforms (B x 1 x T at 16 kHz) around each video frame; students take waveforms."""
+
+    name = "audio"
+    takes = "waveform"
+    example_student = "audio_resnet18"
+    data_sets = (SYNTHETIC_AV, VIDEO, VIDEO_CACHE)
+    default_experiment: dict[str, Any] = {
+        "data": {"name": SYNTHETIC_AV.name, "target": "audio", "input_size": [96, 96]},
+        "teacher": {"cache": True},
+        "student": {"name": "audio_resnet18", "width": 16},
+        "schedule": {"epochs": 8, "batch_size": 32},
+    }
+    experiments = {
+        "none": "none_audio.yaml",
+        "kd": "kd_audio.yaml",
+        "crd": "crd_audio.yaml",
+        "crd+kd": "crdkd_audio.yaml",
+    }
+    benchmark_title = "rgb -> audio distillation on the embedded synthetic audio-visual events"
+    benchmark_metrics = {
+        "probe_top1": "Sound probe top-1, 5 folds (%)",
+        "probe_mean_class_accuracy": "Sound probe mean class acc. (%)",
+    }
+    demo_overrides = ("run.wandb=disabled",)
+    """The experiment files' own settings (configs/audio_base.yaml) are sized for two CPU cores already."""
+    probe_tasks = {
+        "esc50": "ESC-50 five-fold sound classification",
+        "video-cache": "clip labels of a labelled video cache, folds of whole videos",
+    }
+
+    def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return VideoPairTransform(
+            size=tuple(data.input_size), train=train, gain_db=data.video.gain_db, shift_seconds=data.video.shift_seconds
+        )
+
+    def probe(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Say = silent) -> ProbeReport:
+        return sound_probe(student, self.probe_task(settings), settings, device, say)
+
+    def judge(self, student: LoadedStudent, evaluation: EvalSettings, seed: int, device: torch.device, say: Say) -> dict[str, Any]:
+        """The ESC-50 fold protocol on the labelled sound set of the run's data (validation: without the last fold)."""
+        start = time.perf_counter()
+        report = self.probe(student, ProbeSettings(split=evaluation.split, seed=seed), device)
+        record = {**report.scores, "probe_s": round(time.perf_counter() - start, 1)}
+        say(
+            f"probe: {record['num_folds']}-fold sound top-1 {100 * record['probe_top1']:.1f} ± "
+            f"{100 * record['probe_top1_fold_std']:.1f}% in {record['probe_s']:.0f} s"
+        )
+        return record
+
+    def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
+        av, video = config.data.av, config.data.video
+        return [
+            f"Data: {config.data.name} (seed {av.seed}), {av.num} videos of {av.seconds:g} s, a frame and its "
+            f"{video.clip_seconds:g} s sound window {video.fps:g} times a second; the labelled sound set has "
+            f"{first['num_clips']} clips in {first['num_folds']} folds.",
+            "Sound probe: ESC-50 fold protocol (train on the other folds, test on one, mean over folds), logistic "
+            "regression on the frozen pooled features averaged over the clip's windows, C chosen on 20% of the "
+            "training clips" + ("." if evaluation.split == "test" else "; the fifth fold left out (validation)."),
+        ]
+
+    def render(self, sample: torch.Tensor) -> np.ndarray:
+        """The waveform's log-mel spectrogram (mel bins up, time to the right), viridis."""
+        image = LogMelSpectrogram()(sample.unsqueeze(0).float())[0, 0].flip(0).numpy()
+        return depth_image(image - image.min() + 1e-3)

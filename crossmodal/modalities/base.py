@@ -1,0 +1,135 @@
+"""What a target modality is: one registered object that owns everything specific to it.
+
+A modality says what its students take (images or waveforms) and with how many channels, which
+data sets it trains on, how a pair is transformed, what its default experiment changes, how its
+students are evaluated (probe, segmentation, the benchmark's columns) and how to draw one of its
+samples. The rest of the program asks ``MODALITIES``; nothing else compares modality names, so a
+new modality is one module that registers one object.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from crossmodal.config import DataConfig, TrainConfig
+from crossmodal.data.kinds import DataSetKind
+from crossmodal.errors import InputError
+from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings
+from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.models.student_registry import student_takes
+from crossmodal.registry import Registry
+
+Say = Callable[[str], None]
+
+
+def silent(line: str) -> None:
+    """A ``say`` that prints nothing."""
+
+
+class Modality:
+    """Base of every target modality; subclasses set the class attributes and the protocol methods.
+
+    ``name``: the ``--target`` value and the item key its data sets fill. ``takes``: what its
+    students take ("image" or "waveform"). ``data_sets``: the kinds it trains on, the default
+    first. ``default_experiment``: what its default (CRD) experiment changes in the TrainConfig
+    defaults, i.e. configs/crd_<name>.yaml. ``experiments``: benchmark method -> experiment file.
+    ``benchmark_metrics``: record key -> column title (fractions, shown as %). ``demo_overrides``:
+    what the demo and benchmark pin on top of the experiment files. ``probe_tasks``: task -> what
+    it is, the default first.
+    """
+
+    name: ClassVar[str]
+    takes: ClassVar[str]
+    data_sets: ClassVar[tuple[DataSetKind, ...]]
+    default_experiment: ClassVar[dict[str, Any]] = {}
+    experiments: ClassVar[dict[str, str]] = {}
+    benchmark_title: ClassVar[str] = ""
+    benchmark_metrics: ClassVar[dict[str, str]] = {}
+    demo_overrides: ClassVar[tuple[str, ...]] = ()
+    probe_tasks: ClassVar[dict[str, str]] = {}
+    example_student: ClassVar[str] = ""
+
+    # ------------------------------------------------------------------ data
+
+    def channels(self, data: DataConfig) -> int:
+        """Input channels of a student for data shaped by ``data`` (e.g. per depth encoding)."""
+        return 1
+
+    def data_set(self, name: str) -> DataSetKind:
+        for kind in self.data_sets:
+            if kind.name == name:
+                return kind
+        raise InputError(
+            f"data set {name!r} has no {self.name} to pair with rgb; for --target {self.name} use --data "
+            + ", ".join(kind.name for kind in self.data_sets)
+        )
+
+    def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """Raw item -> batch-contract sample ("source", "target", "index", ...); ``train`` adds augmentation."""
+        raise NotImplementedError
+
+    def check_student(self, name: str, in_channels: int, data: DataConfig, origin: str) -> None:
+        """A student architecture must take this modality's input kind with its channel count."""
+        takes = student_takes(name)
+        if takes != self.takes:
+            raise InputError(
+                f"{origin}: student {name!r} takes {takes}s, but target {self.name!r} needs a student that takes "
+                f"{self.takes}s (set student.name, e.g. {self.example_student})"
+            )
+        channels = self.channels(data)
+        if in_channels != channels:
+            raise InputError(f"{origin}: a {name!r} student with {in_channels} input channels; {self.name} students take {channels}")
+
+    # ------------------------------------------------------------ evaluation
+
+    def probe(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Say = silent) -> ProbeReport:
+        raise NotImplementedError
+
+    def segment(
+        self, student: LoadedStudent, settings: SegmentSettings, device: torch.device, say: Say = silent
+    ) -> SegmentReport:
+        raise InputError(f"{self.name} students have no segmentation protocol; crossmodal-segment evaluates dense targets")
+
+    def judge(
+        self, student: LoadedStudent, evaluation: EvalSettings, seed: int, device: torch.device, say: Say
+    ) -> dict[str, Any]:
+        """The benchmark's scores of one student (every key of ``benchmark_metrics`` among them)."""
+        raise NotImplementedError
+
+    def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
+        """How a benchmark section's numbers were made (data, protocols), for its report."""
+        return []
+
+    def render(self, sample: torch.Tensor) -> np.ndarray:
+        """One target sample (as in a batch, without the batch axis) -> H x W x 3 uint8 picture."""
+        raise NotImplementedError
+
+    def probe_task(self, settings: ProbeSettings) -> str:
+        task = settings.task or next(iter(self.probe_tasks))
+        if task not in self.probe_tasks:
+            raise InputError(
+                f"probe task {task!r} does not apply to {self.name} students; their tasks: {', '.join(self.probe_tasks)}"
+            )
+        return task
+
+
+MODALITIES: Registry[Modality] = Registry("target modality")
+
+
+def register_modality(cls: type[Modality]) -> type[Modality]:
+    """Class decorator: register one instance of ``cls`` under ``cls.name``."""
+    MODALITIES.register(cls.name)(cls())
+    return cls
+
+
+def all_data_sets() -> Sequence[tuple[str, DataSetKind]]:
+    """(modality, data set kind) for every registered modality's data sets, in registration order."""
+    return [(name, kind) for name in MODALITIES for kind in MODALITIES.get(name).data_sets]
+
+
+def open_training_items(config: DataConfig) -> Dataset:
+    """The raw items of ``config``'s data set (no transform yet)."""
+    return MODALITIES.get(config.target).data_set(config.name).open(config)
