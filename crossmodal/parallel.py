@@ -4,8 +4,8 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+from collections.abc import Iterator
 from multiprocessing.pool import Pool
-from typing import Iterator
 
 
 def usable_cores() -> int:

@@ -1,7 +1,8 @@
 """Name -> factory registries, one per pluggable kind (objectives, teachers, students...)."""
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from crossmodal.errors import InputError
 
@@ -23,6 +24,10 @@ class Registry(Generic[T]):
             return factory
 
         return add
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a plug-in that registered itself for a while, e.g. in a test)."""
+        del self._entries[name]
 
     def get(self, name: str) -> T:
         try:

@@ -13,13 +13,13 @@ from crossmodal.cli.common import run_cli
 from crossmodal.cli.probe import main as probe_main
 from crossmodal.cli.train import build_parser, config_from_args, main, train_main
 from crossmodal.config import load_config
-from crossmodal.data.av_transforms import VideoPairTransform
 from crossmodal.data.av_sets import synthetic_cache_dir
+from crossmodal.data.av_transforms import VideoPairTransform
 from crossmodal.data.build import build_train_dataset, prepare_data
-from crossmodal.modalities import default_config
 from crossmodal.data.synthetic.av import write_av_file
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile
+from crossmodal.modalities import default_config
 
 torch.set_num_threads(1)
 

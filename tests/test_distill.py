@@ -7,11 +7,10 @@ import pytest
 import torch
 
 from crossmodal.distill import OBJECTIVES, ObjectiveContext, build_objective
-from crossmodal.models.features import MapSpec
 from crossmodal.distill.crd import CRD
 from crossmodal.distill.memory import MemoryBank, draw_per_sample_negatives, draw_shared_negatives
 from crossmodal.errors import InputError
-from crossmodal.models.features import Features
+from crossmodal.models.features import Features, MapSpec
 
 TAU = 0.07
 

@@ -287,3 +287,34 @@ def test_two_process_training_keeps_ranks_in_step(tmp_path, data_root):
     assert refreshed.sum().item() == 2 * (40 // 2 // 8) * 8, "rows of both ranks' batches must be refreshed"
     records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert records and all(r["epoch"] == 1 for r in records)
+
+
+def test_objectives_see_map_shapes_and_training_progress(tmp_path, data_root):
+    """A plug-in objective gets the stage maps' channels and strides, and the epoch and step before each step."""
+    from crossmodal.distill import OBJECTIVES, Objective
+    from crossmodal.models.features import MapSpec
+
+    seen: dict[str, list] = {"progress": [], "maps": []}
+
+    class Recording(Objective):
+        def __init__(self, ctx, *, beta: float = 1.0) -> None:
+            super().__init__()
+            seen["maps"] = [ctx.student_maps, ctx.teacher_maps]
+            self.scale = nn.Parameter(torch.ones(()))
+
+        def forward(self, student_out, teacher_outs, batch):
+            seen["progress"].append((self.progress.epoch, self.progress.step, self.progress.steps_per_epoch, self.progress.epochs))
+            return {"recording": self.scale * student_out.pooled.pow(2).mean()}
+
+    OBJECTIVES.register("recording")(Recording)
+    try:
+        config = tiny_config(tmp_path, data_root, "objective.name=recording", "data.split=train")
+        Trainer(config).fit()
+    finally:
+        OBJECTIVES.unregister("recording")
+    # 40 rooms: 22 in the train split, batch 8 -> 2 steps per epoch, 2 epochs.
+    assert seen["progress"] == [(1, 0, 2, 2), (1, 1, 2, 2), (2, 2, 2, 2), (2, 3, 2, 2)]
+    student_maps, teacher_maps = seen["maps"]
+    assert student_maps == [MapSpec(8 * 2**k, (4 * 2**k, 4 * 2**k)) for k in range(4)]
+    assert teacher_maps == [[MapSpec(c, (s, s)) for c, s in zip((24, 40, 112, 320), (4, 8, 16, 32))]]
+    assert Recording.name == "recording"

@@ -13,8 +13,8 @@ import torch
 from crossmodal.errors import InputError
 from crossmodal.eval.grid import GridSpec, method_config, run_grid
 from crossmodal.eval.protocols import EvalSettings
-from crossmodal.modalities import MODALITIES
 from crossmodal.eval.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
+from crossmodal.modalities import MODALITIES
 
 torch.set_num_threads(1)  # tiny batches gain nothing from more threads on a shared machine
 

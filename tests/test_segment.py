@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from crossmodal.cli.segment import main as segment_main
-
 from crossmodal.errors import InputError
 from crossmodal.eval.render import label_palette, render_examples
 from crossmodal.eval.seg_heads import build_segmentation_head

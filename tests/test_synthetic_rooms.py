@@ -11,13 +11,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from crossmodal.config import RoomsConfig
 from crossmodal.data.matlab import USER_BLOCK_SIZE, read_cell_strings
 from crossmodal.data.nyu import NYUDepthV2
 from crossmodal.data.nyu_meta import load_meta
 from crossmodal.data.synthetic.camera import intrinsics, sample_camera
 from crossmodal.data.synthetic.labels import RAW_IDS
 from crossmodal.data.synthetic.layout import SCENE_TYPES, build_layout, sample_scene_type
-from crossmodal.config import RoomsConfig
 from crossmodal.data.synthetic.rooms import generate_rooms, render_frame
 from crossmodal.errors import InputError
 

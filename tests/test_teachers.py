@@ -12,6 +12,7 @@ from crossmodal.models import efficientnet_lite
 from crossmodal.models.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0
 from crossmodal.models.features import Features
 from crossmodal.models.teachers import TEACHERS, build_teacher
+from crossmodal.models.timm_teacher import create_network
 
 ESPRESSO = 967
 CAT_CLASSES = range(281, 286)
@@ -175,3 +176,56 @@ def test_input_conversion_matches_the_range_the_weights_were_trained_on(lite0):
         stem = net.net.conv_stem(x * net.input_scale + net.input_shift)
     ratio = (stem.var(dim=(0, 2, 3)) / net.net.bn1.running_var).median().item()
     assert 0.4 < ratio < 1.6
+
+
+# ------------------------------------------------------------------------ timm teachers
+
+
+@pytest.fixture(scope="module")
+def timm_weights(tmp_path_factory):
+    """Weights files of two small timm architectures (random init, as a user's fine-tuned file would be)."""
+    import timm
+    from safetensors.torch import save_file
+
+    folder = tmp_path_factory.mktemp("timm")
+    files = {}
+    for arch in ("test_convnext", "test_vit"):
+        torch.manual_seed(0)
+        network = timm.create_model(arch, pretrained=False)
+        files[arch] = folder / f"{arch}.safetensors"
+        save_file(network.state_dict(), str(files[arch]))
+    return files
+
+
+@pytest.mark.parametrize("arch, channels, strides, grid", [
+    ("test_convnext", [24, 32, 48, 64], [4, 8, 16, 32], [(24, 32), (12, 16), (6, 8), (3, 4)]),
+    ("test_vit", [64, 64, 64, 64], [16, 16, 16, 16], [(6, 8)] * 4),
+])
+def test_timm_teacher_maps_and_strides_come_from_its_feature_info(timm_weights, arch, channels, strides, grid):
+    teacher = build_teacher(f"timm:{arch}:{timm_weights[arch]}")
+    assert teacher.map_channels == channels and teacher.map_strides == [(s, s) for s in strides]
+    assert not any(p.requires_grad for p in teacher.parameters()) and not teacher.training
+    x = torch.randn(2, 3, 96, 128)
+    out = teacher(x)
+    assert [tuple(m.shape[1:]) for m in out.maps] == [(c, *hw) for c, hw in zip(channels, grid)]
+    assert out.pooled.shape == (2, teacher.feature_dim) and out.logits.shape == (2, 1000)
+    # The logits are timm's own forward on the input converted to the weights' normalisation.
+    reference = create_network(arch)
+    reference.load_state_dict(teacher.network.net.state_dict())
+    reference.eval()
+    mean, std = torch.tensor(reference.pretrained_cfg["mean"]).view(1, 3, 1, 1), torch.tensor(reference.pretrained_cfg["std"]).view(1, 3, 1, 1)
+    imagenet_mean, imagenet_std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = reference((x * imagenet_std + imagenet_mean - mean) / std)
+    assert torch.allclose(out.logits, expected, atol=1e-4)
+
+
+def test_timm_weights_of_another_architecture_are_one_sentence(timm_weights):
+    with pytest.raises(InputError, match=r"does not fit timm architecture 'test_vit'"):
+        build_teacher(f"timm:test_vit:{timm_weights['test_convnext']}")
+    with pytest.raises(InputError, match="timm has no architecture 'no_such_net'"):
+        build_teacher(f"timm:no_such_net:{timm_weights['test_vit']}")
+    with pytest.raises(InputError, match="needs an architecture and a weights file"):
+        build_teacher("timm:test_vit")
+    with pytest.raises(InputError, match="does not exist"):
+        build_teacher("timm:test_vit:/no/such/file.safetensors")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy.ndimage import minimum_filter, maximum_filter
+from scipy.ndimage import maximum_filter, minimum_filter
 from torch.utils.data import DataLoader
 
 from crossmodal.data.transforms import DEPTH_ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, PairedTransform

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from crossmodal.data.synthetic.av import write_av_file
 from crossmodal.config import VideoConfig
+from crossmodal.data.synthetic.av import write_av_file
 from crossmodal.data.video_cache import VideoAudioPairs, prepare_video_cache
 from crossmodal.errors import InputError
 

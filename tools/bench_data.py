@@ -22,9 +22,8 @@ from torch.utils.data import DataLoader
 from crossmodal.data.matlab import NYUMatWriter
 from crossmodal.data.nyu import NYUDepthV2
 from crossmodal.data.nyu_cache import prepare_nyu_cache
-from crossmodal.data.resize import parse_size
 from crossmodal.data.nyu_meta import load_meta
-from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
+from crossmodal.data.resize import parse_size, resize_depth, resize_labels, resize_rgb
 
 
 class ResizeItem:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.eval.benchmark import benchmark_targets, grid_specs, run_benchmark

@@ -6,8 +6,8 @@ Every default comes from the config dataclasses (``RoomsConfig``, ``SyntheticAVC
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.config import RoomsConfig, SyntheticAVConfig, VideoConfig

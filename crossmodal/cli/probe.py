@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.engine.trainer import resolve_device

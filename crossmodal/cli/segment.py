@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.cli.probe import add_student_arguments, student_from_args

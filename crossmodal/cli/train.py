@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.config import TrainConfig, apply_overrides, load_config

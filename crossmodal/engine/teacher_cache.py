@@ -11,7 +11,8 @@ N x sum(C_i x H_i x W_i) floats for the maps), computed on every rank under DDP.
 """
 from __future__ import annotations
 
-from typing import Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +31,7 @@ class TeacherOutputCache:
         dataset: Dataset,
         device: torch.device,
         batch_size: int,
-        autocast: Callable[[], ContextManager],
+        autocast: Callable[[], AbstractContextManager],
         progress: bool = True,
     ) -> None:
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)

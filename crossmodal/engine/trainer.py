@@ -15,8 +15,10 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -85,7 +87,7 @@ def check_config(config: TrainConfig) -> None:
 class DistillationModel(nn.Module):
     """Student plus objective as one module, so DDP averages the gradients of both."""
 
-    def __init__(self, student: nn.Module, objective: Objective, autocast: Callable[[], ContextManager]) -> None:
+    def __init__(self, student: nn.Module, objective: Objective, autocast: Callable[[], AbstractContextManager]) -> None:
         super().__init__()
         self.student = student
         self.objective = objective
@@ -183,7 +185,7 @@ class Trainer:
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
-    def _autocast(self) -> ContextManager:
+    def _autocast(self) -> AbstractContextManager:
         dtype = self._amp_dtype
         if dtype is None:
             return contextlib.nullcontext()

@@ -8,8 +8,9 @@ report.json (every per-seed number, the specs and the summaries).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from crossmodal.errors import InputError
 from crossmodal.eval.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, method_config, run_grids

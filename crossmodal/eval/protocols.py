@@ -8,9 +8,10 @@ reproduce them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -121,8 +122,8 @@ class EvalSettings:
     split: str = "test"
 
     def check(self) -> None:
-        from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
         from crossmodal.errors import InputError
+        from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
 
         if self.labels not in LABEL_SETS:
             raise InputError(f"segmentation labels {self.labels!r} must be one of: {', '.join(LABEL_SETS)}")

@@ -1,13 +1,15 @@
 """The segmentation picture: each example's input (drawn by its modality), prediction and truth, as a PNG."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
 from crossmodal.eval.segment import Example
+
 
 def label_palette() -> np.ndarray:
     """256 x 3 uint8 colours, fixed for every run: id k gets the bit-interleaved colour of k+1; 255 (ignore) is black."""

@@ -7,8 +7,10 @@ single seed prints its value alone rather than a "± 0.0" that would claim a spr
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (n - 1); the deviation of one value is NaN (not measured)."""

@@ -6,7 +6,7 @@ split of the fit features only.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

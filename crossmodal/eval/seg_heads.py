@@ -1,7 +1,7 @@
 """Segmentation heads on a student's stage maps, registered by name: what ``--head`` chooses."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -6,8 +6,9 @@ Scores come from one confusion matrix summed over every scored pixel.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

@@ -5,7 +5,7 @@ classes present in the ground truth.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

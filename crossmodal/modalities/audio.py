@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ class Audio(Modality):
         "data": {"name": SYNTHETIC_AV.name, "target": "audio", "input_size": [96, 96]},
         "teacher": {"cache": True},
         "student": {"name": "audio_resnet18", "width": 16},
-        "schedule": {"epochs": 8, "batch_size": 32},
+        "schedule": {"epochs": 8},
     }
     experiments = {
         "none": "none_audio.yaml",

@@ -11,11 +11,10 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
+from crossmodal.data.waveform import SAMPLE_RATE
 from crossmodal.models.features import Features
 from crossmodal.models.student_registry import register_student
 from crossmodal.models.students import ResNetStudent
-from crossmodal.data.waveform import SAMPLE_RATE
-
 
 
 def _as_batch_of_channels(waveform: Tensor) -> Tensor:

@@ -1,8 +1,8 @@
 """The features contract every teacher and student returns, and every objective reads."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torch import Tensor, nn
 

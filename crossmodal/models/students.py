@@ -12,6 +12,7 @@ from torchvision.models.resnet import BasicBlock
 from crossmodal.models.features import Features
 from crossmodal.models.student_registry import register_student
 
+
 class ResNetStudent(nn.Module):
     """ResNet of BasicBlocks on ``in_channels`` inputs; stage widths width x (1, 2, 4, 8).
 

@@ -9,16 +9,18 @@ Spec forms accepted by ``build_teacher``:
   (torchvision's for ResNets; the package's or timm's for EfficientNet-Lite0).
 - ``"checkpoint:/path/teacher.pt"``: a ``torch.save``d dict ``{"arch": <arch>, "state_dict": ...}``,
   e.g. a teacher fine-tuned on another label set (the classifier size is read from the weights).
+- ``"timm:<arch>:/path/weights.safetensors"``: any timm architecture from a local weights file
+  (``models.timm_teacher``), its stage maps and strides from timm's feature API.
 
 Every teacher takes ImageNet-normalised RGB and returns Features; nothing is downloaded.
 """
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torchvision
@@ -28,9 +30,11 @@ from crossmodal.errors import InputError
 from crossmodal.models import efficientnet_lite
 from crossmodal.models.features import Features
 from crossmodal.models.frozen import Frozen
+from crossmodal.models.timm_teacher import build_timm_teacher
 from crossmodal.registry import Registry
 
 CHECKPOINT_PREFIX = "checkpoint"
+TIMM_PREFIX = "timm"
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,8 @@ def _from_arch(arch_name: str, weights: Path | None) -> nn.Module:
 def build_teacher(spec: str) -> nn.Module:
     """Builds the frozen teacher named by ``spec`` (see the module docstring for the forms)."""
     name, _, path = spec.partition(":")
+    if name == TIMM_PREFIX:
+        return Frozen(build_timm_teacher(path))
     weights = Path(path).expanduser() if path else None
     if name == CHECKPOINT_PREFIX:
         if weights is None:
@@ -167,6 +173,7 @@ def build_teacher(spec: str) -> nn.Module:
         return Frozen(_from_checkpoint(weights))
     if name not in TEACHERS:
         raise InputError(
-            f"unknown teacher {name!r}; choose one of: {', '.join(TEACHERS.names())}, or 'checkpoint:/path.pt'"
+            f"unknown teacher {name!r}; choose one of: {', '.join(TEACHERS.names())}, "
+            "'checkpoint:/path.pt' or 'timm:<arch>:/path/weights.safetensors'"
         )
     return Frozen(_from_arch(name, weights))
