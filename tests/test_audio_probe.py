@@ -16,7 +16,7 @@ from crossmodal.data.av_sets import synthetic_sound_set
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval import fold_probe as fold_probe_module
-from crossmodal.eval.extract import WindowAveraged
+from crossmodal.eval.audio_probe import WindowAveraged
 from crossmodal.eval.fold_probe import fold_probe, grouped_validation_split, stratified_group_folds
 from crossmodal.modalities import default_config
 from crossmodal.models.features import Features

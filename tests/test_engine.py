@@ -318,3 +318,16 @@ def test_objectives_see_map_shapes_and_training_progress(tmp_path, data_root):
     assert student_maps == [MapSpec(8 * 2**k, (4 * 2**k, 4 * 2**k)) for k in range(4)]
     assert teacher_maps == [[MapSpec(c, (s, s)) for c, s in zip((24, 40, 112, 320), (4, 8, 16, 32))]]
     assert Recording.name == "recording"
+
+
+def test_metrics_file_drops_a_torn_last_line_and_names_a_damaged_middle_one(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"epoch": 1, "loss": 2.0}\n{"epoch": 2, "loss": 1.5}\n{"epoch": 3, "lo')  # a write cut short
+    metrics = MetricsFile(path)
+    assert metrics.read() == [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}]
+    metrics.keep_epochs_up_to(1)
+    assert path.read_text() == '{"epoch": 1, "loss": 2.0}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.jsonl"]
+    path.write_text('{"epoch": 1}\n{"epo\n{"epoch": 2}\n')
+    with pytest.raises(InputError, match=r"metrics.jsonl line 2 is not a JSON record"):
+        metrics.read()

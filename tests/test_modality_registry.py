@@ -26,8 +26,9 @@ from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.trainer import Trainer
 from crossmodal.errors import InputError
 from crossmodal.eval import ProbeReport, ProbeSettings, probe_run
-from crossmodal.eval.extract import extract_pooled, labelled_data_path
+from crossmodal.eval.extract import extract_pooled
 from crossmodal.eval.probe import format_probe_table, linear_probe
+from crossmodal.eval.rgbd_splits import labelled_data_path
 from crossmodal.eval.student_loading import LoadedStudent, load_trained_student
 from crossmodal.modalities import MODALITIES, Modality, default_config, register_modality
 

@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 import torch
 
+from crossmodal.config import VideoConfig
 from crossmodal.data.resize import resize_rgb
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.errors import InputError
@@ -39,8 +40,8 @@ class VideoPairTransform(PairedTransform):
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         flip: bool = True,
         color_jitter: float = 0.4,
-        gain_db: float = 6.0,
-        shift_seconds: float = 0.1,
+        gain_db: float = VideoConfig.gain_db,
+        shift_seconds: float = VideoConfig.shift_seconds,
         sample_rate: int = SAMPLE_RATE,
     ) -> None:
         super().__init__(size=size, train=train, scale=scale, ratio=ratio, flip=flip, color_jitter=color_jitter)

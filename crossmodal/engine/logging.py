@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crossmodal.errors import InputError
+from crossmodal.fileio import write_text_atomically
+
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 WANDB_PROJECT = "crossmodal"
 WANDB_HOST = "api.wandb.ai"
@@ -29,14 +32,27 @@ class MetricsFile:
             handle.write(json.dumps(_finite(record)) + "\n")
 
     def read(self) -> list[dict[str, Any]]:
+        """Every record; a torn last line (a write cut short by a kill or a full disk) is dropped.
+
+        A damaged line before the last is an InputError naming the file and the line.
+        """
         if not self.path.is_file():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        lines = [line for line in self.path.read_text(errors="replace").splitlines() if line.strip()]
+        records = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number == len(lines):
+                    break
+                raise InputError(f"metrics file {self.path} line {number} is not a JSON record; remove or repair that line") from None
+        return records
 
     def keep_epochs_up_to(self, epoch: int) -> None:
-        """Drop records of epochs after ``epoch``: a resumed run redoes them, so they would appear twice."""
+        """Drop records of epochs after ``epoch`` (a resumed run redoes them) and any torn tail; rewritten atomically."""
         kept = [record for record in self.read() if record.get("epoch", 0) <= epoch]
-        self.path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        write_text_atomically(self.path, "".join(json.dumps(record) + "\n" for record in kept))
 
 
 def _finite(record: dict[str, Any]) -> dict[str, Any]:

@@ -14,23 +14,58 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 
 from crossmodal.data.esc50 import ESC50, esc50_fold_splits
 from crossmodal.data.video_cache import INDEX_FILE, VideoAudioPairs
 from crossmodal.errors import InputError
-from crossmodal.eval.extract import (
-    ESC50_CLIP_SECONDS,
-    WindowAveraged,
-    audio_extraction_settings,
-    cached_features,
-    extract_pooled,
-    labelled_data,
-    settings_fingerprint,
-)
+from crossmodal.eval.extract import cached_features, extract_pooled, labelled_data, settings_fingerprint
 from crossmodal.eval.fold_probe import fold_probe, format_fold_table, stratified_group_folds
 from crossmodal.eval.protocols import ProbeReport, ProbeSettings
 from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.models.features import Features
+
+ESC50_CLIP_SECONDS = 5.0
+"""ESC-50 clips are 5 s long; shorter ones are zero-padded to it so clips batch together."""
+
+
+class WindowAveraged(nn.Module):
+    """An audio encoder applied to consecutive ``window``-sample pieces of each clip, pooled features averaged.
+
+    A student trained on short windows sees clips of that length only: its per-window
+    normalisation and pooling statistics belong to one window, so a long clip is judged as
+    the mean of its windows (the remainder shorter than a window is dropped; a clip shorter
+    than one window is used whole).
+    """
+
+    def __init__(self, model: nn.Module, window: int) -> None:
+        super().__init__()
+        self.model = model
+        self.window = window
+
+    def forward(self, waveform: torch.Tensor) -> Features:
+        batch, channels, length = waveform.shape
+        count = length // self.window
+        if count <= 1:
+            return self.model(waveform)
+        pieces = waveform[..., : count * self.window].reshape(batch, channels, count, self.window)
+        pooled = self.model(pieces.transpose(1, 2).reshape(batch * count, channels, self.window)).pooled
+        return Features(pooled=pooled.reshape(batch, count, -1).mean(dim=1), maps=[], logits=None)
+
+
+def audio_extraction_settings(identity: Path, part: str, window_seconds: float, clip_seconds: float | None) -> dict[str, Any]:
+    """What, besides the weights, decides audio features: the data (its index file), the part, the windowing."""
+    stat = identity.stat()
+    return {
+        "data": str(identity.resolve()),
+        "data_bytes": stat.st_size,
+        "data_mtime_ns": stat.st_mtime_ns,
+        "part": part,
+        "window_seconds": window_seconds,
+        "clip_seconds": clip_seconds,
+    }
+
 
 TASKS = {"esc50": "esc50_folds", "video-cache": "video_clip_labels"}
 """Probe task -> the name probe.json reports it under."""

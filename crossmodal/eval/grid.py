@@ -35,6 +35,7 @@ from tqdm import tqdm
 from crossmodal.config import TrainConfig, apply_overrides, config_to_dict, load_config
 from crossmodal.data.build import prepare_data
 from crossmodal.engine.checkpoint import LAST_CHECKPOINT
+from crossmodal.engine.logging import MetricsFile
 from crossmodal.engine.trainer import METRICS_FILE, Trainer, resolve_device, run_config_from_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval.protocols import EvalSettings
@@ -215,15 +216,8 @@ def _run_in_worker(spec: GridSpec, method: str, seed: int) -> dict[str, Any]:
 
 def epochs_done(config: TrainConfig) -> int:
     """Finished epochs of the run in ``config.run.dir`` by its metrics file (all of them for an untrained run)."""
-    path = Path(str(config.run.dir)) / METRICS_FILE
-    if not path.is_file():
-        return 0
     done = 0
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line being written
+    for record in MetricsFile(Path(str(config.run.dir)) / METRICS_FILE).read():
         if record.get("event") == "untrained":
             return config.schedule.epochs
         if record.get("event") == "epoch":

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from crossmodal.eval.extract import cached_features, extract_pooled, extraction_settings, labelled_data_path, settings_fingerprint
+from crossmodal.eval.extract import cached_features, extract_pooled, settings_fingerprint
 from crossmodal.eval.probe import format_probe_table, linear_probe
 from crossmodal.eval.protocols import ProbeReport, ProbeSettings
-from crossmodal.eval.rgbd_splits import rgbd_eval_splits
+from crossmodal.eval.rgbd_splits import extraction_settings, labelled_data_path, rgbd_eval_splits
 from crossmodal.eval.student_loading import LoadedStudent
 
 LABEL_KEY = "label"

@@ -11,11 +11,10 @@ import numpy as np
 import torch
 
 from crossmodal.errors import InputError
-from crossmodal.eval.extract import labelled_data_path
 from crossmodal.eval.metrics import segmentation_scores
 from crossmodal.eval.protocols import SegmentReport, SegmentSettings
 from crossmodal.eval.render import render_examples
-from crossmodal.eval.rgbd_splits import rgbd_eval_splits
+from crossmodal.eval.rgbd_splits import labelled_data_path, rgbd_eval_splits
 from crossmodal.eval.seg_heads import build_segmentation_head
 from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
 from crossmodal.eval.student_loading import LoadedStudent

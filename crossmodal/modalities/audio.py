@@ -12,6 +12,7 @@ from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.av_sets import SYNTHETIC_AV, VIDEO, VIDEO_CACHE
 from crossmodal.data.av_transforms import VideoPairTransform
 from crossmodal.eval.audio_probe import sound_probe
+from crossmodal.eval.probe import VALIDATION_FRACTION
 from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings
 from crossmodal.eval.render import depth_image
 from crossmodal.eval.student_loading import LoadedStudent
@@ -77,8 +78,8 @@ class Audio(Modality):
             f"{video.clip_seconds:g} s sound window {video.fps:g} times a second; the labelled sound set has "
             f"{first['num_clips']} clips in {first['num_folds']} folds.",
             "Sound probe: ESC-50 fold protocol (train on the other folds, test on one, mean over folds), logistic "
-            "regression on the frozen pooled features averaged over the clip's windows, C chosen on 20% of the "
-            "training clips" + ("." if evaluation.split == "test" else "; the fifth fold left out (validation)."),
+            "regression on the frozen pooled features averaged over the clip's windows, "
+            f"C chosen on {VALIDATION_FRACTION:.0%} of the training clips" + ("." if evaluation.split == "test" else "; the fifth fold left out (validation)."),
         ]
 
     def render(self, sample: torch.Tensor) -> np.ndarray:

@@ -11,6 +11,7 @@ import torch
 from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.rgbd_sets import NYU, RGBD_FOLDER, SYNTHETIC_ROOMS
 from crossmodal.data.transforms import PairedTransform
+from crossmodal.eval.probe import VALIDATION_FRACTION
 from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings
 from crossmodal.eval.render import depth_image
 from crossmodal.eval.scene_probe import scene_probe
@@ -101,7 +102,7 @@ class Depth(Modality):
             f"evaluated on {first['num_fit']} training / {first['num_scored']} scored frames at input "
             f"{config.data.input_size[0]}x{config.data.input_size[1]}.",
             "Scene probe: 10-class NYU scene protocol, logistic regression on the frozen pooled features, "
-            "C chosen on 20% of the training frames.",
+            f"C chosen on {VALIDATION_FRACTION:.0%} of the training frames.",
             f"Segmentation: {evaluation.head} head on the frozen student, {evaluation.labels}, "
             f"{evaluation.head_epochs} head epochs; pixel accuracy and mIoU over every labelled pixel of {scored}.",
         ]
