@@ -16,7 +16,7 @@ from crossmodal.config import load_config
 from crossmodal.data.av_sets import synthetic_cache_dir
 from crossmodal.data.av_transforms import VideoPairTransform
 from crossmodal.data.build import build_train_dataset, prepare_data
-from crossmodal.data.synthetic.av import write_av_file
+from crossmodal.data.synthetic.av_files import write_av_file
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile
 from crossmodal.modalities import default_config

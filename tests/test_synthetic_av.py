@@ -10,7 +10,8 @@ import pytest
 
 from crossmodal.config import SyntheticAVConfig, VideoConfig
 from crossmodal.data.esc50 import ESC50, esc50_fold_splits
-from crossmodal.data.synthetic.av import EVENT_CLASSES, generate_synthetic_av, render_event_video
+from crossmodal.data.synthetic.av import EVENT_CLASSES, render_event_video
+from crossmodal.data.synthetic.av_set import generate_synthetic_av
 from crossmodal.data.video import decode_audio
 from crossmodal.data.video_cache import VideoAudioPairs, prepare_video_cache
 

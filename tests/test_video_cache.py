@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from crossmodal.config import VideoConfig
-from crossmodal.data.synthetic.av import write_av_file
+from crossmodal.data.synthetic.av_files import write_av_file
 from crossmodal.data.video_cache import VideoAudioPairs, prepare_video_cache
 from crossmodal.errors import InputError
 

@@ -59,7 +59,7 @@ def _prepare_video(args: argparse.Namespace) -> None:
 
 
 def _prepare_synthetic_av(args: argparse.Namespace) -> None:
-    from crossmodal.data.synthetic.av import generate_synthetic_av
+    from crossmodal.data.synthetic.av_set import generate_synthetic_av
 
     av = SyntheticAVConfig(num=_at_least_one(args.num, "--num"), seed=args.seed)
     out = generate_synthetic_av(args.out, av, workers=args.workers)

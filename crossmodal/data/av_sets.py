@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig
 from crossmodal.data.kinds import DataSetKind, data_dir
-from crossmodal.data.synthetic.av import EVENT_CLASSES, GENERATOR_VERSION, generate_synthetic_av
+from crossmodal.data.synthetic.av import EVENT_CLASSES
+from crossmodal.data.synthetic.av_set import GENERATOR_VERSION, generate_synthetic_av
 from crossmodal.data.video_cache import INDEX_FILE, SETTINGS_FILE, VideoAudioPairs, prepare_video_cache
 from crossmodal.errors import InputError
 from crossmodal.fileio import atomic_path

@@ -14,9 +14,8 @@ import torch
 from crossmodal.config import VideoConfig
 from crossmodal.data.resize import resize_rgb
 from crossmodal.data.transforms import PairedTransform
-from crossmodal.errors import InputError
 from crossmodal.data.waveform import SAMPLE_RATE
-
+from crossmodal.errors import InputError
 
 
 class VideoPairTransform(PairedTransform):

@@ -7,9 +7,10 @@ folds. Clips from one source recording share a fold, so folds must not be reshuf
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -17,8 +18,8 @@ import torch
 import torchaudio.functional
 from torch.utils.data import Dataset
 
-from crossmodal.errors import InputError
 from crossmodal.data.waveform import SAMPLE_RATE
+from crossmodal.errors import InputError
 
 REQUIRED_COLUMNS = ("filename", "fold", "target", "category")
 

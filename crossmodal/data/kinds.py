@@ -6,9 +6,9 @@ trains on (``crossmodal.modalities``), and ``data.build`` asks the modality, nev
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from torch.utils.data import Dataset
 

@@ -87,7 +87,7 @@ class NYUMatWriter:
             with open(self.path, "r+b") as raw:
                 raw.write(_matlab_header())
 
-    def __enter__(self) -> "NYUMatWriter":
+    def __enter__(self) -> NYUMatWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

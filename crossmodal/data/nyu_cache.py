@@ -31,6 +31,7 @@ from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
 from crossmodal.errors import InputError
 from crossmodal.fileio import atomic_path, write_json_atomically
 
+
 def _create_frames(file: h5py.File, key: str, shape: tuple[int, ...], dtype: type) -> h5py.Dataset:
     """One uncompressed chunk per frame. On 480x640 room-like frames cached at 240x320, gzip
     level 1 cut 0.95 to 0.35 MiB per frame but slowed random item reads from 0.8 to 2.0 ms;

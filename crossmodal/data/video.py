@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import av
 import av.logging
 import numpy as np
 
 from crossmodal.data.resize import resize_rgb
-from crossmodal.errors import InputError
 from crossmodal.data.waveform import SAMPLE_RATE
+from crossmodal.errors import InputError
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".webm", ".mov")
 

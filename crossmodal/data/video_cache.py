@@ -20,9 +20,10 @@ import os
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import h5py
 import numpy as np
@@ -30,6 +31,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from crossmodal.config import VideoConfig
 from crossmodal.data.video import (
     VIDEO_EXTENSIONS,
     DecodedAudio,
@@ -38,7 +40,6 @@ from crossmodal.data.video import (
     list_videos,
     sample_times,
 )
-from crossmodal.config import VideoConfig
 from crossmodal.data.waveform import SAMPLE_RATE
 from crossmodal.errors import InputError
 from crossmodal.fileio import atomic_path, write_json_atomically

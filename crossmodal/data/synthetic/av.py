@@ -1,4 +1,4 @@
-"""Embedded audio-visual default data: short event videos with a sound track, and a labelled sound set.
+"""What the embedded audio-visual events look and sound like: one video and one sound per (class, seed).
 
 Each event class has a visual signature (shape, motion, texture) and an audio signature
 (pitch, timbre, envelope, rhythm) that are driven by the same event times, e.g. a ball's
@@ -10,30 +10,15 @@ coloured noise and stray tones, so no single trivial cue gives the label away: a
 audio network's features separate the classes far less well than those of a network that
 learnt, from the pictures, which sound belongs to the event in view.
 
-Layout written by generate_synthetic_av(out):
-    out/videos/video_000.mp4 ...      H.264 (or MPEG-4 part 2) video + AAC stereo audio, 22.05 kHz
-    out/videos/labels.csv             video,label
-    out/sounds/audio/*.wav            mono 44.1 kHz clips in the ESC-50 naming scheme
-    out/sounds/meta/esc50.csv         filename,fold,target,category,esc10,src_file,take (5 folds)
+The files themselves are written by ``synthetic.av_set`` (generation) and ``synthetic.av_files`` (encoding).
 """
 
 from __future__ import annotations
 
-import csv
-from fractions import Fraction
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
-import av
 import cv2
 import numpy as np
-import soundfile
-from tqdm import tqdm
-
-from crossmodal.config import SyntheticAVConfig
-from crossmodal.data.video import ffmpeg_log_callback_off
-from crossmodal.errors import InputError
-from crossmodal.parallel import process_pool, worker_count
 
 EVENT_CLASSES = (
     "bouncing_ball",
@@ -47,65 +32,14 @@ EVENT_CLASSES = (
 )
 VIDEO_AUDIO_RATE = 22050
 SOUND_SET_RATE = 44100
-ESC50_COLUMNS = ("filename", "fold", "target", "category", "esc10", "src_file", "take")
-_AUDIO_FRAME = 1024
 SPEED_RANGE = (0.7, 1.4)
 """Playback speed of an event instance: motion, tempo and pitch together."""
 OFF_SCREEN_LEVEL = (0.2, 0.6)
 """RMS of the off-screen sound of another class relative to the event's (-14 to -4.4 dB)."""
 EQ_DB = 12.0
 """Largest gain of each component of the random equaliser."""
-GENERATOR_VERSION = 2
-"""Part of the generated folder's name: files from a generator that rendered differently are never reused."""
-VIDEO_FPS = 25
-SOUND_CLIP_SECONDS = 5.0
-"""The labelled sound set's clips are ESC-50 length."""
 
 Draw = Callable[[np.ndarray, float], None]
-
-
-def _video_codec() -> str:
-    """H.264 when the bundled FFmpeg has libx264, else MPEG-4 part 2, which every build has."""
-    try:
-        av.codec.Codec("libx264", "w")
-        return "libx264"
-    except av.codec.codec.UnknownCodecError:
-        return "mpeg4"
-
-
-@ffmpeg_log_callback_off()
-def write_av_file(path: str | Path, frames: np.ndarray, fps: int, audio: np.ndarray | None, sample_rate: int) -> None:
-    """Mux N x H x W x 3 uint8 frames and a C x S float waveform in [-1, 1] (or None: no audio) into `path`.
-
-    Video is H.264 (MPEG-4 part 2 without libx264), audio AAC; the container follows the
-    file suffix (.mp4, .mkv, .mov, .avi).
-    """
-    height, width = frames.shape[1:3]
-    with av.open(str(path), "w") as container:
-        video = container.add_stream(_video_codec(), rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.thread_count = 1
-        if video.codec_context.name == "libx264":
-            video.codec_context.options = {"preset": "ultrafast", "crf": "20"}
-        sound = None
-        if audio is not None:
-            layout = "stereo" if audio.shape[0] == 2 else "mono"
-            sound = container.add_stream("aac", rate=sample_rate, layout=layout)
-        for i, image in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        if sound is not None:
-            waveform = np.clip(audio, -1.0, 1.0).astype(np.float32)
-            for start in range(0, waveform.shape[1], _AUDIO_FRAME):
-                chunk = np.ascontiguousarray(waveform[:, start : start + _AUDIO_FRAME])
-                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=sound.layout.name)
-                frame.sample_rate, frame.pts = sample_rate, start
-                frame.time_base = Fraction(1, sample_rate)
-                container.mux(sound.encode(frame))
-            container.mux(sound.encode(None))
 
 
 # ---------------------------------------------------------------- audio building blocks
@@ -472,74 +406,3 @@ def render_event_sound(class_id: int, seed: int | list[int], seconds: float) -> 
     return _soundscape(rng, event, class_id, SOUND_SET_RATE, channels=1)[0]
 
 
-def _video_job(job: tuple[Path, int, list[int], tuple[int, int], float, int]) -> None:
-    path, class_id, seed, size, seconds, fps = job
-    frames, audio = render_event_video(class_id, seed, size, seconds, fps)
-    write_av_file(path, frames, fps, audio, VIDEO_AUDIO_RATE)
-
-
-def _sound_job(job: tuple[Path, int, list[int], float]) -> None:
-    path, class_id, seed, seconds = job
-    soundfile.write(path, render_event_sound(class_id, seed, seconds), SOUND_SET_RATE, subtype="PCM_16")
-
-
-def generate_synthetic_av(
-    out_dir: str | Path,
-    av: SyntheticAVConfig = SyntheticAVConfig(),
-    workers: int | None = None,
-    progress: bool = True,
-    fps: int = VIDEO_FPS,
-    clip_seconds: float = SOUND_CLIP_SECONDS,
-) -> Path:
-    """Write ``av.num`` event videos (out/videos, with labels.csv) and an ESC-50-layout sound set (out/sounds).
-
-    Classes cycle through EVENT_CLASSES so the videos are balanced; ``av.clips_per_class`` sound
-    clips of each class (``clip_seconds`` long) are spread evenly over the five folds. The same
-    seed gives the same files. ``fps`` and ``clip_seconds`` are the renderer's own settings
-    (lower them for quick tests).
-    """
-    if av.num < 1 or av.clips_per_class < 1 or av.seconds <= 0 or min(av.size) < 8:
-        raise InputError(
-            f"synthetic events need num and clips_per_class >= 1, sides >= 8 and positive seconds, "
-            f"got {av.num}, {av.clips_per_class}, {av.size} and {av.seconds}"
-        )
-    num_videos, seed, size, seconds, clips_per_class = av.num, av.seed, tuple(av.size), av.seconds, av.clips_per_class
-    out = Path(out_dir)
-    videos, sounds = out / "videos", out / "sounds"
-    (sounds / "audio").mkdir(parents=True, exist_ok=True)
-    (sounds / "meta").mkdir(parents=True, exist_ok=True)
-    videos.mkdir(parents=True, exist_ok=True)
-    classes = len(EVENT_CLASSES)
-
-    video_jobs = [
-        (videos / f"video_{i:03d}.mp4", i % classes, [seed, 0, i], tuple(size), seconds, fps) for i in range(num_videos)
-    ]
-    sound_rows, sound_jobs = [], []
-    for c, name in enumerate(EVENT_CLASSES):
-        for j in range(clips_per_class):
-            fold, clip_id = j % 5 + 1, c * clips_per_class + j
-            filename = f"{fold}-{clip_id:06d}-A-{c}.wav"
-            sound_rows.append((filename, fold, c, name, False, clip_id, "A"))
-            sound_jobs.append((sounds / "audio" / filename, c, [seed, 1, clip_id], clip_seconds))
-
-    jobs = [(_video_job, job) for job in video_jobs] + [(_sound_job, job) for job in sound_jobs]
-    with process_pool(worker_count(workers, len(jobs))) as pool, tqdm(
-        total=len(jobs), desc="rendering events", unit="file", disable=not progress, dynamic_ncols=True
-    ) as bar:
-        for _ in pool.imap_unordered(_run_job, jobs) if pool else map(_run_job, jobs):
-            bar.update()
-
-    with open(videos / "labels.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["video", "label"])
-        writer.writerows((job[0].name, EVENT_CLASSES[job[1]]) for job in video_jobs)
-    with open(sounds / "meta" / "esc50.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(ESC50_COLUMNS)
-        writer.writerows(sound_rows)
-    return out
-
-
-def _run_job(job: tuple[Callable[[tuple], None], tuple]) -> None:
-    function, arguments = job
-    function(arguments)

@@ -34,7 +34,7 @@ class Camera:
         grid = np.stack(np.broadcast_arrays(u[None, :], v[:, None], np.float32(1.0)), axis=-1)
         return grid @ self.rotation.T.astype(np.float32)
 
-    def resized(self, height: int, width: int) -> "Camera":
+    def resized(self, height: int, width: int) -> Camera:
         """The same view at another resolution."""
         fx, fy, cx, cy = intrinsics(height, width)
         return Camera(self.position, self.rotation, fx, fy, cx, cy, height, width)

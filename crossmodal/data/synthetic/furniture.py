@@ -7,8 +7,21 @@ bookshelf are "books").
 from __future__ import annotations
 
 from crossmodal.data.synthetic.materials import (
-    BOOKS, CARPET, FABRIC, FOLIAGE, GLASS, METAL, MIRROR, PAINT, PANEL, PICTURE, PORCELAIN, SCREEN,
-    SLATS, TILES, WOOD,
+    BOOKS,
+    CARPET,
+    FABRIC,
+    FOLIAGE,
+    GLASS,
+    METAL,
+    MIRROR,
+    PAINT,
+    PANEL,
+    PICTURE,
+    PORCELAIN,
+    SCREEN,
+    SLATS,
+    TILES,
+    WOOD,
 )
 from crossmodal.data.synthetic.parts import Item, Part, Workshop, box, cylinder
 

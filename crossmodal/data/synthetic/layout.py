@@ -8,14 +8,21 @@ class is learnable from context yet not from any single object.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from crossmodal.data.synthetic import furniture as fur
 from crossmodal.data.synthetic.materials import (
-    CARPET, GLASS, PAINT, PANEL, TILES, WALLPAPER, WOOD, MaterialBank,
+    CARPET,
+    GLASS,
+    PAINT,
+    PANEL,
+    TILES,
+    WALLPAPER,
+    WOOD,
+    MaterialBank,
 )
 from crossmodal.data.synthetic.parts import Item, Workshop
 

@@ -26,7 +26,7 @@ class NoiseTiles:
     fine: np.ndarray
 
     @staticmethod
-    def sample(rng: np.random.Generator) -> "NoiseTiles":
+    def sample(rng: np.random.Generator) -> NoiseTiles:
         def normalised(a: np.ndarray) -> np.ndarray:
             a = a - a.mean()
             return (a / (np.abs(a).max() + 1e-6)).astype(np.float32)

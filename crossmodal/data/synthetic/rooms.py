@@ -17,16 +17,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from crossmodal.config import RoomsConfig
 from crossmodal.data.matlab import NYUMatWriter
 from crossmodal.data.nyu_meta import load_meta
 from crossmodal.data.synthetic import kinect, render
 from crossmodal.data.synthetic.camera import sample_camera
 from crossmodal.data.synthetic.layout import build_layout, sample_scene_type
 from crossmodal.data.synthetic.raycast import cast, primitives_from_layout
-from crossmodal.config import RoomsConfig
 from crossmodal.errors import InputError
 from crossmodal.parallel import process_pool, worker_count
-
 
 PREVIEW_SIZE = (24, 32)
 PREVIEW_TRIES = 4
