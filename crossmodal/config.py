@@ -140,7 +140,9 @@ class RunConfig:
     ``dir``: the exact run directory; when unset a new ``<runs_dir>/<name>-<timestamp>``.
     ``wandb``: "auto" (online when logged in, else offline), "online", "offline", "disabled".
     ``device``: "auto" (CUDA when available), "cpu", "cuda", "cuda:N".
-    ``amp`` and ``channels_last`` apply on CUDA only.
+    ``amp`` and ``channels_last`` apply on CUDA only. ``on_nonfinite``: what a step with a NaN or
+    infinite loss does: "stop" (one sentence naming the step and the term; the last checkpoint is
+    kept) or "skip" (no update; the epoch records count them, run so far, as ``skipped_steps``).
     """
 
     name: str | None = None
@@ -153,6 +155,7 @@ class RunConfig:
     amp: bool = True
     channels_last: bool = True
     progress: bool = True
+    on_nonfinite: str = "stop"
 
 
 @dataclass
@@ -270,6 +273,14 @@ def _update(node: Any, values: Any, prefix: str, origin: str) -> Any:
     return dataclasses.replace(node, **changes)
 
 
+def _number(text: str) -> float | None:
+    """``text`` as a number when it reads as one ("1e-3", "5e4", " 0.1 "), else None."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
+
+
 def _is_free_mapping(hint: Any) -> bool:
     return typing.get_origin(hint) is dict
 
@@ -296,6 +307,10 @@ def _coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
         return dict(value)
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint in (float, int) and isinstance(value, str):
+        number = _number(value)
+        if number is not None and (hint is float or float(number).is_integer()):
+            return hint(number)
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
         return value
     if hint is bool and isinstance(value, bool):

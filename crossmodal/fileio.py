@@ -4,10 +4,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+TEMPORARY_SUFFIX = re.compile(r"^\..+\.tmp-(\d+)$")
 
 
 def temporary_sibling(path: Path) -> Path:
@@ -40,3 +43,30 @@ def write_text_atomically(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomically(path: str | os.PathLike[str], payload: Any, indent: int | None = 2) -> None:
     write_text_atomically(path, json.dumps(payload, indent=indent) + "\n")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporaries that processes no longer alive left in ``folder`` (killed mid-write); returns them."""
+    removed = []
+    for path in Path(folder).iterdir():
+        match = TEMPORARY_SUFFIX.match(path.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True

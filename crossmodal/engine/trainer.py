@@ -41,12 +41,14 @@ from crossmodal.engine.logging import WANDB_MODES, MetricsFile, WandbLogger, res
 from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restore_rng_state, seed_everything
 from crossmodal.engine.teacher_cache import TeacherOutputCache
 from crossmodal.errors import InputError
+from crossmodal.fileio import remove_stale_temporaries
 from crossmodal.modalities import MODALITIES
 from crossmodal.models.features import Features, feature_info
 from crossmodal.models.student_registry import STUDENTS, build_student
 from crossmodal.models.teachers import build_teacher
 
 CONFIG_FILE = "config.yaml"
+NONFINITE_ACTIONS = ("stop", "skip")
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -79,6 +81,17 @@ def check_config(config: TrainConfig) -> None:
         raise InputError("schedule.epochs, schedule.batch_size and run.log_every must be positive")
     if not config.teacher.specs:
         raise InputError("teacher.specs is empty; name at least one teacher (--teacher)")
+    optim = config.optim
+    if not (math.isfinite(optim.lr) and optim.lr > 0):
+        raise InputError(f"optim.lr must be a positive number, got {optim.lr}")
+    if not 0 <= optim.momentum < 1:
+        raise InputError(f"optim.momentum must lie in [0, 1), got {optim.momentum}")
+    if not (math.isfinite(optim.weight_decay) and optim.weight_decay >= 0):
+        raise InputError(f"optim.weight_decay must be a number >= 0, got {optim.weight_decay}")
+    if config.data.num_workers < 0:
+        raise InputError(f"data.num_workers must be 0 (load in the training process) or more, got {config.data.num_workers}")
+    if config.run.on_nonfinite not in NONFINITE_ACTIONS:
+        raise InputError(f"run.on_nonfinite {config.run.on_nonfinite!r} is not one of: {', '.join(NONFINITE_ACTIONS)}")
     check_modalities(config.data)
     OBJECTIVES.get(config.objective.name).check_options(config.objective.options)
     STUDENTS.get(config.student.name)
@@ -151,6 +164,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self._amp_dtype == torch.float16)
         self.epoch = 0
         self.global_step = 0
+        self.skipped_steps = 0
         self.finished = False
 
         self.run_dir = self._open_run_dir(resume)
@@ -158,8 +172,9 @@ class Trainer:
         wandb_id = None
         if resume_state is not None:
             wandb_id = self._restore(resume_state)
-            if self.dist.is_main:
-                self.metrics.keep_epochs_up_to(self.epoch)
+        if self.dist.is_main:
+            # The metrics file never holds an epoch the checkpoint does not (a fresh start holds none).
+            self.metrics.keep_epochs_up_to(self.epoch)
         if self.dist.is_main:
             save_config(config, self.run_dir / CONFIG_FILE)
         self.wandb = WandbLogger(
@@ -267,6 +282,7 @@ class Trainer:
                 path = Path(run.runs_dir).expanduser() / f"{name}-{stamp}-{suffix}"
         if self.dist.is_main:
             path.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
         return path
 
     # ------------------------------------------------------------ checkpoints
@@ -303,6 +319,11 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if state["grad_scaler"]:
             self.scaler.load_state_dict(state["grad_scaler"])
+        if state["epoch"] > self.config.schedule.epochs:
+            raise InputError(
+                f"the run has finished {state['epoch']} epochs, more than schedule.epochs {self.config.schedule.epochs}; "
+                "--epochs can only extend a run"
+            )
         self.epoch = state["epoch"]
         self.global_step = state["global_step"]
         self.finished = state["finished"] and self.epoch >= self.config.schedule.epochs
@@ -360,8 +381,10 @@ class Trainer:
         for batch in bar:
             self.objective.set_progress(TrainingProgress(epoch, self.global_step, self.steps_per_epoch, config.schedule.epochs))
             losses = self._step(batch)
-            steps += 1
             self.global_step += 1
+            if not losses:
+                continue  # a skipped non-finite step (run.on_nonfinite=skip)
+            steps += 1
             window_samples += batch["target"].shape[0] * self.dist.world_size
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + value
@@ -372,10 +395,14 @@ class Trainer:
                 bar.set_postfix(loss=f"{record['loss']:.4f}", samples_per_s=f"{record['samples_per_s']:.1f}")
                 window_start, window_samples = now, 0
         elapsed = time.perf_counter() - epoch_start
+        if steps == 0:
+            raise InputError(f"every step of epoch {epoch} gave a non-finite loss (run.on_nonfinite=skip), so nothing was learnt")
         means = self._epoch_means(totals, steps)
         samples = steps * config.schedule.batch_size * self.dist.world_size
         record = self._record(epoch, means, samples / max(elapsed, 1e-9))
         record.update(event="epoch", epoch_time_s=round(elapsed, 3))
+        if self.skipped_steps:
+            record["skipped_steps"] = self.skipped_steps
         self.epoch = epoch
         self.finished = epoch == config.schedule.epochs
         self._log(record)
@@ -390,6 +417,12 @@ class Trainer:
         if not losses:
             raise RuntimeError(f"objective {self.config.objective.name!r} trains the student but returned no loss terms")
         loss = sum(losses.values())
+        if not self._all_finite(loss):
+            if self.config.run.on_nonfinite == "skip":
+                self.skipped_steps += 1
+                self.scheduler.step()  # the schedule stays aligned with the step count
+                return {}
+            raise InputError(self._nonfinite_message(losses))
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -398,6 +431,21 @@ class Trainer:
         if before is not None:
             merge_buffer_updates(self.model, before)
         return {"loss": loss.detach(), **{f"loss/{k}": v.detach() for k, v in losses.items()}}
+
+    def _all_finite(self, loss: Tensor) -> bool:
+        """Whether the loss is finite on every rank (all ranks must take the same decision, or DDP hangs)."""
+        finite = torch.isfinite(loss.detach()).to(torch.int32)
+        if self.dist.enabled:
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        return bool(finite)
+
+    def _nonfinite_message(self, losses: dict[str, Tensor]) -> str:
+        bad = ", ".join(f"{name} = {float(value.detach())}" for name, value in losses.items() if not torch.isfinite(value))
+        kept = f"the checkpoint of epoch {self.epoch} in {self.run_dir} is kept" if self.epoch else "no epoch had finished yet"
+        return (
+            f"step {self.global_step + 1} (epoch {self.epoch + 1}) gave a non-finite loss ({bad}), so training stopped; {kept}. "
+            "Lower optim.lr or check the data, or set run.on_nonfinite=skip to skip such steps"
+        )
 
     def _teacher_outputs(self, batch: dict[str, Any]) -> list[Features]:
         if self.teacher_cache is not None:

@@ -1,0 +1,121 @@
+"""Runs a user can always continue, and a user's mistake answered with one sentence: the edges of the engine."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from crossmodal.cli.common import run_cli
+from crossmodal.cli.train import train_main
+from crossmodal.config import TrainConfig, apply_overrides
+from crossmodal.distill import OBJECTIVES, Objective
+from crossmodal.engine.checkpoint import load_checkpoint
+from crossmodal.engine.logging import MetricsFile
+from crossmodal.engine.trainer import Trainer
+from crossmodal.errors import InputError
+from crossmodal.fileio import remove_stale_temporaries
+from tests.test_engine import tiny_config
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def epochs_in(run) -> list[int]:
+    return [r["epoch"] for r in MetricsFile(run / "metrics.jsonl").read() if r.get("event") == "epoch"]
+
+
+@pytest.mark.parametrize("typed, value", [("1e-3", 0.001), ("5E-2", 0.05), (".5", 0.5), ("3", 3.0)])
+def test_every_number_a_user_types_is_accepted(typed, value):
+    assert apply_overrides(TrainConfig(), [f"optim.lr={typed}"]).optim.lr == value
+    assert apply_overrides(TrainConfig(), ["schedule.epochs=5e1"]).schedule.epochs == 50
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.lr=.nan", "optim.lr must be a positive number, got nan"),
+    ("optim.lr=-0.1", "optim.lr must be a positive number, got -0.1"),
+    ("optim.momentum=1.5", "optim.momentum must lie in [0, 1), got 1.5"),
+    ("optim.weight_decay=-1", "optim.weight_decay must be a number >= 0"),
+    ("data.num_workers=-1", "data.num_workers must be 0"),
+    ("run.on_nonfinite=ignore", "run.on_nonfinite 'ignore' is not one of: stop, skip"),
+    ("schedule.epochs=2.5", "'schedule.epochs'"),
+])
+def test_bad_numbers_are_one_sentence_and_exit_2(tmp_path, capsys, monkeypatch, override, message):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(train_main, ["--wandb", "disabled", "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+
+
+class NaNAtStep(Objective):
+    """A real loss on the student, NaN at the steps listed in ``at``."""
+
+    at: tuple[int, ...] = ()
+
+    def __init__(self, ctx) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, student_out, teacher_outs, batch):
+        loss = self.scale * student_out.pooled.pow(2).mean()
+        return {"probe_term": loss * float("nan") if self.progress.step in self.at else loss}
+
+
+@pytest.fixture
+def nan_objective():
+    OBJECTIVES.register("nan-at-step")(NaNAtStep)
+    yield NaNAtStep
+    OBJECTIVES.unregister("nan-at-step")
+    NaNAtStep.at = ()
+
+
+def test_a_nonfinite_loss_stops_with_one_sentence_and_keeps_the_last_checkpoint(tmp_path, data_root, nan_objective):
+    nan_objective.at = (6,)  # 40 rooms at batch 8: 5 steps per epoch, so step 6 is the first of epoch 2
+    config = tiny_config(tmp_path, data_root, "objective.name=nan-at-step", f"run.dir={tmp_path / 'run'}")
+    with pytest.raises(InputError, match=r"step 7 \(epoch 2\) gave a non-finite loss \(probe_term = nan\).*epoch 1 .* is kept"):
+        Trainer(config).fit()
+    state = load_checkpoint(tmp_path / "run")
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["student"].values() if v.is_floating_point())
+    assert epochs_in(tmp_path / "run") == [1]
+
+
+def test_skip_mode_skips_nonfinite_steps_and_counts_them(tmp_path, data_root, nan_objective):
+    nan_objective.at = (1, 7)
+    config = tiny_config(tmp_path, data_root, "objective.name=nan-at-step", "run.on_nonfinite=skip", f"run.dir={tmp_path / 'run'}")
+    Trainer(config).fit()
+    epochs = [r for r in MetricsFile(tmp_path / "run" / "metrics.jsonl").read() if r.get("event") == "epoch"]
+    assert [(r["epoch"], r["skipped_steps"]) for r in epochs] == [(1, 1), (2, 2)]
+    assert load_checkpoint(tmp_path / "run")["global_step"] == 10
+
+
+def test_a_run_killed_before_its_first_checkpoint_restarts_without_duplicate_epochs(tmp_path, data_root):
+    run = tmp_path / "run"
+    run.mkdir()
+    # What a kill during epoch 2 of a first attempt leaves behind: epoch 1 logged, no checkpoint yet written.
+    MetricsFile(run / "metrics.jsonl").write({"event": "epoch", "epoch": 1, "step": 5, "loss": 1.0})
+    (run / f".last.pt.tmp-{2**22 + 12345}").write_bytes(b"half a checkpoint")
+    Trainer(tiny_config(tmp_path, data_root, f"run.dir={run}")).fit()
+    assert epochs_in(run) == [1, 2]
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == []
+
+
+def test_only_temporaries_of_dead_processes_are_removed(tmp_path):
+    mine, dead, other = tmp_path / f".a.tmp-{os.getpid()}", tmp_path / f".b.tmp-{2**22 + 7}", tmp_path / "c.tmp-1"
+    for path in (mine, dead, other):
+        path.write_text("x")
+    assert remove_stale_temporaries(tmp_path) == [dead]
+    assert mine.exists() and other.exists() and not dead.exists()
+
+
+def test_resume_cannot_shorten_a_run(tmp_path, data_root, capsys):
+    run = tmp_path / "run"
+    Trainer(tiny_config(tmp_path, data_root, f"run.dir={run}")).fit()
+    assert run_cli(train_main, ["--resume", str(run), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "the run has finished 2 epochs, more than schedule.epochs 1; --epochs can only extend a run" in err
+    assert load_checkpoint(run)["epoch"] == 2
