@@ -229,7 +229,9 @@ def _read_yaml_with_bases(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if resolved in seen:
         raise InputError(f"config file {path} is its own base (base: links form a cycle)")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise InputError(f"config file {path} is not UTF-8 text; save it as UTF-8 YAML") from None
     except yaml.YAMLError as error:
         raise InputError(f"config file {path} is not valid YAML: {error}".replace("\n", " ")) from None
     if not isinstance(values, dict):

@@ -119,3 +119,65 @@ def test_resume_cannot_shorten_a_run(tmp_path, data_root, capsys):
     err = capsys.readouterr().err
     assert "the run has finished 2 epochs, more than schedule.epochs 1; --epochs can only extend a run" in err
     assert load_checkpoint(run)["epoch"] == 2
+
+
+def one_sentence(capsys, argv: list[str]) -> str:
+    assert run_cli(train_main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_a_config_that_is_not_utf8_is_one_sentence(tmp_path, capsys):
+    config = tmp_path / "latin1.yaml"
+    config.write_bytes("run: {name: caf\xe9}\n".encode("latin-1"))
+    assert f"config file {config} is not UTF-8 text" in one_sentence(capsys, ["--config", str(config)])
+
+
+def test_an_unwritable_run_directory_is_one_sentence(tmp_path, data_root, capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    message = one_sentence(capsys, ["--wandb", "disabled", "--batch-size", "8", "--run-dir", str(tmp_path / "a-file" / "run"),
+                                    "--set", f"data.root={data_root}", "data.rooms.num=40", "data.rooms.size=[48, 64]"])
+    assert f"cannot write the run directory {tmp_path / 'a-file' / 'run'}" in message
+
+
+def test_a_full_disk_at_checkpoint_time_is_one_sentence_and_keeps_the_previous_checkpoint(tmp_path, data_root, monkeypatch):
+    import crossmodal.engine.trainer as trainer_module
+    from crossmodal.engine.checkpoint import save_checkpoint
+
+    run = tmp_path / "run"
+    trainer = Trainer(tiny_config(tmp_path, data_root, f"run.dir={run}"))
+
+    def full_after_first(state, path):
+        if state["epoch"] > 1:
+            raise OSError(28, "No space left on device")
+        save_checkpoint(state, path)
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", full_after_first)
+    with pytest.raises(InputError, match=r"could not write checkpoint .*last.pt \(No space left on device\); the previous checkpoint is kept"):
+        trainer.fit()
+    assert load_checkpoint(run)["epoch"] == 1
+
+
+def test_resume_on_a_data_set_of_another_size_is_one_sentence(tmp_path, data_root, capsys):
+    run = tmp_path / "run"
+    config = tiny_config(tmp_path, data_root, f"run.dir={run}", "schedule.epochs=1")
+    Trainer(config).fit()
+    with pytest.raises(InputError, match="holds per-sample state .* for 40 training samples, but the data set now has 24"):
+        Trainer(apply_overrides(config, ["data.rooms.num=24", "schedule.epochs=2"]), resume=run)
+
+
+def test_resume_from_a_checkpoint_with_a_key_missing_or_a_wrong_shape_is_one_sentence(tmp_path, data_root):
+    from crossmodal.engine.checkpoint import save_checkpoint
+
+    run = tmp_path / "run"
+    config = tiny_config(tmp_path, data_root, f"run.dir={run}", "schedule.epochs=1")
+    Trainer(config).fit()
+    state = load_checkpoint(run)
+    save_checkpoint({k: v for k, v in state.items() if k != "optimizer"}, run / "last.pt")
+    with pytest.raises(InputError, match="lacks optimizer, so the run cannot be continued"):
+        Trainer(config, resume=run)
+    state["student"]["stem.0.weight"] = torch.zeros(3, 3)
+    save_checkpoint(state, run / "last.pt")
+    with pytest.raises(InputError, match="does not fit this run .*start afresh in another --run-dir"):
+        Trainer(config, resume=run)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -49,6 +50,7 @@ from crossmodal.models.teachers import build_teacher
 
 CONFIG_FILE = "config.yaml"
 NONFINITE_ACTIONS = ("stop", "skip")
+RESUME_KEYS = ("epoch", "global_step", "finished", "student_spec", "student", "objective", "optimizer", "scheduler", "grad_scaler", "rng")
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -97,6 +99,13 @@ def check_config(config: TrainConfig) -> None:
     STUDENTS.get(config.student.name)
 
 
+def _check_writable(folder: Path) -> None:
+    """Fail now, not after the first epoch, when the run directory cannot take a file."""
+    probe = folder / f".write-check.tmp-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
 class DistillationModel(nn.Module):
     """Student plus objective as one module, so DDP averages the gradients of both."""
 
@@ -132,6 +141,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         resume_state = load_checkpoint(resume) if resume is not None else None
+        self._resume_path = checkpoint_path(resume) if resume is not None else None
         self.teachers = [
             build_teacher(spec).to(self.device, memory_format=self._memory_format) for spec in config.teacher.specs
         ]
@@ -281,8 +291,12 @@ class Trainer:
                 suffix += 1
                 path = Path(run.runs_dir).expanduser() / f"{name}-{stamp}-{suffix}"
         if self.dist.is_main:
-            path.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(path)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                remove_stale_temporaries(path)
+                _check_writable(path)
+            except OSError as error:
+                raise InputError(f"cannot write the run directory {path}: {error.strerror or error}") from None
         return path
 
     # ------------------------------------------------------------ checkpoints
@@ -307,18 +321,31 @@ class Trainer:
 
     def _save(self) -> None:
         if self.dist.is_main:
-            save_checkpoint(self._state(), self.run_dir / LAST_CHECKPOINT)
+            path = self.run_dir / LAST_CHECKPOINT
+            try:
+                save_checkpoint(self._state(), path)
+            except OSError as error:
+                kept = "the previous checkpoint is kept" if path.exists() else "no checkpoint was written yet"
+                raise InputError(f"could not write checkpoint {path} ({error.strerror or error}); {kept}") from None
         barrier(self.dist)
 
     def _restore(self, state: dict[str, Any]) -> str | None:
+        missing = [key for key in RESUME_KEYS if key not in state]
+        if missing:
+            raise InputError(f"checkpoint {self._resume_path} lacks {', '.join(missing)}, so the run cannot be continued from it")
         if state["student_spec"] != self.student_spec:
             raise InputError(f"the checkpoint's student {state['student_spec']} differs from the configured {self.student_spec}")
-        self.student.load_state_dict(state["student"])
-        self.objective.load_state_dict(state["objective"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if state["grad_scaler"]:
-            self.scaler.load_state_dict(state["grad_scaler"])
+        self._check_state_fits(state["objective"], self.objective.state_dict())
+        try:
+            self.student.load_state_dict(state["student"])
+            self.objective.load_state_dict(state["objective"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            if state["grad_scaler"]:
+                self.scaler.load_state_dict(state["grad_scaler"])
+        except (RuntimeError, KeyError, ValueError) as error:
+            reason = str(error).strip().splitlines()[-1][:200] if str(error).strip() else type(error).__name__
+            raise InputError(f"checkpoint {self._resume_path} does not fit this run ({reason}); start afresh in another --run-dir") from None
         if state["epoch"] > self.config.schedule.epochs:
             raise InputError(
                 f"the run has finished {state['epoch']} epochs, more than schedule.epochs {self.config.schedule.epochs}; "
@@ -431,6 +458,18 @@ class Trainer:
         if before is not None:
             merge_buffer_updates(self.model, before)
         return {"loss": loss.detach(), **{f"loss/{k}": v.detach() for k, v in losses.items()}}
+
+    def _check_state_fits(self, stored: dict[str, Tensor], built: dict[str, Tensor]) -> None:
+        """Per-sample state (memory banks) has one row per training sample: another data set size cannot continue."""
+        for key, tensor in built.items():
+            old = stored.get(key)
+            if isinstance(old, Tensor) and old.dim() >= 1 and tensor.dim() >= 1 and old.shape[0] != tensor.shape[0] \
+                    and old.shape[1:] == tensor.shape[1:] and tensor.shape[0] == len(self.dataset):
+                raise InputError(
+                    f"checkpoint {self._resume_path} holds per-sample state ({key}) for {old.shape[0]} training samples, "
+                    f"but the data set now has {len(self.dataset)}; a run continues on the data it started with, "
+                    "so start afresh in another --run-dir"
+                )
 
     def _all_finite(self, loss: Tensor) -> bool:
         """Whether the loss is finite on every rank (all ranks must take the same decision, or DDP hangs)."""
