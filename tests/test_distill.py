@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -108,8 +109,10 @@ def test_crd_gradients_reach_student_and_both_heads_but_not_the_teacher():
     assert not any(buffer.requires_grad for buffer in objective.buffers())
 
 
-def test_memory_update_rule_is_exact_and_training_only():
-    objective, data = tiny_crd()
+@pytest.mark.parametrize("momentum", [0.5, 0.8])
+def test_memory_update_rule_is_exact_and_training_only(momentum):
+    """At 0.5, m and 1 - m coincide; 0.8 tells a swapped blend apart."""
+    objective, data = tiny_crd(momentum=momentum)
     term = objective.terms[0]
     before_student = term.student_memory.rows.clone()
     before_teacher = term.teacher_memory.rows.clone()
@@ -124,7 +127,7 @@ def test_memory_update_rule_is_exact_and_training_only():
     v = hand_embed(term.embed_teacher, data["teacher"])
     index = data["index"]
     for bank, before, embedding in ((term.student_memory, before_student, u), (term.teacher_memory, before_teacher, v)):
-        blended = 0.5 * before[index].double() + 0.5 * embedding
+        blended = momentum * before[index].double() + (1 - momentum) * embedding
         expected = blended / blended.norm(dim=1, keepdim=True)
         torch.testing.assert_close(bank.rows[index].double(), expected, rtol=1e-6, atol=1e-6)
         untouched = [row for row in range(6) if row not in index.tolist()]
@@ -255,6 +258,44 @@ def test_per_sample_negatives_avoid_only_the_anchor():
     assert negatives.shape == (3, 400)
     for anchor, row in zip(index.tolist(), negatives):
         assert set(row.tolist()) == set(range(5)) - {anchor}
+
+
+def _chi_square_p_value(counts: np.ndarray) -> float:
+    """p-value of the counts under a uniform distribution over their cells."""
+    from scipy.stats import chisquare
+
+    return float(chisquare(counts).pvalue)
+
+
+def test_shared_negatives_are_uniform_over_the_allowed_rows():
+    torch.manual_seed(1)
+    index = torch.tensor([3, 7, 7, 0, 49])
+    counts = np.bincount(draw_shared_negatives(index, 50, 200_000).numpy(), minlength=50)
+    allowed = np.setdiff1d(np.arange(50), index.numpy())
+    assert counts[index.numpy()].sum() == 0
+    assert _chi_square_p_value(counts[allowed]) > 1e-4
+    # every allowed row within 5 sigma of its expected count
+    expected = 200_000 / len(allowed)
+    assert np.abs(counts[allowed] - expected).max() < 5 * np.sqrt(expected)
+
+
+def test_per_sample_negatives_are_uniform_and_independent_across_anchors():
+    torch.manual_seed(2)
+    index = torch.tensor([0, 9, 4])
+    draws = draw_per_sample_negatives(index, 10, 90_000).numpy()
+    for anchor, row in zip(index.tolist(), draws):
+        counts = np.bincount(row, minlength=10)
+        assert counts[anchor] == 0
+        assert _chi_square_p_value(np.delete(counts, anchor)) > 1e-4
+    # Independence: the joint counts of two anchors' draws match the product of their marginals.
+    joint = np.zeros((10, 10))
+    np.add.at(joint, (draws[0], draws[1]), 1)
+    marginal = np.outer(joint.sum(1), joint.sum(0)) / joint.sum()
+    cells = marginal > 0
+    statistic = ((joint[cells] - marginal[cells]) ** 2 / marginal[cells]).sum()
+    from scipy.stats import chi2
+
+    assert chi2.sf(statistic, df=8 * 8) > 1e-4
 
 
 def test_per_sample_and_shared_modes_score_the_same_negatives_alike():
