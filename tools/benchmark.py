@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
-from crossmodal.eval.benchmark import benchmark_targets, grid_specs, run_benchmark
+from crossmodal.eval.benchmark import grid_specs, run_benchmark
+from crossmodal.eval.grid import grid_targets
 from crossmodal.eval.protocols import EVAL_SPLITS, LABEL_SETS, EvalSettings
 from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
 from crossmodal.modalities import MODALITIES
@@ -29,7 +30,7 @@ DEFAULT_EVALUATION = EvalSettings()
 
 def build_parser(prog: str, seeds: int, out: str) -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    targets = benchmark_targets()
+    targets = grid_targets()
     parser.add_argument("--seeds", type=int, default=seeds, help=f"number of seeds, run as 0..N-1 (default {seeds})")
     parser.add_argument("--targets", default=",".join(targets), help=f"comma-separated targets (default {','.join(targets)})")
     parser.add_argument(

@@ -18,7 +18,7 @@ from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.logging import WANDB_MODES
 from crossmodal.engine.trainer import Trainer, run_config_from_checkpoint
 from crossmodal.errors import InputError
-from crossmodal.modalities import MODALITIES, all_data_sets, default_config
+from crossmodal.modalities import MODALITIES, default_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data",
         help="training data; " + "; ".join(
-            f"{name}: " + ", ".join(kind.name for modality, kind in all_data_sets() if modality == name) for name in MODALITIES
+            f"{name}: " + ", ".join(kind.name for kind in MODALITIES.get(name).data_sets) for name in MODALITIES
         ) + " (the first of each is the default)",
     )
     parser.add_argument("--nyu", metavar="PATH", help="nyu_depth_v2_labeled.mat or its prepared cache (implies --data nyu)")

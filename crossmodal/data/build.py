@@ -35,10 +35,6 @@ def data_set_kind(config: DataConfig) -> DataSetKind:
     return MODALITIES.get(config.target).data_set(config.name)
 
 
-def check_modalities(config: DataConfig) -> None:
-    data_set_kind(config)
-
-
 def prepare_data(config: DataConfig, progress: bool = True) -> None:
     """Make sure the data exists: generate embedded data and cache videos if needed, check user paths.
 

@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
-from crossmodal.data.build import build_train_dataset, check_modalities, prepare_data
+from crossmodal.data.build import build_train_dataset, data_set_kind, prepare_data
 from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
 from crossmodal.engine.distributed import (
@@ -49,9 +49,9 @@ from crossmodal.models.student_registry import STUDENTS, build_student
 from crossmodal.models.teachers import build_teacher
 
 CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
 NONFINITE_ACTIONS = ("stop", "skip")
 RESUME_KEYS = ("epoch", "global_step", "finished", "student_spec", "student", "objective", "optimizer", "scheduler", "grad_scaler", "rng")
-METRICS_FILE = "metrics.jsonl"
 
 
 def resolve_device(request: str, local_rank: int = 0) -> torch.device:
@@ -94,7 +94,7 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"data.num_workers must be 0 (load in the training process) or more, got {config.data.num_workers}")
     if config.run.on_nonfinite not in NONFINITE_ACTIONS:
         raise InputError(f"run.on_nonfinite {config.run.on_nonfinite!r} is not one of: {', '.join(NONFINITE_ACTIONS)}")
-    check_modalities(config.data)
+    data_set_kind(config.data)
     OBJECTIVES.get(config.objective.name).check_options(config.objective.options)
     STUDENTS.get(config.student.name)
 
@@ -140,8 +140,8 @@ class Trainer:
         self.device = resolve_device(config.run.device, self.dist.local_rank)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        resume_state = load_checkpoint(resume) if resume is not None else None
         self._resume_path = checkpoint_path(resume) if resume is not None else None
+        resume_state = load_checkpoint(self._resume_path) if self._resume_path is not None else None
         self.teachers = [
             build_teacher(spec).to(self.device, memory_format=self._memory_format) for spec in config.teacher.specs
         ]
@@ -177,7 +177,7 @@ class Trainer:
         self.skipped_steps = 0
         self.finished = False
 
-        self.run_dir = self._open_run_dir(resume)
+        self.run_dir = self._open_run_dir()
         self.metrics = MetricsFile(self.run_dir / METRICS_FILE)
         wandb_id = None
         if resume_state is not None:
@@ -185,7 +185,6 @@ class Trainer:
         if self.dist.is_main:
             # The metrics file never holds an epoch the checkpoint does not (a fresh start holds none).
             self.metrics.keep_epochs_up_to(self.epoch)
-        if self.dist.is_main:
             save_config(config, self.run_dir / CONFIG_FILE)
         self.wandb = WandbLogger(
             resolve_wandb_mode(config.run.wandb) if self.dist.is_main else "disabled",
@@ -274,9 +273,9 @@ class Trainer:
             progress=self.config.run.progress and self.dist.is_main,
         )
 
-    def _open_run_dir(self, resume: str | Path | None) -> Path:
-        if resume is not None:
-            return checkpoint_path(resume).parent
+    def _open_run_dir(self) -> Path:
+        if self._resume_path is not None:
+            return self._resume_path.parent
         run = self.config.run
         if run.dir:
             path = Path(run.dir).expanduser()
@@ -333,6 +332,11 @@ class Trainer:
         missing = [key for key in RESUME_KEYS if key not in state]
         if missing:
             raise InputError(f"checkpoint {self._resume_path} lacks {', '.join(missing)}, so the run cannot be continued from it")
+        if state["epoch"] > self.config.schedule.epochs:
+            raise InputError(
+                f"the run has finished {state['epoch']} epochs, more than schedule.epochs {self.config.schedule.epochs}; "
+                "--epochs can only extend a run"
+            )
         if state["student_spec"] != self.student_spec:
             raise InputError(f"the checkpoint's student {state['student_spec']} differs from the configured {self.student_spec}")
         self._check_state_fits(state["objective"], self.objective.state_dict())
@@ -346,11 +350,6 @@ class Trainer:
         except (RuntimeError, KeyError, ValueError) as error:
             reason = str(error).strip().splitlines()[-1][:200] if str(error).strip() else type(error).__name__
             raise InputError(f"checkpoint {self._resume_path} does not fit this run ({reason}); start afresh in another --run-dir") from None
-        if state["epoch"] > self.config.schedule.epochs:
-            raise InputError(
-                f"the run has finished {state['epoch']} epochs, more than schedule.epochs {self.config.schedule.epochs}; "
-                "--epochs can only extend a run"
-            )
         self.epoch = state["epoch"]
         self.global_step = state["global_step"]
         self.finished = state["finished"] and self.epoch >= self.config.schedule.epochs

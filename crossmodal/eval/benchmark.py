@@ -13,17 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from crossmodal.errors import InputError
-from crossmodal.eval.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, method_config, run_grids
+from crossmodal.eval.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids
 from crossmodal.eval.protocols import EvalSettings
 from crossmodal.eval.report import markdown_table, plot_summary, report_section, summarise
 from crossmodal.fileio import write_json_atomically, write_text_atomically
 from crossmodal.modalities import MODALITIES
 from crossmodal.parallel import usable_cores
-
-
-def benchmark_targets() -> list[str]:
-    """The targets whose modality has a method grid, in registration order."""
-    return [name for name in MODALITIES if MODALITIES.get(name).experiments]
 
 
 def grid_specs(
@@ -38,7 +33,7 @@ def grid_specs(
     """One grid per target, in the order given; ``methods`` (None: all) picks, per target, the methods it has."""
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {seeds}")
-    known_targets = benchmark_targets()
+    known_targets = grid_targets()
     unknown = [t for t in targets if t not in known_targets]
     if unknown or not targets:
         raise InputError(f"--targets {','.join(targets)!r}: choose from {', '.join(known_targets)}")

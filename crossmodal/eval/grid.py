@@ -71,8 +71,7 @@ class GridSpec:
 
     def check(self) -> None:
         if self.target not in MODALITIES or not self.modality.experiments:
-            grids = [name for name in MODALITIES if MODALITIES.get(name).experiments]
-            raise InputError(f"target {self.target!r} has no method grid; choose from: {', '.join(grids)}")
+            raise InputError(f"target {self.target!r} has no method grid; choose from: {', '.join(grid_targets())}")
         unknown = [m for m in self.methods if m not in self.experiment_files]
         if unknown or not self.methods:
             raise InputError(
@@ -97,6 +96,11 @@ class GridSpec:
             "configs_dir": str(self.configs_dir),
             "evaluation": asdict(self.evaluation),
         }
+
+
+def grid_targets() -> list[str]:
+    """The targets whose modality has a method grid (experiment files), by name."""
+    return [name for name in MODALITIES if MODALITIES.get(name).experiments]
 
 
 def run_name(method: str, seed: int) -> str:

@@ -136,15 +136,15 @@ class EvalSettings:
             raise InputError(f"head learning rate must be positive, got {self.head_lr}")
 
 
-def _silent(line: str) -> None:
-    pass
+def silent(line: str) -> None:
+    """A ``say`` that prints nothing."""
 
 
 def probe_run(
     student: LoadedStudent,
     settings: ProbeSettings = ProbeSettings(),
     device: torch.device | str = "cpu",
-    say: Callable[[str], None] = _silent,
+    say: Callable[[str], None] = silent,
 ) -> ProbeReport:
     """The linear probe of ``student``'s frozen pooled features, by its modality's protocol; ``say`` gets progress lines."""
     from crossmodal.modalities import MODALITIES
@@ -156,7 +156,7 @@ def segment_run(
     student: LoadedStudent,
     settings: SegmentSettings = SegmentSettings(),
     device: torch.device | str = "cpu",
-    say: Callable[[str], None] = _silent,
+    say: Callable[[str], None] = silent,
 ) -> SegmentReport:
     """A segmentation head on ``student``'s stage maps, by its modality's protocol (InputError if it has none)."""
     from crossmodal.modalities import MODALITIES

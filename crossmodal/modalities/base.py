@@ -13,21 +13,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.kinds import DataSetKind
 from crossmodal.errors import InputError
-from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings
+from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings, silent
 from crossmodal.eval.student_loading import LoadedStudent
 from crossmodal.models.student_registry import student_takes
 from crossmodal.registry import Registry
 
 Say = Callable[[str], None]
-
-
-def silent(line: str) -> None:
-    """A ``say`` that prints nothing."""
 
 
 class Modality:
@@ -127,10 +122,6 @@ def register_modality(cls: type[Modality]) -> type[Modality]:
 
 
 def all_data_sets() -> Sequence[tuple[str, DataSetKind]]:
-    """(modality, data set kind) for every registered modality's data sets, in registration order."""
+    """(modality, data set kind) for every registered modality's data sets, modalities by name, each's default first."""
     return [(name, kind) for name in MODALITIES for kind in MODALITIES.get(name).data_sets]
 
-
-def open_training_items(config: DataConfig) -> Dataset:
-    """The raw items of ``config``'s data set (no transform yet)."""
-    return MODALITIES.get(config.target).data_set(config.name).open(config)
