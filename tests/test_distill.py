@@ -365,7 +365,7 @@ def test_fitnet_pooled_matches_hand_computation():
     assert loss.item() == pytest.approx(2.0 * (4 + 2.25 + 25 + 1) / 4)
 
 
-def test_fitnet_map_hint_resizes_to_the_teacher_map():
+def test_fitnet_map_hint_compares_both_maps_at_their_common_size():
     ctx = ObjectiveContext(
         student_dim=3, teacher_dims=[2], num_samples=4, student_maps=maps(1, 2), teacher_maps=[maps(3, 1)]
     )
@@ -377,7 +377,7 @@ def test_fitnet_map_hint_resizes_to_the_teacher_map():
         conv.bias.zero_()
     student_map = torch.tensor([1.0, 2.0]).view(1, 2, 1, 1).expand(1, 2, 2, 2)
     teacher_map = torch.zeros(1, 3, 4, 4)
-    # a constant map stays constant under resizing: regressed channels are 5, 3, -2
+    # the 4 x 4 teacher map is pooled to the student's 2 x 2; regressed channels are 5, 3, -2
     loss = objective(
         Features(pooled=torch.zeros(1, 3), maps=[torch.zeros(1, 1, 8, 8), student_map]),
         [Features(pooled=torch.zeros(1, 2), maps=[teacher_map, torch.zeros(1, 1, 2, 2)])],
@@ -458,7 +458,9 @@ def test_none_gives_no_terms():
 
 
 def test_registry_lists_every_objective():
-    assert OBJECTIVES.names() == ["crd", "crd+kd", "fitnet", "kd", "none"]
+    assert OBJECTIVES.names() == [
+        "ab", "at", "cc", "crd", "crd+kd", "dist", "fitnet", "fsp", "ft", "kd", "nst", "none", "pkt", "rkd", "sp", "vid",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,39 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, data_r
     assert losses(straight) == losses(resumed), "the resumed run's metrics must equal the straight run's, without duplicates"
 
 
+def test_a_two_stage_objective_resumes_across_its_phase_boundary(tmp_path, data_root, monkeypatch):
+    method = ["objective.name=ft", "objective.options.pretrain_fraction=0.5"]
+    straight = Trainer(tiny_config(tmp_path, data_root, *method, f"run.dir={tmp_path / 'straight'}")).fit()
+    interrupted_config = tiny_config(tmp_path, data_root, *method, f"run.dir={tmp_path / 'interrupted'}")
+    real_save = trainer_module.save_checkpoint
+
+    def save_then_stop(state, path):
+        real_save(state, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(interrupted_config).fit()
+    monkeypatch.undo()
+    after_pretraining = load_checkpoint(tmp_path / "interrupted")["student"]
+    initial = Trainer(tiny_config(tmp_path, data_root, *method, f"run.dir={tmp_path / 'fresh'}")).student
+    # the first phase trains the paraphraser alone: the student's weights are still its initial ones
+    assert all(torch.equal(after_pretraining[name], value) for name, value in initial.named_parameters())
+    resumed = Trainer(interrupted_config, resume=tmp_path / "interrupted").fit()
+
+    epochs = [r for r in MetricsFile(resumed / "metrics.jsonl").read() if r.get("event") == "epoch"]
+    assert [(r["epoch"], r["phase"]) for r in epochs] == [(1, "pretrain"), (2, "distill")]
+    a, b = load_checkpoint(straight), load_checkpoint(resumed)
+    assert _states_equal(a["student"], b["student"]) and _states_equal(a["objective"], b["objective"])
+    assert not torch.equal(a["student"]["stem.0.weight"], after_pretraining["stem.0.weight"])
+
+
+def test_a_run_that_would_end_in_pretraining_is_refused(tmp_path, data_root):
+    config = tiny_config(tmp_path, data_root, "objective.name=fsp", "schedule.epochs=1")
+    with pytest.raises(InputError, match="still in its 'pretrain' phase at the last of 1 epochs"):
+        Trainer(config)
+
+
 def test_none_objective_keeps_the_initial_student_and_still_writes_a_run(tmp_path, data_root):
     trainer = Trainer(tiny_config(tmp_path, data_root, "objective.name=none"))
     initial = {k: v.clone() for k, v in trainer.student.state_dict().items()}

@@ -93,7 +93,7 @@ def test_report_section_has_table_notes_and_chart():
         ({"evaluation": EvalSettings(split="train")}, "'train'"),
         ({"evaluation": EvalSettings(head="unet")}, "unet"),
         ({"evaluation": EvalSettings(head_epochs=0)}, "at least 1"),
-        ({"target": "audio", "methods": ("fitnet",)}, "unknown for audio"),
+        ({"target": "audio", "methods": ("simclr",)}, "unknown for audio"),
         ({"target": "thermal"}, "thermal"),
     ],
 )
@@ -185,7 +185,7 @@ def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypat
 def test_benchmark_method_and_target_mistakes_are_one_line_errors(capsys):
     benchmark = _benchmark_module()
     assert benchmark.main(["--targets", "thermal"]) == 2
-    assert benchmark.main(["--targets", "audio", "--methods", "fitnet"]) == 2
+    assert benchmark.main(["--targets", "audio", "--methods", "zoo,fitnett"]) == 2
     assert benchmark.main(["--methods", "crd,simclr"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 3 and "thermal" in errors[0] and "fitnet" in errors[1] and "simclr" in errors[2]
+    assert len(errors) == 3 and "thermal" in errors[0] and "fitnett" in errors[1] and "simclr" in errors[2]

@@ -35,7 +35,7 @@ def build_parser(prog: str, seeds: int, out: str) -> argparse.ArgumentParser:
     parser.add_argument("--targets", default=",".join(targets), help=f"comma-separated targets (default {','.join(targets)})")
     parser.add_argument(
         "--methods",
-        help="comma-separated objectives, each run for the targets that have it (default: all; "
+        help="comma-separated objectives, or zoo for every registered one (default: each target's core methods; "
         + "; ".join(f"{t}: {','.join(MODALITIES.get(t).experiments)}" for t in targets) + ")",
     )
     parser.add_argument("--out", type=Path, default=Path(out), help=f"runs and report go here (default {out})")

@@ -1,12 +1,31 @@
 """Distillation objectives, one module per method, registered by class in ``OBJECTIVES``.
 
-Names: ``none``, ``fitnet``, ``kd``, ``crd``, ``crd+kd``. Importing this package registers them.
+Names: ``none``, ``fitnet``, ``kd``, ``crd``, ``crd+kd`` (the core methods), and the zoo of the
+CRD paper's comparison plus DIST: ``at``, ``sp``, ``cc``, ``vid``, ``rkd``, ``pkt``, ``ab``,
+``ft``, ``fsp``, ``nst``, ``dist``. Importing this package registers them.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from crossmodal.distill import combined, crd, fitnet, kd, none  # noqa: F401  (registers the objectives)
+from crossmodal.distill import (  # noqa: F401  (registers the objectives)
+    ab,
+    at,
+    cc,
+    combined,
+    crd,
+    dist,
+    fitnet,
+    fsp,
+    ft,
+    kd,
+    none,
+    nst,
+    pkt,
+    rkd,
+    sp,
+    vid,
+)
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 
 

@@ -38,6 +38,10 @@ class ObjectiveContext:
         return [[spec.channels for spec in maps] for maps in self.teacher_maps]
 
 
+PRETRAIN = "pretrain"
+DISTILL = "distill"
+
+
 @dataclass(frozen=True)
 class TrainingProgress:
     """Where training is, for objectives whose loss depends on it (warm-ups, two-stage methods).
@@ -93,12 +97,47 @@ class Objective(nn.Module):
         """Called by the trainer before every step."""
         self.progress = progress
 
+    def phase(self, progress: TrainingProgress) -> str:
+        """The training phase at ``progress``, recorded with every epoch: "distill", or "pretrain" first for two-stage methods.
+
+        The phase follows from the epoch alone, so a resumed run is in the phase it stopped in.
+        """
+        return DISTILL
+
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         raise NotImplementedError
 
     def diagnostics(self) -> dict[str, float]:
         """Scalars worth logging beside the losses (e.g. positive/negative critic scores)."""
         return {}
+
+
+def term_keys(name: str, count: int) -> list[str]:
+    """Loss-term names for ``count`` teachers: ``name`` alone, or ``name/<i>`` per teacher."""
+    return [name] if count == 1 else [f"{name}/{i}" for i in range(count)]
+
+
+class PerTeacherObjective(Objective):
+    """An objective that is ``beta`` times one term per teacher; subclasses write ``teacher_term``.
+
+    Terms are keyed ``<name>`` (one teacher) or ``<name>/<i>``, and the trainer sums them, so an
+    ensemble of teachers adds one term per member.
+    """
+
+    def __init__(self, ctx: ObjectiveContext, beta: float) -> None:
+        super().__init__()
+        self.beta = beta
+        self.num_teachers = len(ctx.teacher_dims)
+
+    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
+        if len(teacher_outs) != self.num_teachers:
+            raise ValueError(f"{type(self).__name__} was built for {self.num_teachers} teachers but got {len(teacher_outs)} outputs")
+        keys = term_keys(self.name, len(teacher_outs))
+        return {key: self.beta * self.teacher_term(i, student_out, out) for i, (key, out) in enumerate(zip(keys, teacher_outs))}
+
+    def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
+        """The unweighted loss against teacher number ``teacher``."""
+        raise NotImplementedError
 
 
 class ObjectiveRegistry(Registry[type[Objective]]):

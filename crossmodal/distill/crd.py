@@ -8,6 +8,10 @@ anchor is ``-log h(positive) - sum_k log(1 - h(negative_k))``. Writing
 ``a = v.u / tau - log Z - log(N/M)``, ``-log h = softplus(-a)`` and ``-log(1 - h) = softplus(a)``,
 so the loss is computed in log space with no epsilon.
 
+``critic="infonce"`` scores the same positive and negatives with a softmax instead (InfoNCE, as in
+CMC and MoCo): ``-log(exp(a_pos) / (exp(a_pos) + sum_k exp(a_k)))`` with ``a = v.u / tau``. It needs
+no normaliser Z (the softmax normalises), so ``z_mode`` and ``z_momentum`` do not enter its loss.
+
 Negative sampling (``sampling``):
 
 - ``shared`` (default): one draw of N rows per batch, excluding every anchor's positive row,
@@ -42,6 +46,13 @@ from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 SAMPLING_MODES = ("shared", "per-sample")
+CRITICS = ("nce", "infonce")
+
+
+def infonce_loss(positive_logits: Tensor, negative_logits: Tensor) -> Tensor:
+    """Mean over anchors of -log softmax over (positive, N negatives) at the positive: no Z, no noise prior."""
+    logits = torch.cat([positive_logits.unsqueeze(1), negative_logits], dim=1)
+    return (torch.logsumexp(logits, dim=1) - positive_logits).mean()
 
 
 def critic_loss(positive_logits: Tensor, negative_logits: Tensor, log_z: Tensor, num_rows: int) -> Tensor:
@@ -95,16 +106,18 @@ class ContrastTerm(nn.Module):
         z_mode: str,
         z_momentum: float,
         embed_inputs: str = "centred",
+        critic: str = "nce",
     ) -> None:
         super().__init__()
         self.tau = tau
+        self.critic = critic
         self.embed_student = Embed(student_dim, feat_dim, embed_inputs)
         self.embed_teacher = Embed(teacher_dim, feat_dim, embed_inputs)
         self.student_memory = MemoryBank(num_samples, feat_dim, momentum)
         self.teacher_memory = MemoryBank(num_samples, feat_dim, momentum)
         self.student_anchor_z = LogNormaliser(z_mode, z_momentum)
         self.teacher_anchor_z = LogNormaliser(z_mode, z_momentum)
-        self.last_scores: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
+        self.last_scores: dict[str, tuple[Tensor, Tensor, Tensor | None]] = {}
 
     def forward(self, student_pooled: Tensor, teacher_pooled: Tensor, index: Tensor, negatives: Tensor) -> Tensor:
         """Summed loss of both directions; in training mode also refreshes both banks."""
@@ -132,7 +145,8 @@ class ContrastTerm(nn.Module):
             "neg_score": sum(negative.mean() for _, negative, _ in self.last_scores.values()) * self.tau / directions,
         }
         for direction, (_, _, log_z) in self.last_scores.items():
-            values[f"log_z_{direction}"] = log_z
+            if log_z is not None:
+                values[f"log_z_{direction}"] = log_z
         return {name: float(value) for name, value in values.items()}
 
     def _direction(
@@ -140,6 +154,9 @@ class ContrastTerm(nn.Module):
     ) -> Tensor:
         # Dividing the B x D anchors by tau is cheaper than dividing the B x N scores.
         positive, negative = memory.score(anchor / self.tau, index, negatives)
+        if self.critic == "infonce":
+            self.last_scores[name] = (positive.detach(), negative.detach(), None)
+            return infonce_loss(positive, negative)
         log_z = normaliser([positive, negative], memory.num_rows)
         # Kept (detached) for diagnostics(), which reduces them only when asked.
         self.last_scores[name] = (positive.detach(), negative.detach(), log_z.detach())
@@ -153,7 +170,8 @@ class CRD(Objective):
     Options: ``feat_dim`` (embedding size), ``num_negatives`` (N), ``tau`` (critic temperature),
     ``momentum`` (memory-bank momentum), ``z_mode`` ("first-batch" | "ema") and ``z_momentum``
     (EMA weight on the past Z), ``sampling`` ("shared" | "per-sample"), ``embed_inputs``
-    ("centred" | "raw": see Embed), ``beta`` (loss weight; 0.8 as in the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
+    ("centred" | "raw": see Embed), ``critic`` ("nce" | "infonce"), ``beta`` (loss weight; 0.8 as in
+    the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
     """
 
     title = "CRD"
@@ -170,6 +188,7 @@ class CRD(Objective):
         z_momentum: float = 0.99,
         sampling: str = "shared",
         embed_inputs: str = "centred",
+        critic: str = "nce",
         beta: float = 0.8,
     ) -> None:
         super().__init__()
@@ -181,6 +200,8 @@ class CRD(Objective):
             raise InputError(f"objective 'crd' option sampling={sampling!r} is not one of: {', '.join(SAMPLING_MODES)}")
         if embed_inputs not in EMBED_INPUTS:
             raise InputError(f"objective 'crd' option embed_inputs={embed_inputs!r} is not one of: {', '.join(EMBED_INPUTS)}")
+        if critic not in CRITICS:
+            raise InputError(f"objective 'crd' option critic={critic!r} is not one of: {', '.join(CRITICS)}")
         if num_negatives < 1 or feat_dim < 1 or tau <= 0:
             raise InputError("objective 'crd' options num_negatives, feat_dim and tau must be positive")
         if not 0 <= momentum < 1:
@@ -193,7 +214,7 @@ class CRD(Objective):
         self.beta = beta
         self.terms = nn.ModuleList(
             ContrastTerm(
-                ctx.student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum, embed_inputs
+                ctx.student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum, embed_inputs, critic
             )
             for teacher_dim in ctx.teacher_dims
         )

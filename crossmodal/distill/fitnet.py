@@ -8,16 +8,15 @@ Across modalities that is the safer choice: it needs no spatial correspondence b
 and depth networks' stage maps (different strides and receptive fields) and it supervises the
 very vector the probes later read. ``target="map"`` is the original hint: a 1x1 convolution maps
 student stage ``student_stage`` to teacher stage ``teacher_stage`` (default: the deepest of each),
-and the regressed map is resized bilinearly to the teacher map's size before the comparison.
+and the regressed and the teacher map are pooled to their common size (``stage_maps``) before the comparison.
 """
 from __future__ import annotations
-
-from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective
+from crossmodal.distill.stage_maps import matched
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -25,7 +24,7 @@ TARGETS = ("pooled", "map")
 
 
 @OBJECTIVES.register("fitnet")
-class FitNet(Objective):
+class FitNet(PerTeacherObjective):
     """Feature regression onto each teacher. Options: ``target``, ``student_stage``, ``teacher_stage``, ``beta``.
 
     Loss key ``fitnet``, or ``fitnet/<i>`` per teacher when there are several.
@@ -42,13 +41,12 @@ class FitNet(Objective):
         teacher_stage: int = -1,
         beta: float = 1.0,
     ) -> None:
-        super().__init__()
+        super().__init__(ctx, beta)
         if target not in TARGETS:
             raise InputError(f"objective 'fitnet' option target={target!r} is not one of: {', '.join(TARGETS)}")
         self.target = target
         self.student_stage = student_stage
         self.teacher_stage = teacher_stage
-        self.beta = beta
         if target == "pooled":
             self.regressors = nn.ModuleList(nn.Linear(ctx.student_dim, dim) for dim in ctx.teacher_dims)
         else:
@@ -58,22 +56,11 @@ class FitNet(Objective):
                 for channels in ctx.teacher_map_channels
             )
 
-    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
-        if len(teacher_outs) != len(self.regressors):
-            raise ValueError(f"FitNet was built for {len(self.regressors)} teachers but got {len(teacher_outs)} outputs")
-        keys = ["fitnet"] if len(teacher_outs) == 1 else [f"fitnet/{i}" for i in range(len(teacher_outs))]
-        return {
-            key: self.beta * self._regression_loss(regressor, student_out, teacher_out)
-            for key, regressor, teacher_out in zip(keys, self.regressors, teacher_outs)
-        }
-
-    def _regression_loss(self, regressor: nn.Module, student_out: Features, teacher_out: Features) -> Tensor:
+    def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
+        regressor = self.regressors[teacher]
         if self.target == "pooled":
             return F.mse_loss(regressor(student_out.pooled), teacher_out.pooled.detach())
-        target = teacher_out.maps[self.teacher_stage].detach()
-        prediction = regressor(student_out.maps[self.student_stage])
-        if prediction.shape[-2:] != target.shape[-2:]:
-            prediction = F.interpolate(prediction, size=target.shape[-2:], mode="bilinear", align_corners=False)
+        prediction, target = matched(regressor(student_out.maps[self.student_stage]), teacher_out.maps[self.teacher_stage].detach())
         return F.mse_loss(prediction, target)
 
 

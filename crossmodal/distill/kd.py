@@ -26,6 +26,15 @@ def kd_loss(student_logits: Tensor, teacher_logits: list[Tensor], temperature: f
     return F.kl_div(student_log_probs, teacher_probs, reduction="batchmean") * temperature**2
 
 
+def check_shared_label_set(objective: str, ctx: ObjectiveContext) -> None:
+    """Objectives on logits need every teacher to have a classifier, all over one label set."""
+    classes = set(ctx.teacher_num_classes)
+    if not ctx.teacher_num_classes or None in classes:
+        raise InputError(f"objective {objective!r} needs teachers with class logits; at least one teacher has none")
+    if len(classes) != 1:
+        raise InputError(f"objective {objective!r} needs all teachers to share one label set, got class counts {sorted(classes)}")
+
+
 @OBJECTIVES.register("kd")
 class KD(Objective):
     """Hinton KD on the teachers' logits. Options: ``temperature`` (T, 4 as in CRD's baselines), ``alpha``."""
@@ -36,11 +45,7 @@ class KD(Objective):
 
     def __init__(self, ctx: ObjectiveContext, *, temperature: float = 4.0, alpha: float = 1.0) -> None:
         super().__init__()
-        classes = set(ctx.teacher_num_classes)
-        if not ctx.teacher_num_classes or None in classes:
-            raise InputError("objective 'kd' needs teachers with class logits; at least one teacher has none")
-        if len(classes) != 1:
-            raise InputError(f"objective 'kd' needs all teachers to share one label set, got class counts {sorted(classes)}")
+        check_shared_label_set("kd", ctx)
         if temperature <= 0:
             raise InputError(f"objective 'kd' option temperature must be positive, got {temperature}")
         self.temperature = temperature

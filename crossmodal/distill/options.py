@@ -43,6 +43,8 @@ def _convert(objective: str, name: str, value: Any, default: Any) -> Any:
             converted = None
         if converted is not None and converted == float(value):
             return converted
+    elif kind is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)  # lists from YAML and the command line, e.g. stages: [1, 2, 3]
     elif isinstance(value, kind):
         return value
     raise InputError(f"objective {objective!r} option {name!r} must be a {kind.__name__}, got {value!r}")

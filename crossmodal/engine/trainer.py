@@ -30,6 +30,7 @@ from tqdm import tqdm
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
 from crossmodal.data.build import build_train_dataset, data_set_kind, prepare_data
 from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
+from crossmodal.distill.base import DISTILL
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
 from crossmodal.engine.distributed import (
     barrier,
@@ -160,6 +161,7 @@ class Trainer:
             self.model = DistributedDataParallel(
                 self.model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=True
             )
+        self._check_phases()
         use_cache = config.teacher.cache and self.objective.trains_student
         self.teacher_cache = self._build_teacher_cache() if use_cache else None
 
@@ -265,6 +267,16 @@ class Trainer:
         objective = objective_class(context, **options)
         student = student.to(self.device, memory_format=self._memory_format)
         return student, spec, objective.to(self.device)
+
+    def _check_phases(self) -> None:
+        """A two-stage objective must reach its distillation phase before the run ends."""
+        epochs = self.config.schedule.epochs
+        last = TrainingProgress(epochs, self.steps_per_epoch * epochs - 1, self.steps_per_epoch, epochs)
+        if self.objective.phase(last) != DISTILL:
+            raise InputError(
+                f"objective {self.config.objective.name!r} is still in its {self.objective.phase(last)!r} phase at the last "
+                f"of {epochs} epochs; train more epochs or lower its pretrain_fraction"
+            )
 
     def _build_teacher_cache(self) -> TeacherOutputCache:
         plain_view = build_train_dataset(self.config.data, augment=False)
@@ -426,7 +438,8 @@ class Trainer:
         means = self._epoch_means(totals, steps)
         samples = steps * config.schedule.batch_size * self.dist.world_size
         record = self._record(epoch, means, samples / max(elapsed, 1e-9))
-        record.update(event="epoch", epoch_time_s=round(elapsed, 3))
+        progress = TrainingProgress(epoch, self.global_step - 1, self.steps_per_epoch, config.schedule.epochs)
+        record.update(event="epoch", phase=self.objective.phase(progress), epoch_time_s=round(elapsed, 3))
         if self.skipped_steps:
             record["skipped_steps"] = self.skipped_steps
         self.epoch = epoch

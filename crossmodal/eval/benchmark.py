@@ -12,13 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
-from crossmodal.eval.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids
+from crossmodal.eval.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
 from crossmodal.eval.protocols import EvalSettings
 from crossmodal.eval.report import markdown_table, plot_summary, report_section, summarise
 from crossmodal.fileio import write_json_atomically, write_text_atomically
 from crossmodal.modalities import MODALITIES
 from crossmodal.parallel import usable_cores
+
+ZOO = "zoo"
+"""``--methods zoo``: every registered objective, each target's core methods first."""
 
 
 def grid_specs(
@@ -30,7 +34,7 @@ def grid_specs(
     configs_dir: Path = Path("configs"),
     evaluation: EvalSettings = EvalSettings(),
 ) -> list[GridSpec]:
-    """One grid per target, in the order given; ``methods`` (None: all) picks, per target, the methods it has."""
+    """One grid per target, in the order given; ``methods`` (None: each target's core methods; ``zoo``: every objective)."""
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {seeds}")
     known_targets = grid_targets()
@@ -38,19 +42,23 @@ def grid_specs(
     if unknown or not targets:
         raise InputError(f"--targets {','.join(targets)!r}: choose from {', '.join(known_targets)}")
     if methods is not None:
-        known = {m for t in known_targets for m in MODALITIES.get(t).experiments}
-        stray = [m for m in methods if m not in known]
+        known = set(OBJECTIVES.names())
+        stray = [m for m in methods if m not in known and m != ZOO]
         if stray:
-            raise InputError(f"--methods: {', '.join(stray)} unknown; choose from: {', '.join(sorted(known))}")
+            raise InputError(f"--methods: {', '.join(stray)} unknown; choose from: {ZOO}, {', '.join(sorted(known))}")
     specs = []
     for target in targets:
         modality = MODALITIES.get(target)
-        chosen = tuple(modality.experiments) if methods is None else tuple(m for m in methods if m in modality.experiments)
-        if not chosen:
-            raise InputError(f"--methods {','.join(methods or ())!r} has none of the {target} methods: {', '.join(modality.experiments)}")
+        chosen = tuple(modality.experiments) if methods is None else _expand(methods, zoo_methods(modality))
         schedule = (*modality.demo_overrides, *overrides)
         specs.append(GridSpec(chosen, tuple(range(seeds)), out / target, schedule, configs_dir, evaluation, target))
     return specs
+
+
+def _expand(methods: Sequence[str], zoo: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` with ``zoo`` standing for every registered objective, each once, in the order given."""
+    chosen = [name for method in methods for name in (zoo if method == ZOO else (method,))]
+    return tuple(dict.fromkeys(chosen))
 
 
 def describe(spec: GridSpec, records: Sequence[dict[str, Any]]) -> list[str]:
@@ -62,7 +70,8 @@ def describe(spec: GridSpec, records: Sequence[dict[str, Any]]) -> list[str]:
     notes = [
         f"Seeds: {seeds}. Each sets the training seed (student init, data order, augmentation) and the "
         f"evaluation seed; the data set is fixed. Cells: {spread}.",
-        f"Training: `configs/<method>_{spec.target}.yaml` with overrides `{' '.join((*spec.overrides, *WORKER_OVERRIDES))}` "
+        f"Training: `configs/<method>_{spec.target}.yaml` (methods without one: `configs/{spec.modality.base_experiment}` "
+        f"with `objective.name=<method>` and the method's default options) with overrides `{' '.join((*spec.overrides, *WORKER_OVERRIDES))}` "
         f"(each run's config.yaml has the full settings).",
         *spec.modality.benchmark_notes(config, spec.evaluation, records[0]),
     ]
@@ -82,7 +91,8 @@ def write_report(
     for spec, records in grids:
         modality = spec.modality
         metrics = modality.benchmark_metrics
-        table = markdown_table(records, spec.methods, metrics)
+        zoo = len(spec.methods) > len(modality.experiments)  # beyond the core methods: rank them
+        table = markdown_table(records, spec.methods, metrics, ranked=zoo)
         chart = plot_summary(records, spec.methods, metrics, out / f"report-{spec.target}.png", modality.benchmark_title)
         sections.append(report_section(modality.benchmark_title, table, describe(spec, records), chart.name))
         tables.append(table)

@@ -1,7 +1,8 @@
 """Train -> judge for several distillation methods and seeds: the experiment behind every results table.
 
-Each method is its experiment file (``configs/<objective>_<target>.yaml``) with one shared list
-of overrides on top, trained by the same Trainer, so the methods differ in the objective alone.
+Each method is its experiment file (``configs/<objective>_<target>.yaml``; a zoo method without
+one: ``configs/<target>_base.yaml`` with ``objective.name`` set) with one shared list of overrides
+on top, trained by the same Trainer, so the methods differ in the objective alone.
 Random init is the ``none`` objective run through that same path: the student keeps the weights
 its seed gave it. Each student is then judged frozen, as the evaluation commands do:
 
@@ -34,6 +35,7 @@ from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, apply_overrides, config_to_dict, load_config
 from crossmodal.data.build import prepare_data
+from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.checkpoint import LAST_CHECKPOINT
 from crossmodal.engine.logging import MetricsFile
 from crossmodal.engine.trainer import METRICS_FILE, Trainer, resolve_device, run_config_from_checkpoint
@@ -65,23 +67,19 @@ class GridSpec:
     def modality(self) -> Modality:
         return MODALITIES.get(self.target)
 
-    @property
-    def experiment_files(self) -> dict[str, str]:
-        return self.modality.experiments
+    def experiment_file(self, method: str) -> Path:
+        return self.configs_dir / self.modality.experiment_file(method)
 
     def check(self) -> None:
         if self.target not in MODALITIES or not self.modality.experiments:
             raise InputError(f"target {self.target!r} has no method grid; choose from: {', '.join(grid_targets())}")
-        unknown = [m for m in self.methods if m not in self.experiment_files]
+        unknown = [m for m in self.methods if m not in OBJECTIVES]
         if unknown or not self.methods:
-            raise InputError(
-                f"methods {', '.join(unknown) or '(none)'} unknown for {self.target}; "
-                f"choose from: {', '.join(self.experiment_files)}"
-            )
+            raise InputError(f"methods {', '.join(unknown) or '(none)'} unknown for {self.target}; choose from: {', '.join(zoo_methods(self.modality))}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise InputError(f"seeds {list(self.seeds)} must be distinct non-negative integers, at least one")
         for method in self.methods:
-            path = self.configs_dir / self.experiment_files[method]
+            path = self.experiment_file(method)
             if not path.is_file():
                 raise InputError(f"experiment file {path} for method {method!r} does not exist (--configs)")
         self.evaluation.check()
@@ -103,13 +101,20 @@ def grid_targets() -> list[str]:
     return [name for name in MODALITIES if MODALITIES.get(name).experiments]
 
 
+def zoo_methods(modality: Modality) -> tuple[str, ...]:
+    """The modality's core methods, then every other registered objective (trained from its base experiment)."""
+    return (*modality.experiments, *(name for name in OBJECTIVES.names() if name not in modality.experiments))
+
+
 def run_name(method: str, seed: int) -> str:
     return f"{method}-seed{seed}"
 
 
 def method_config(spec: GridSpec, method: str, seed: int) -> TrainConfig:
-    """The method's experiment file, the shared overrides, then this run's seed and directory."""
-    config = load_config(spec.configs_dir / spec.experiment_files[method])
+    """The method's experiment file (a zoo method: the base one, with its name), the shared overrides, then this run's seed and directory."""
+    config = load_config(spec.experiment_file(method))
+    if method not in spec.modality.experiments:
+        config = apply_overrides(config, [f"objective.name={method}"])
     config = apply_overrides(config, spec.overrides)
     return apply_overrides(config, [f"run.seed={seed}", f"run.dir={spec.out_dir / run_name(method, seed)}"])
 
@@ -135,7 +140,7 @@ def run_one(spec: GridSpec, method: str, seed: int, say: Callable[[str], None] =
     """Train and judge one (method, seed); returns its scores, timings and run directory."""
     tag = f"[{spec.target} {method} seed {seed}]"
     config = method_config(spec, method, seed)
-    say(f"{tag} train: {spec.configs_dir / spec.experiment_files[method]} -> {config.run.dir}")
+    say(f"{tag} train: {spec.experiment_file(method)} -> {config.run.dir}")
     loads = [os.getloadavg()[0]]
     start = time.perf_counter()
     run_dir = train(config)
@@ -155,7 +160,9 @@ def run_grid(spec: GridSpec, jobs: int = 1, threads: int = 1) -> list[dict[str, 
     return run_grids([spec], jobs, threads)[0]
 
 
-def run_grids(specs: Sequence[GridSpec], jobs: int = 1, threads: int = 1) -> list[list[dict[str, Any]]]:
+def run_grids(
+    specs: Sequence[GridSpec], jobs: int = 1, threads: int = 1, failures_allowed: bool = False
+) -> list[list[dict[str, Any]]]:
     """Every (seed, method) of every grid, ``jobs`` at a time in worker processes of ``threads`` torch threads each.
 
     Several single-threaded jobs use a small CPU better than one job with several threads: a
@@ -166,6 +173,9 @@ def run_grids(specs: Sequence[GridSpec], jobs: int = 1, threads: int = 1) -> lis
     their stages as lines; this process prints them above one progress bar of training epochs
     (read from each run's metrics file). Each grid's records so far are rewritten to its
     ``out_dir/report.json`` after each run. Returns the records per grid, in task order.
+
+    ``failures_allowed`` (weight sweeps): a run that stops with an InputError (e.g. a non-finite
+    loss) becomes a record with its ``error`` instead of stopping the grid.
     """
     if jobs < 1 or threads < 1:
         raise InputError(f"jobs and threads must be at least 1, got {jobs} and {threads}")
@@ -195,8 +205,13 @@ def run_grids(specs: Sequence[GridSpec], jobs: int = 1, threads: int = 1) -> lis
                     bar.write(lines.get())
                 bar.update(sum(epochs_done(c) for c in configs.values()) - bar.n)
                 for future in done:
-                    k = futures[future][0]
-                    records[futures[future]] = future.result()
+                    k, method, seed = futures[future]
+                    try:
+                        records[futures[future]] = future.result()
+                    except InputError as error:
+                        if not failures_allowed:
+                            raise
+                        records[futures[future]] = {"method": method, "seed": seed, "error": str(error)}
                     finished = [records[t] for t in tasks if t in records and t[0] == k]
                     save_records(specs[k], finished, specs[k].out_dir / RESULTS_FILE)
         finally:

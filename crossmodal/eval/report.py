@@ -63,14 +63,27 @@ def summarise(
     return summary
 
 
-def markdown_table(records: Sequence[dict[str, Any]], methods: Sequence[str], metrics: dict[str, str]) -> str:
-    """One row per method (in ``methods`` order), one column per metric, cells "mean ± std" in percent."""
-    lines = [
-        "| Method | " + " | ".join(metrics.values()) + " |",
-        "|---|" + "---:|" * len(metrics),
-    ]
-    for method, values in collect(records, methods, metrics).items():
-        cells = [format_mean_std(values[metric]) for metric in metrics]
+def mean_ranks(table: dict[str, dict[str, list[float]]], metrics: Sequence[str]) -> dict[str, float]:
+    """method -> its rank by mean (1 = highest), averaged over ``metrics``; tied means share the better rank."""
+    ranks: dict[str, list[int]] = {method: [] for method in table}
+    for metric in metrics:
+        means = {method: mean_std(values[metric])[0] for method, values in table.items()}
+        for method, mean in means.items():
+            ranks[method].append(1 + sum(other > mean for other in means.values()))
+    return {method: sum(r) / len(r) for method, r in ranks.items()}
+
+
+def markdown_table(records: Sequence[dict[str, Any]], methods: Sequence[str], metrics: dict[str, str], ranked: bool = False) -> str:
+    """One row per method (in ``methods`` order), one column per metric, cells "mean ± std" in percent.
+
+    ``ranked`` adds a last column: the method's rank by mean on each metric, averaged over the metrics.
+    """
+    table = collect(records, methods, metrics)
+    ranks = mean_ranks(table, list(metrics)) if ranked else {}
+    titles = [*metrics.values(), *(["Mean rank"] if ranked else [])]
+    lines = ["| Method | " + " | ".join(titles) + " |", "|---|" + "---:|" * len(titles)]
+    for method, values in table.items():
+        cells = [format_mean_std(values[metric]) for metric in metrics] + ([f"{ranks[method]:.1f}"] if ranked else [])
         lines.append(f"| {method_title(method)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

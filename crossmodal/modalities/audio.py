@@ -40,6 +40,7 @@ class Audio(Modality):
         "crd": "crd_audio.yaml",
         "crd+kd": "crdkd_audio.yaml",
     }
+    base_experiment = "audio_base.yaml"
     benchmark_title = "rgb -> audio distillation on the embedded synthetic audio-visual events"
     benchmark_metrics = {
         "probe_top1": "Sound probe top-1, 5 folds (%)",

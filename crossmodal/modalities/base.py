@@ -31,7 +31,9 @@ class Modality:
     ``name``: the ``--target`` value and the item key its data sets fill. ``takes``: what its
     students take ("image" or "waveform"). ``data_sets``: the kinds it trains on, the default
     first. ``default_experiment``: what its default (CRD) experiment changes in the TrainConfig
-    defaults, i.e. configs/crd_<name>.yaml. ``experiments``: benchmark method -> experiment file.
+    defaults, i.e. configs/crd_<name>.yaml. ``experiments``: the core benchmark methods -> their
+    experiment files. ``base_experiment``: the file those share, which every other registered
+    objective (the zoo) trains from with its own name and default options.
     ``benchmark_metrics``: record key -> column title (fractions, shown as %). ``demo_overrides``:
     what the demo and benchmark pin on top of the experiment files. ``probe_tasks``: task -> what
     it is, the default first.
@@ -42,11 +44,16 @@ class Modality:
     data_sets: ClassVar[tuple[DataSetKind, ...]]
     default_experiment: ClassVar[dict[str, Any]] = {}
     experiments: ClassVar[dict[str, str]] = {}
+    base_experiment: ClassVar[str] = ""
     benchmark_title: ClassVar[str] = ""
     benchmark_metrics: ClassVar[dict[str, str]] = {}
     demo_overrides: ClassVar[tuple[str, ...]] = ()
     probe_tasks: ClassVar[dict[str, str]] = {}
     example_student: ClassVar[str] = ""
+
+    def experiment_file(self, method: str) -> str:
+        """The experiment file a benchmark run of ``method`` loads: its own, or the shared base."""
+        return self.experiments.get(method, self.base_experiment)
 
     # ------------------------------------------------------------------ data
 

@@ -36,6 +36,7 @@ class Depth(Modality):
         "crd": "crd_depth.yaml",
         "crd+kd": "crdkd_depth.yaml",
     }
+    base_experiment = "depth_base.yaml"
     benchmark_title = "rgb -> depth distillation on the embedded synthetic rooms"
     benchmark_metrics = {
         "probe_top1": "Scene probe top-1 (%)",

@@ -1,0 +1,81 @@
+"""Activation boundaries (Heo et al., AAAI 2019): the student learns on which side of zero each teacher neuron lies.
+
+A learned connector (1x1 convolution and BatchNorm, as in the paper) maps a student stage map to
+the teacher's channels, giving responses ``r``; with ``rho = 1[t > 0]`` for the teacher's map, the
+paper's hinge-style loss per neuron is ``rho * relu(margin - r)^2 + (1 - rho) * relu(margin + r)^2``:
+a neuron the teacher activates must respond above ``margin``, one it silences below ``-margin``.
+The loss is ``beta * sum_stages mean(...)`` over neurons and the batch, ``margin = 1``. The teacher's
+maps should be pre-activation responses (EfficientNet stages end in a linear projection; a
+post-ReLU map still separates zero from positive responses).
+
+Cross-modal: the connector bridges the channel counts; its output and the teacher's map are
+pooled to their common size (``stage_maps``). Two-stage (``two_stage``): the first phase trains
+the student and connectors on the boundary loss, the second on KD with the teacher's logits.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, term_keys
+from crossmodal.distill.kd import check_shared_label_set
+from crossmodal.distill.stage_maps import check_stages, matched
+from crossmodal.distill.two_stage import TwoStageObjective, check_fraction, second_phase_kd
+from crossmodal.errors import InputError
+from crossmodal.models.features import Features
+
+
+def boundary_loss(responses: Tensor, teacher_map: Tensor, margin: float) -> Tensor:
+    """Mean over neurons of the squared hinge that puts each response on the teacher's side of zero."""
+    responses, teacher_map = matched(responses, teacher_map.detach())
+    active = (teacher_map > 0).float()
+    return (active * F.relu(margin - responses).pow(2) + (1 - active) * F.relu(margin + responses).pow(2)).mean()
+
+
+@OBJECTIVES.register("ab")
+class ActivationBoundaries(TwoStageObjective):
+    """Options: ``stages``, ``margin``, ``beta``, ``pretrain_fraction``, then KD's ``alpha`` and ``temperature``."""
+
+    title = "AB"
+
+    needs_student_logits = True
+
+    def __init__(
+        self,
+        ctx: ObjectiveContext,
+        *,
+        stages: tuple[int, ...] = (1, 2, 3),
+        margin: float = 1.0,
+        beta: float = 1.0,
+        pretrain_fraction: float = 0.125,
+        alpha: float = 1.0,
+        temperature: float = 4.0,
+    ) -> None:
+        super().__init__()
+        self.stages = check_stages("ab", stages, ctx)
+        check_shared_label_set("ab", ctx)
+        if margin <= 0 or temperature <= 0:
+            raise InputError(f"objective 'ab' options margin and temperature must be positive, got {margin} and {temperature}")
+        self.pretrain_fraction = check_fraction("ab", pretrain_fraction)
+        self.margin, self.beta, self.alpha, self.temperature = margin, beta, alpha, temperature
+        self.connectors = nn.ModuleList(
+            nn.ModuleList(
+                nn.Sequential(nn.Conv2d(ctx.student_map_channels[s], channels[s], kernel_size=1, bias=False), nn.BatchNorm2d(channels[s]))
+                for s in self.stages
+            )
+            for channels in ctx.teacher_map_channels
+        )
+
+    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
+        if not self.pretraining:
+            return {"kd": self.alpha * second_phase_kd(student_out, teacher_outs, self.temperature)}
+        keys = term_keys("ab", len(teacher_outs))
+        return {
+            key: self.beta * sum(
+                boundary_loss(connector(student_out.maps[s].float()), out.maps[s].float(), self.margin)
+                for s, connector in zip(self.stages, self.connectors[k])
+            )
+            for k, (key, out) in enumerate(zip(keys, teacher_outs))
+        }

@@ -1,0 +1,81 @@
+"""Flow of solution procedure (Yim et al., CVPR 2017): the student learns how the teacher's features flow from stage to stage.
+
+The FSP matrix of two stage maps of one network, brought to the smaller one's (H, W) by adaptive
+average pooling, is ``G = sum_{h,w} F1[:, h, w] F2[:, h, w]^T / (H W)`` (C1 x C2 per sample), for each
+pair of consecutive ``stages``. Its loss is ``beta * mean_pairs mean((G_S - G_T)^2)`` (the mean over
+the matrix entries and the batch, the reference code's normalisation, for which the CRD paper ran
+``beta = 50``).
+
+Cross-modal: the pairs are within each network, so the two networks' map sizes never meet; the
+matrices must have the same shape, so each student stage goes through a learned 1x1 connector
+to the teacher's channels first (the paper's networks shared their widths). Two-stage
+(``two_stage``): the first phase trains the student and connectors on the FSP loss, the second
+on KD with the teacher's logits.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, term_keys
+from crossmodal.distill.kd import check_shared_label_set
+from crossmodal.distill.stage_maps import check_stages, common_size, pool_to
+from crossmodal.distill.two_stage import TwoStageObjective, check_fraction, second_phase_kd
+from crossmodal.errors import InputError
+from crossmodal.models.features import Features
+
+
+def fsp_matrix(first: Tensor, second: Tensor) -> Tensor:
+    """B x C1 x C2: the positions' mean outer product of two maps, pooled to their common size."""
+    size = common_size(first, second)
+    first, second = pool_to(first.float(), size).flatten(2), pool_to(second.float(), size).flatten(2)
+    return first @ second.transpose(1, 2) / first.shape[-1]
+
+
+@OBJECTIVES.register("fsp")
+class FlowOfSolutionProcedure(TwoStageObjective):
+    """Options: ``stages`` (consecutive ones are paired), ``beta``, ``pretrain_fraction``, then KD's ``alpha`` and ``temperature``."""
+
+    title = "FSP"
+
+    needs_student_logits = True
+
+    def __init__(
+        self,
+        ctx: ObjectiveContext,
+        *,
+        stages: tuple[int, ...] = (0, 1, 2, 3),
+        beta: float = 50.0,
+        pretrain_fraction: float = 0.125,
+        alpha: float = 1.0,
+        temperature: float = 4.0,
+    ) -> None:
+        super().__init__()
+        self.stages = check_stages("fsp", stages, ctx)
+        if len(self.stages) < 2:
+            raise InputError(f"objective 'fsp' pairs consecutive stages, so option stages needs at least two, got {list(stages)}")
+        check_shared_label_set("fsp", ctx)
+        if temperature <= 0:
+            raise InputError(f"objective 'fsp' option temperature must be positive, got {temperature}")
+        self.pretrain_fraction = check_fraction("fsp", pretrain_fraction)
+        self.beta, self.alpha, self.temperature = beta, alpha, temperature
+        self.connectors = nn.ModuleList(
+            nn.ModuleList(nn.Conv2d(ctx.student_map_channels[s], channels[s], kernel_size=1) for s in self.stages)
+            for channels in ctx.teacher_map_channels
+        )
+
+    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
+        if not self.pretraining:
+            return {"kd": self.alpha * second_phase_kd(student_out, teacher_outs, self.temperature)}
+        keys = term_keys("fsp", len(teacher_outs))
+        return {key: self.beta * self._flow_loss(k, student_out, out) for k, (key, out) in enumerate(zip(keys, teacher_outs))}
+
+    def _flow_loss(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
+        student_maps = [connector(student_out.maps[s].float()) for s, connector in zip(self.stages, self.connectors[teacher])]
+        with torch.no_grad():
+            teacher_maps = [teacher_out.maps[s].detach().float() for s in self.stages]
+            teacher_flows = [fsp_matrix(a, b) for a, b in zip(teacher_maps, teacher_maps[1:])]
+        student_flows = [fsp_matrix(a, b) for a, b in zip(student_maps, student_maps[1:])]
+        return sum((s - t).pow(2).mean() for s, t in zip(student_flows, teacher_flows)) / len(student_flows)

@@ -1,0 +1,133 @@
+"""Choose each method's loss weight on the validation split: the weight sweep behind the zoo's documented defaults.
+
+Each method is trained at its default ``beta`` times every factor (KD's weight is ``alpha``), with
+the modality's pinned schedule, by the same grid as the benchmark, and judged with
+``EvalSettings(split="validation")`` only, so the test data never takes part in the choice. The
+weight with the highest mean of the chosen metric wins; a run that stopped on a non-finite loss
+(the weight was too large for the schedule's learning rate) counts as a failure, not an error.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossmodal.distill import OBJECTIVES
+from crossmodal.errors import InputError
+from crossmodal.eval.grid import GridSpec, run_grids
+from crossmodal.eval.protocols import EvalSettings
+from crossmodal.eval.report import mean_std, method_title
+from crossmodal.fileio import write_json_atomically, write_text_atomically
+from crossmodal.modalities import MODALITIES
+
+WEIGHT_OPTIONS = ("beta", "alpha")
+"""The option that weighs a method's loss, in the order looked for (KD keeps Hinton's ``alpha``)."""
+
+
+def weight_option(method: str) -> tuple[str, float]:
+    """(option name, default) of ``method``'s loss weight; a method without one is an InputError."""
+    defaults = OBJECTIVES.get(method).option_defaults()
+    for option in WEIGHT_OPTIONS:
+        if option in defaults:
+            return option, float(defaults[option])
+    raise InputError(f"objective {method!r} has no loss weight ({' or '.join(WEIGHT_OPTIONS)}) to tune")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Which methods of which target, at which multiples of their default weight, over which seeds."""
+
+    target: str
+    methods: tuple[str, ...]
+    factors: tuple[float, ...]
+    seeds: tuple[int, ...]
+    out_dir: Path
+    metric: str = ""
+    overrides: tuple[str, ...] = ()
+    evaluation: EvalSettings = EvalSettings(split="validation")
+
+    def chosen_metric(self) -> str:
+        return self.metric or next(iter(MODALITIES.get(self.target).benchmark_metrics))
+
+    def check(self) -> None:
+        if self.evaluation.split != "validation":
+            raise InputError("a weight sweep chooses on the validation split; the test split must not take part")
+        metrics = MODALITIES.get(self.target).benchmark_metrics
+        if self.chosen_metric() not in metrics:
+            raise InputError(f"metric {self.metric!r} is not one of the {self.target} metrics: {', '.join(metrics)}")
+        if not self.factors or min(self.factors) <= 0:
+            raise InputError(f"weight factors {list(self.factors)} must be positive, at least one")
+        for method in self.methods:
+            weight_option(method)
+
+    def specs(self) -> list[tuple[str, float, GridSpec]]:
+        """(method, weight, grid) per sweep point: one grid each, its runs in their own directory."""
+        modality = MODALITIES.get(self.target)
+        points = []
+        for method in self.methods:
+            option, default = weight_option(method)
+            for factor in self.factors:
+                weight = default * factor
+                overrides = (*modality.demo_overrides, *self.overrides, f"objective.options.{option}={weight!r}")
+                out = self.out_dir / self.target / f"{method}-{option}{weight:g}"
+                points.append((method, weight, GridSpec(
+                    (method,), self.seeds, out, overrides, evaluation=self.evaluation, target=self.target,
+                )))
+        return points
+
+
+def run_sweep(sweep: Sweep, jobs: int, threads: int) -> dict[str, Any]:
+    """Train and judge every sweep point; returns (and writes to ``tune.json``/``tune.md``) the scores and each method's choice."""
+    sweep.check()
+    points = sweep.specs()
+    results = run_grids([spec for _, _, spec in points], jobs, threads, failures_allowed=True)
+    metric = sweep.chosen_metric()
+    scores: dict[str, dict[str, float | None]] = {}
+    for (method, weight, _), records in zip(points, results):
+        values = [float(r[metric]) for r in records if "error" not in r]
+        complete = len(values) == len(sweep.seeds)
+        scores.setdefault(method, {})[f"{weight:g}"] = mean_std(values)[0] if complete else None
+    chosen = {method: _best(by_weight) for method, by_weight in scores.items()}
+    document = {"target": sweep.target, "metric": metric, "factors": list(sweep.factors), "seeds": list(sweep.seeds),
+                "overrides": list(sweep.overrides), "scores": scores, "chosen": chosen,
+                "runs": [record for records in results for record in records]}
+    write_json_atomically(sweep.out_dir / "tune.json", document)
+    write_text_atomically(sweep.out_dir / "tune.md", sweep_table(sweep, scores, chosen))
+    return document
+
+
+def _best(by_weight: dict[str, float | None]) -> str | None:
+    finished = {weight: score for weight, score in by_weight.items() if score is not None}
+    return max(finished, key=lambda weight: finished[weight]) if finished else None
+
+
+def sweep_table(sweep: Sweep, scores: dict[str, dict[str, float | None]], chosen: dict[str, str | None]) -> str:
+    """Markdown: one row per method, its weights and their validation scores (%), the chosen one in bold."""
+    metric_title = MODALITIES.get(sweep.target).benchmark_metrics[sweep.chosen_metric()]
+    lines = [f"Validation {metric_title}, mean over seeds {', '.join(map(str, sweep.seeds))}; "
+             f"weights are the default times {', '.join(f'{f:g}' for f in sweep.factors)}; '—': stopped on a non-finite loss.", "",
+             "| Method | Weight: validation score |", "|---|---|"]
+    for method, by_weight in scores.items():
+        option = weight_option(method)[0]
+        cells = []
+        for weight, score in by_weight.items():
+            text = "—" if score is None or math.isnan(score) else f"{100 * score:.1f}"
+            cells.append(f"**{option}={weight}: {text}**" if weight == chosen[method] else f"{option}={weight}: {text}")
+        lines.append(f"| {method_title(method)} | " + "; ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_factors(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InputError(f"--factors {text!r} must be comma-separated numbers, e.g. 0.1,1,10") from None
+
+
+def sweep_methods(names: Sequence[str] | None) -> tuple[str, ...]:
+    """The named methods, or every objective with a loss weight."""
+    if names:
+        return tuple(names)
+    return tuple(name for name in OBJECTIVES.names() if any(o in OBJECTIVES.get(name).option_defaults() for o in WEIGHT_OPTIONS))
