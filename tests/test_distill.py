@@ -94,6 +94,34 @@ def test_crd_loss_equals_hand_computation_with_known_z():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def hand_infonce(anchor, bank, index, negatives) -> torch.Tensor:
+    """-log of the positive's softmax share among (positive, negatives), with plain exp in float64."""
+    positive = torch.exp((anchor * bank[index]).sum(1) / TAU)
+    negative = torch.exp(torch.einsum("bd,bnd->bn", anchor, bank[negatives]) / TAU).sum(1)
+    return (-torch.log(positive / (positive + negative))).mean()
+
+
+def test_infonce_critic_equals_hand_computation_and_needs_no_z():
+    objective, data = tiny_crd(beta=0.5, critic="infonce")
+    term = objective.terms[0]
+    student_bank = term.student_memory.rows.double().clone()
+    teacher_bank = term.teacher_memory.rows.double().clone()
+
+    loss = run(objective, data)["crd"]
+
+    u = hand_embed(term.embed_student, data["student"].detach())
+    v = hand_embed(term.embed_teacher, data["teacher"])
+    expected = 0.5 * (
+        hand_infonce(u, teacher_bank, data["index"], data["negatives"])
+        + hand_infonce(v, student_bank, data["index"], data["negatives"])
+    )
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert not term.student_anchor_z.initialised and not term.teacher_anchor_z.initialised
+    assert {key.split("/")[-1] for key in objective.diagnostics()} == {"pos_score", "neg_score"}
+    with pytest.raises(InputError, match="critic='softmax' is not one of: nce, infonce"):
+        build_objective("crd", crd_context(), {"critic": "softmax"})
+
+
 def test_crd_gradients_reach_student_and_both_heads_but_not_the_teacher():
     objective, data = tiny_crd()
     teacher_network = torch.nn.Linear(3, 7)
@@ -459,7 +487,7 @@ def test_none_gives_no_terms():
 
 def test_registry_lists_every_objective():
     assert OBJECTIVES.names() == [
-        "ab", "at", "cc", "crd", "crd+kd", "dist", "fitnet", "fsp", "ft", "kd", "nst", "none", "pkt", "rkd", "sp", "vid",
+        "ab", "at", "cc", "crd", "crd+kd", "dist", "fitnet", "fsp", "ft", "kd", "none", "nst", "pkt", "rkd", "sp", "vid",
     ]
 
 
