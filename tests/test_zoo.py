@@ -458,3 +458,14 @@ def test_factor_distance_is_the_l1_gap_of_unit_factors():
     s = student_factor.flatten(1).numpy()
     expected = np.mean(np.abs(s / np.linalg.norm(s, axis=1, keepdims=True) - pooled / np.linalg.norm(pooled, axis=1, keepdims=True)))
     assert factor_distance(student_factor, teacher_factor).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_crd_on_several_stages_has_a_term_per_stage_on_the_maps_averaged_over_positions():
+    objective = build_objective("crd", context(), {"stages": [2, 3], "feat_dim": 4, "num_negatives": 5})
+    assert [(t.embed_student.linear.in_features, t.embed_teacher.linear.in_features) for t in objective.terms] == [(5, 7), (6, 9)]
+    student, teacher = student_features(), teacher_features()
+    loss = objective(student, [teacher], {"index": torch.arange(5)})["crd"]
+    loss.backward()
+    assert [m.grad is not None for m in student.maps] == [False, False, True, True] and student.pooled.grad is None
+    assert {"crd/stage2/pos_score", "crd/stage3/log_z_student_anchor"} <= set(objective.diagnostics())
+    assert len(build_objective("crd", context(teachers=2), {"stages": [1]}).terms) == 2

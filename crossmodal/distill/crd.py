@@ -40,8 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, term_keys
 from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample_negatives, draw_shared_negatives
+from crossmodal.distill.stage_maps import check_stages
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -170,8 +171,9 @@ class CRD(Objective):
     Options: ``feat_dim`` (embedding size), ``num_negatives`` (N), ``tau`` (critic temperature),
     ``momentum`` (memory-bank momentum), ``z_mode`` ("first-batch" | "ema") and ``z_momentum``
     (EMA weight on the past Z), ``sampling`` ("shared" | "per-sample"), ``embed_inputs``
-    ("centred" | "raw": see Embed), ``critic`` ("nce" | "infonce"), ``beta`` (loss weight; 0.8 as in
-    the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
+    ("centred" | "raw": see Embed), ``critic`` ("nce" | "infonce"), ``stages`` (empty: the pooled
+    features; else a term per listed stage map, averaged over positions, each with its own heads,
+    banks and Z, summed), ``beta`` (loss weight; 0.8 as in the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
     """
 
     title = "CRD"
@@ -189,6 +191,7 @@ class CRD(Objective):
         sampling: str = "shared",
         embed_inputs: str = "centred",
         critic: str = "nce",
+        stages: tuple[int, ...] = (),
         beta: float = 0.8,
     ) -> None:
         super().__init__()
@@ -212,11 +215,17 @@ class CRD(Objective):
         self.num_negatives = min(num_negatives, ctx.num_samples - 1)
         self.sampling = sampling
         self.beta = beta
+        self.stages = check_stages("crd", stages, ctx) if stages else []
+        self.num_teachers = len(ctx.teacher_dims)
+        # one term per (teacher, input): teacher-major, so the default (pooled only) keeps one term per teacher
+        dims = [
+            [(ctx.student_dim, teacher_dim)] if not self.stages
+            else [(ctx.student_map_channels[s], ctx.teacher_map_channels[t][s]) for s in self.stages]
+            for t, teacher_dim in enumerate(ctx.teacher_dims)
+        ]
         self.terms = nn.ModuleList(
-            ContrastTerm(
-                ctx.student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum, embed_inputs, critic
-            )
-            for teacher_dim in ctx.teacher_dims
+            ContrastTerm(student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum, embed_inputs, critic)
+            for per_teacher in dims for student_dim, teacher_dim in per_teacher
         )
 
     def draw_negatives(self, index: Tensor) -> Tensor:
@@ -231,19 +240,27 @@ class CRD(Objective):
         return draw_per_sample_negatives(index, self.num_samples, self.num_negatives)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
-        if len(teacher_outs) != len(self.terms):
-            raise ValueError(f"CRD was built for {len(self.terms)} teachers but got {len(teacher_outs)} outputs")
+        if len(teacher_outs) != self.num_teachers:
+            raise ValueError(f"CRD was built for {self.num_teachers} teachers but got {len(teacher_outs)} outputs")
         device = self.terms[0].student_memory.rows.device
         index = torch.as_tensor(batch["index"], dtype=torch.long).to(device, non_blocking=True)
         negatives = self.draw_negatives(index)
-        losses = [term(student_out.pooled, out.pooled, index, negatives) for term, out in zip(self.terms, teacher_outs)]
-        return {key: self.beta * loss for key, loss in zip(self._keys(), losses)}
+        per_input = len(self.terms) // self.num_teachers
+        losses = []
+        for t, out in enumerate(teacher_outs):
+            terms = self.terms[t * per_input:(t + 1) * per_input]
+            inputs = self._inputs(student_out, out)
+            losses.append(sum(term(student, teacher, index, negatives) for term, (student, teacher) in zip(terms, inputs)))
+        return {key: self.beta * loss for key, loss in zip(term_keys("crd", self.num_teachers), losses)}
+
+    def _inputs(self, student_out: Features, teacher_out: Features) -> list[tuple[Tensor, Tensor]]:
+        """(student, teacher) features each term embeds: the pooled ones, or each listed stage's map averaged over positions."""
+        if not self.stages:
+            return [(student_out.pooled, teacher_out.pooled)]
+        return [(student_out.maps[s].float().mean(dim=(2, 3)), teacher_out.maps[s].float().mean(dim=(2, 3))) for s in self.stages]
 
     def diagnostics(self) -> dict[str, float]:
-        """Mean positive / negative scores (v.u) and log Z per direction, from the last step."""
-        return {
-            f"{key}/{name}": value for key, term in zip(self._keys(), self.terms) for name, value in term.diagnostics().items()
-        }
-
-    def _keys(self) -> list[str]:
-        return ["crd"] if len(self.terms) == 1 else [f"crd/{i}" for i in range(len(self.terms))]
+        """Mean positive / negative scores (v.u) and log Z per direction, from the last step (per stage when ``stages`` is set)."""
+        inputs = [f"/stage{s}" for s in self.stages] or [""]
+        names = [f"{key}{stage}" for key in term_keys("crd", self.num_teachers) for stage in inputs]
+        return {f"{name}/{diag}": value for name, term in zip(names, self.terms) for diag, value in term.diagnostics().items()}
