@@ -100,18 +100,24 @@ def plot_summary(
     table = collect(records, methods, metrics)
     shown = list(table)
     width = 0.8 / max(1, len(shown))
-    figure, axes = plt.subplots(figsize=(8, 4), dpi=120)
+    many = len(shown) > 5  # the zoo: a wider chart, 20 distinct colours, the legend beside the bars
+    figure, axes = plt.subplots(figsize=(12, 4.5) if many else (8, 4), dpi=120)
+    colours = plt.get_cmap("tab20").colors if many else plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for position, method in enumerate(shown):
         stats = [mean_std(table[method][metric]) for metric in metrics]
         means = [100 * mean for mean, _ in stats]
         errors = None if math.isnan(stats[0][1]) else [100 * std for _, std in stats]
         offsets = [k + (position - (len(shown) - 1) / 2) * width for k in range(len(metrics))]
-        axes.bar(offsets, means, width, yerr=errors, capsize=3, label=method_title(method))
+        axes.bar(offsets, means, width, yerr=errors, capsize=2 if many else 3, label=method_title(method),
+                 color=colours[position % len(colours)])
     axes.set_xticks(range(len(metrics)), list(metrics.values()))
     axes.set_ylabel("%")
     axes.set_ylim(0, 100)
     axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize="small", ncols=min(len(shown), 5), loc="upper center")
+    if many:
+        axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        axes.legend(fontsize="small", ncols=min(len(shown), 5), loc="upper center")
     if title:
         axes.set_title(title, fontsize="medium")
     figure.tight_layout()
