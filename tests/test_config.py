@@ -62,9 +62,19 @@ def test_unknown_yaml_key_names_key_and_file(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("override", ["optim.lr=fast", "schedule.epochs=2.5", "data.input_size=[1, 2, 3]", "run.amp=3", "optim=1", "novalue"])
-def test_ill_typed_or_malformed_overrides_are_input_errors(override):
-    with pytest.raises(InputError):
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim.lr=fast", r"'optim.lr' in --set optim.lr=fast must be float, got 'fast'"),
+        ("schedule.epochs=2.5", r"'schedule.epochs' .* must be int, got 2.5"),
+        ("data.input_size=[1, 2, 3]", r"'data.input_size' .* needs 2 values, got \[1, 2, 3\]"),
+        ("run.amp=3", r"'run.amp' .* must be bool, got 3"),
+        ("optim=1", r"'optim' .* must be a mapping, got 1"),
+        ("novalue", r"override 'novalue' must look like section.key=value"),
+    ],
+)
+def test_ill_typed_or_malformed_overrides_are_input_errors(override, message):
+    with pytest.raises(InputError, match=message):
         apply_overrides(TrainConfig(), [override])
 
 

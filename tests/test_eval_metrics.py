@@ -30,7 +30,7 @@ def test_accumulator_equals_one_matrix_over_all_pixels():
 
 
 def test_out_of_range_target_is_an_error():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"target ids must lie in \[0, 3\) or equal 255"):
         confusion_matrix(np.array([0]), np.array([3]), 3)
 
 

@@ -266,8 +266,9 @@ def test_bad_files_raise_input_error_naming_the_file(mat_path, tmp_path):
         with pytest.raises(InputError) as caught:
             NYUDepthV2(path)
         assert str(path) in str(caught.value), problem
-        with pytest.raises(InputError):
+        with pytest.raises(InputError) as caught:
             prepare_nyu_cache(path, tmp_path / "out", progress=False)
+        assert str(path) in str(caught.value), problem
 
 
 def test_out_of_range_label_ids_raise_input_error(tmp_path):

@@ -74,7 +74,7 @@ def test_validation_split_is_disjoint_stratified_and_seeded():
 
 def test_single_label_train_split_is_an_input_error():
     x = np.zeros((10, 3))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="fewer than two distinct labels"):
         linear_probe(x, np.zeros(10, dtype=int), x, np.zeros(10, dtype=int), num_classes=2)
 
 

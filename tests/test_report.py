@@ -38,7 +38,7 @@ def test_mean_std_uses_the_sample_deviation():
     mean, std = mean_std([0.4, 0.5, 0.6])
     assert mean == pytest.approx(0.5) and std == pytest.approx(0.1)
     assert math.isnan(mean_std([0.7])[1])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one value"):
         mean_std([])
 
 

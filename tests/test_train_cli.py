@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import crossmodal.engine.trainer as trainer_module
 from crossmodal.cli.common import run_cli
 from crossmodal.cli.train import build_parser, config_from_args, main, train_main
 from crossmodal.config import load_config
@@ -103,3 +104,26 @@ def test_tiny_run_writes_a_run_and_resume_of_a_finished_run_is_a_no_op(tmp_path,
     assert main(["--resume", str(run)]) == 0
     assert load_checkpoint(run)["global_step"] == before["global_step"] == 3
     assert one_line_error(capsys, argv).endswith(f"--resume {run} or choose another --run-dir")
+
+
+def test_ctrl_c_exits_130_in_one_line_and_keeps_the_finished_epochs(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    argv = [
+        "--epochs", "2", "--batch-size", "8", "--out", str(run), "--wandb", "disabled",
+        "--set", f"data.root={tmp_path / 'data'}", "data.rooms.num=24", "data.rooms.size=[48,64]", "data.split=all",
+        "data.input_size=[32,48]", "student.name=resnet10", "student.width=8", "run.progress=false",
+    ]
+    real_epoch = trainer_module.Trainer._train_epoch
+
+    def interrupted_in_epoch_two(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        real_epoch(self, epoch)
+
+    monkeypatch.setattr(trainer_module.Trainer, "_train_epoch", interrupted_in_epoch_two)
+    assert main(argv) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+    assert load_checkpoint(run)["epoch"] == 1, "the finished epoch is kept"
+    monkeypatch.undo()
+    assert main(["--resume", str(run)]) == 0
+    assert [r["epoch"] for r in MetricsFile(run / "metrics.jsonl").read() if r.get("event") == "epoch"] == [1, 2]
