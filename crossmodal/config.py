@@ -88,6 +88,7 @@ class DataConfig:
     input_size: tuple[int, int] = (96, 128)
     depth_encoding: str = "metric"
     num_workers: int = 0
+    strict: bool = False
 
 
 @dataclass

@@ -133,12 +133,12 @@ def test_unreadable_and_wrong_type_images(tmp_path):
     (tmp_path / "rgb").mkdir()
     (tmp_path / "rgb" / "a.png").write_bytes(b"not an image")
     write_png(tmp_path / "depth" / "a.png", np.ones((H, W), dtype=np.uint16))
-    with pytest.raises(InputError, match="cannot read image .*a.png"):
-        RGBDFolder(tmp_path)[0]
+    with pytest.raises(InputError, match="rgb/a.png is neither a PNG nor a JPEG file"):
+        RGBDFolder(tmp_path)
     write_rgb(tmp_path / "rgb" / "a.png", red_image())
     write_png(tmp_path / "depth" / "a.png", np.ones((H, W), dtype=np.uint8))
-    with pytest.raises(InputError, match="single-channel 16-bit"):
-        RGBDFolder(tmp_path)[0]
+    with pytest.raises(InputError, match="depth/a.png must be single-channel 16-bit, got 8-bit with 1 channels"):
+        RGBDFolder(tmp_path)
 
 
 def test_transform_is_applied(tmp_path):
@@ -149,3 +149,49 @@ def test_transform_is_applied(tmp_path):
     assert set(sample) == {"source", "target", "index", "seg"}
     assert sample["target"].unique().tolist() == pytest.approx([0.2])
     assert sample["seg"].unique().tolist() == [3]
+
+
+def test_every_unusable_file_is_reported_together_before_any_pixel_is_read(tmp_path):
+    for stem in "abcde":
+        write_rgb(tmp_path / "rgb" / f"{stem}.png", red_image())
+        write_png(tmp_path / "depth" / f"{stem}.png", np.ones((H, W), dtype=np.uint16))
+    write_png(tmp_path / "depth" / "a.png", np.ones((H, W, 3), dtype=np.uint16))
+    write_png(tmp_path / "depth" / "b.png", np.ones((H + 1, W), dtype=np.uint16))
+    (tmp_path / "depth" / "c.png").unlink()
+    np.save(tmp_path / "depth" / "c.npy", np.ones((2, H, W)))
+    (tmp_path / "rgb" / "d.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 3)
+    with pytest.raises(InputError) as caught:
+        RGBDFolder(tmp_path)
+    message = str(caught.value)
+    assert message.startswith(f"RGB-D folder {tmp_path} has 4 unusable file(s): ")
+    assert "depth/a.png must be single-channel 16-bit, got 16-bit with 3 channels" in message
+    assert f"rgb/b.png is {H}x{W} but depth/b.png is {H + 1}x{W}" in message
+    assert "depth/c.npy must be a 2-D array of metres, got float64 (2, 12, 16)" in message
+    assert "rgb/d.png is a PNG without its IHDR header" in message
+    assert "\n" not in message
+
+
+def test_truncated_files_are_counted_in_one_warning_or_stop_a_strict_run(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8)
+    for stem in "abc":
+        write_rgb(tmp_path / "rgb" / f"{stem}.jpg", noise)
+        write_png(tmp_path / "depth" / f"{stem}.png", np.ones((H, W), dtype=np.uint16))
+    jpeg = (tmp_path / "rgb" / "b.jpg").read_bytes()
+    (tmp_path / "rgb" / "b.jpg").write_bytes(jpeg[: len(jpeg) * 2 // 3])
+    png = (tmp_path / "depth" / "c.png").read_bytes()
+    (tmp_path / "depth" / "c.png").write_bytes(png[:-12])
+    with pytest.warns(UserWarning, match=r"2 of 6 files end early \(truncated\) .*rgb/b.jpg; depth/c.png"):
+        dataset = RGBDFolder(tmp_path)
+    assert len(dataset) == 3
+    with pytest.raises(InputError, match=r"has 2 unusable file\(s\): rgb/b.jpg ends early \(truncated\); depth/c.png ends early"):
+        RGBDFolder(tmp_path, strict=True)
+
+
+def test_a_cut_npy_depth_file_is_found_by_its_header(tmp_path):
+    write_rgb(tmp_path / "rgb" / "a.png", red_image())
+    (tmp_path / "depth").mkdir()
+    np.save(tmp_path / "depth" / "a.npy", np.ones((H, W), dtype=np.float32))
+    data = (tmp_path / "depth" / "a.npy").read_bytes()
+    (tmp_path / "depth" / "a.npy").write_bytes(data[:-100])
+    with pytest.raises(InputError, match=f"depth/a.npy is cut short: its header promises {4 * H * W} bytes of data"):
+        RGBDFolder(tmp_path)

@@ -127,3 +127,7 @@ def test_ctrl_c_exits_130_in_one_line_and_keeps_the_finished_epochs(tmp_path, ca
     monkeypatch.undo()
     assert main(["--resume", str(run)]) == 0
     assert [r["epoch"] for r in MetricsFile(run / "metrics.jsonl").read() if r.get("event") == "epoch"] == [1, 2]
+
+
+def test_strict_flag_makes_truncated_data_files_stop_the_run():
+    assert parse("--strict").data.strict and not parse().data.strict

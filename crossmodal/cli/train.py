@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", metavar="DIR",
         help="prepared video cache (implies --data video-cache); with --videos: where to put the cache",
     )
+    parser.add_argument("--strict", action="store_true", default=None,
+                        help="stop on a data file that ends early (truncated) instead of counting it in a warning")
     parser.add_argument("--epochs", type=int, help="with --resume: extend a run (its cosine schedule stretches to the new length)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--seed", type=int)
@@ -82,7 +84,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         data = dataclasses.replace(data, cache=args.cache, name="video-cache")
     if args.videos is not None:
         data = dataclasses.replace(data, videos=args.videos, name="video")
-    for flag, value in (("source", args.source), ("target", args.target), ("name", args.data)):
+    for flag, value in (("source", args.source), ("target", args.target), ("name", args.data), ("strict", args.strict)):
         if value is not None:
             data = dataclasses.replace(data, **{flag: value})
     for flag, value in (("epochs", args.epochs), ("batch_size", args.batch_size)):

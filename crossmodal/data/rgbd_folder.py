@@ -8,10 +8,14 @@ Layout::
     root/labels/<stem>.png            optional, 8- or 16-bit class ids used as is, 255 = ignore
 
 Files are paired by stem and sorted by it, so item ``index`` is stable across runs and
-machines (it is the memory-bank row).
+machines (it is the memory-bank row). Every file's header is checked once when the folder is
+opened (``file_headers``: a few hundred bytes per file), and all problems are reported together:
+a file that cannot be used is an error; a file that ends early (a truncated JPEG still decodes)
+is a warning with a count, or an error with ``strict``.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from crossmodal.data.file_headers import HeaderError, image_header, npy_header
 from crossmodal.errors import InputError
 
 RGB_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -38,6 +43,15 @@ def _files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
             raise InputError(f"{folder} holds two files for {path.stem!r}: {files[path.stem].name} and {path.name}")
         files[path.stem] = path
     return files
+
+
+def _size(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def _listed(problems: list[str]) -> str:
+    shown = "; ".join(problems[:_LISTED_PROBLEMS])
+    return shown + (f"; and {len(problems) - _LISTED_PROBLEMS} more" if len(problems) > _LISTED_PROBLEMS else "")
 
 
 def _unpaired(anchor: str, anchors: dict[str, Path], other: str, others: dict[str, Path]) -> list[str]:
@@ -60,6 +74,7 @@ class RGBDFolder(Dataset):
         root: str | Path,
         transform: Callable[[dict[str, Any]], Any] | None = None,
         depth_scale: float = 1000.0,
+        strict: bool = False,
     ) -> None:
         self.root = Path(root)
         self.transform = transform
@@ -82,12 +97,58 @@ class RGBDFolder(Dataset):
         if self.has_labels:
             problems += _unpaired("rgb", rgb, "labels", labels)
         if problems:
-            shown = "; ".join(problems[:_LISTED_PROBLEMS])
-            more = f"; and {len(problems) - _LISTED_PROBLEMS} more" if len(problems) > _LISTED_PROBLEMS else ""
-            raise InputError(f"RGB-D folder {self.root} has unpaired files: {shown}{more}")
+            raise InputError(f"RGB-D folder {self.root} has unpaired files: {_listed(problems)}")
         self.samples: list[tuple[Path, Path, Path | None]] = [
             (rgb[stem], depth[stem], labels.get(stem)) for stem in sorted(rgb)
         ]
+        self._check_headers(strict)
+
+    def _check_headers(self, strict: bool) -> None:
+        """Every file's header against the layout: all unusable files in one InputError, truncated ones warned about."""
+        errors: list[str] = []
+        truncated: list[str] = []
+        checked = 0
+        for rgb_path, depth_path, label_path in self.samples:
+            sizes = {}
+            for role, path in (("rgb", rgb_path), ("depth", depth_path), ("labels", label_path)):
+                if path is None:
+                    continue
+                checked += 1
+                try:
+                    sizes[role], complete = self._header_size(role, path)
+                except HeaderError as error:
+                    errors.append(f"{self._relative(path)} {error}")
+                    continue
+                if not complete:
+                    truncated.append(self._relative(path))
+            for role in ("depth", "labels"):
+                if "rgb" in sizes and role in sizes and sizes[role] != sizes["rgb"]:
+                    other = depth_path if role == "depth" else label_path
+                    errors.append(f"{self._relative(rgb_path)} is {_size(sizes['rgb'])} but {self._relative(other)} is {_size(sizes[role])}")
+        if truncated and strict:
+            errors += [f"{name} ends early (truncated)" for name in truncated]
+        if errors:
+            raise InputError(f"RGB-D folder {self.root} has {len(errors)} unusable file(s): {_listed(errors)}")
+        if truncated:
+            warnings.warn(
+                f"RGB-D folder {self.root}: {len(truncated)} of {checked} files end early (truncated) and "
+                f"decode with missing pixels: {_listed(truncated)} (data.strict: true stops instead)", stacklevel=2,
+            )
+
+    def _header_size(self, role: str, path: Path) -> tuple[tuple[int, int], bool]:
+        """(h, w) and completeness from the header, after checking the format the role needs."""
+        if role == "depth" and path.suffix.lower() == ".npy":
+            shape, dtype = npy_header(path)
+            squeezed = tuple(n for n in shape if n != 1)
+            if len(squeezed) != 2 or not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+                raise HeaderError(f"must be a 2-D array of metres, got {dtype} {shape}")
+            return (squeezed[0], squeezed[1]), True
+        header = image_header(path)
+        if role == "depth" and (header.channels != 1 or header.bits != 16):
+            raise HeaderError(f"must be single-channel 16-bit, got {header.bits}-bit with {header.channels} channels")
+        if role == "labels" and (header.channels != 1 or header.bits not in (8, 16)):
+            raise HeaderError(f"must be single-channel 8- or 16-bit class ids, got {header.bits}-bit with {header.channels} channels")
+        return (header.height, header.width), header.complete
 
     def __len__(self) -> int:
         return len(self.samples)

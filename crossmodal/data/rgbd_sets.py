@@ -63,7 +63,7 @@ def _open_nyu(config: DataConfig) -> Dataset:
 
 
 def _open_folder(config: DataConfig) -> Dataset:
-    return RGBDFolder(Path(config.folder or "").expanduser())
+    return RGBDFolder(Path(config.folder or "").expanduser(), strict=config.strict)
 
 
 SYNTHETIC_ROOMS = DataSetKind("synthetic-rooms", _prepare_rooms, _open_rooms, rooms_file, labelled=rooms_file)
