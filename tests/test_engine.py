@@ -17,7 +17,7 @@ from torch import nn
 import crossmodal.engine.trainer as trainer_module
 from crossmodal.config import TrainConfig, apply_overrides, load_config
 from crossmodal.data.build import build_train_dataset, prepare_data
-from crossmodal.engine.checkpoint import load_checkpoint, save_checkpoint
+from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint, state_checksum
 from crossmodal.engine.logging import MetricsFile, resolve_wandb_mode
 from crossmodal.engine.seeding import capture_rng_state, restore_rng_state
 from crossmodal.engine.trainer import Trainer
@@ -244,8 +244,21 @@ def test_failed_checkpoint_write_keeps_the_previous_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint({"epoch": 2}, path)
     monkeypatch.undo()
-    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    assert torch.load(path, weights_only=True)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_a_checkpoint_carries_a_checksum_of_its_contents_and_a_changed_weight_is_refused(tmp_path):
+    state = {"format": CHECKPOINT_FORMAT, "epoch": 1, "student": {"w": torch.arange(6.0).view(2, 3), "step": torch.tensor(3)}}
+    save_checkpoint(state, tmp_path / "last.pt")
+    stored = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert stored["checksum"] == state_checksum(state)
+    assert state_checksum({**state, "student": {**state["student"], "w": torch.arange(6.0).view(3, 2)}}) != stored["checksum"]
+    assert load_checkpoint(tmp_path)["student"]["w"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    stored["student"]["w"][1, 2] = 5.5  # what a flipped byte in the tensor data would do
+    torch.save(stored, tmp_path / "last.pt")
+    with pytest.raises(InputError, match="is damaged: its contents no longer match the checksum"):
+        load_checkpoint(tmp_path)
 
 
 # ------------------------------------------------------------------ distributed

@@ -181,3 +181,54 @@ def test_resume_from_a_checkpoint_with_a_key_missing_or_a_wrong_shape_is_one_sen
     save_checkpoint(state, run / "last.pt")
     with pytest.raises(InputError, match="does not fit this run .*start afresh in another --run-dir"):
         Trainer(config, resume=run)
+
+
+# ---------------------------------------------------------------- byte-flip fuzzing
+
+
+def _flipped_copies(original, directory, count: int, seed: int, skip: int = 0):
+    """``count`` copies of ``original``, each with one byte inverted at a seeded position past ``skip``."""
+    import numpy as np
+
+    data = original.read_bytes()
+    positions = np.random.default_rng(seed).integers(skip, len(data), count)
+    directory.mkdir()
+    for k, position in enumerate(positions):
+        damaged = bytearray(data)
+        damaged[position] ^= 0xFF
+        path = directory / f"{k:03d}{original.suffix}"
+        path.write_bytes(bytes(damaged))
+        yield int(position), path
+
+
+def test_a_byte_flipped_mat_file_either_reads_or_is_one_sentence(tmp_path):
+    from crossmodal.data.nyu import NYUDepthV2
+    from tests.nyu_files import random_frames, write_nyu_mat
+
+    original = write_nyu_mat(tmp_path / "nyu.mat", random_frames(4, 12, 16))
+    outcomes = {"read": 0, "refused": 0}
+    # every flip lands in HDF5 metadata or data (past MATLAB's 512-byte text header); each file gets its own name,
+    # because the HDF5 library keeps files it has open by name
+    for position, path in _flipped_copies(original, tmp_path / "flipped", 80, seed=0, skip=512):
+        try:
+            frames = NYUDepthV2(path, split="all")
+            for index in range(len(frames)):
+                frames[index]
+            outcomes["read"] += 1
+        except InputError as error:
+            assert str(path) in str(error) and "\n" not in str(error), (position, error)
+            outcomes["refused"] += 1
+    assert outcomes["read"] + outcomes["refused"] == 80 and outcomes["refused"] > 0
+
+
+def test_a_byte_flipped_checkpoint_either_loads_or_is_one_sentence(tmp_path, data_root):
+    run = Trainer(tiny_config(tmp_path, data_root, "schedule.epochs=1")).fit()
+    refused = 0
+    for position, path in _flipped_copies(run / "last.pt", tmp_path / "flipped", 60, seed=1):
+        try:
+            state = load_checkpoint(path)
+            assert isinstance(state, dict)
+        except InputError as error:
+            assert str(path) in str(error) and "\n" not in str(error), (position, error)
+            refused += 1
+    assert refused > 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,6 +93,22 @@ def open_hdf5(path: Path) -> h5py.File:
         raise InputError(f"{path} could not be opened as HDF5 ({error})") from None
 
 
+HDF5_DAMAGE = (RuntimeError, KeyError, OSError, ValueError)
+"""What h5py raises on damaged metadata or chunks (bad heap, impossible dataspace, address overflow)."""
+
+
+@contextmanager
+def damage_is_input_error(path: Path, what: str) -> Iterator[None]:
+    """h5py's errors on a damaged file become one sentence naming the file and ``what`` was being read."""
+    try:
+        yield
+    except InputError:
+        raise
+    except HDF5_DAMAGE as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{path} is damaged: reading {what} failed ({reason})") from None
+
+
 def _dataset(file: h5py.File, key: str, path: Path) -> h5py.Dataset:
     item = file[key]
     if not isinstance(item, h5py.Dataset):
@@ -117,7 +134,7 @@ class MatFrames:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        with open_hdf5(self.path) as file:
+        with open_hdf5(self.path) as file, damage_is_input_error(self.path, "its layout"):
             _require_keys(file, MAT_KEYS, self.path, "the NYU-Depth V2 labeled .mat")
             images = _dataset(file, "images", self.path)
             if images.ndim != 4 or images.shape[1] != 3 or images.dtype != np.uint8:
@@ -158,7 +175,7 @@ class CacheFrames:
         self.directory = Path(directory)
         self.meta = self._read_meta()
         self.path = self.directory / CACHE_FRAMES_FILE
-        with open_hdf5(self.path) as file:
+        with open_hdf5(self.path) as file, damage_is_input_error(self.path, "its layout"):
             _require_keys(file, CACHE_KEYS, self.path, "an NYU cache")
             rgb = _dataset(file, "rgb", self.path)
             count = self.meta.get("count")
@@ -290,12 +307,15 @@ class NYUDepthV2(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} is out of range for {len(self)} frames")
         frame = int(self.frame_indices[index])
-        raw_labels = self.frames.read_labels(frame)
+        with damage_is_input_error(self.frames.path, f"frame {frame}"):
+            raw_labels = self.frames.read_labels(frame)
+            rgb = self.frames.read_rgb(frame)
+            depth = self.frames.read_depth(frame, self.depth_key)
         check_raw_labels(raw_labels, self.frames.path, frame)
         scene = self.frames.scenes[frame]
         item = {
-            "rgb": torch.from_numpy(np.ascontiguousarray(self.frames.read_rgb(frame).transpose(2, 0, 1))),
-            "depth": torch.from_numpy(clean_depth(self.frames.read_depth(frame, self.depth_key))[None]),
+            "rgb": torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
+            "depth": torch.from_numpy(clean_depth(depth)[None]),
             "seg": torch.from_numpy(self.label_table[raw_labels].astype(np.int64)),
             "scene": scene,
             "scene_label": load_meta().scene_label(scene),

@@ -13,9 +13,12 @@ A checkpoint is a plain dict:
     optimizer, scheduler, grad_scaler   their state_dicts (grad_scaler: {} when unused)
     rng           crossmodal.engine.seeding.capture_rng_state()
     wandb_id      the wandb run id, so a resumed run continues the same wandb run (None if off)
+    checksum      BLAKE2b of everything above, added by ``save_checkpoint``: torch's zip reader checks no
+                  CRC, so without it a flipped byte in a tensor would load as a silently different weight
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -29,12 +32,41 @@ CHECKPOINT_FORMAT = "crossmodal-train/1"
 LAST_CHECKPOINT = "last.pt"
 
 
+CHECKSUM_KEY = "checksum"
+
+
+def state_checksum(value: Any) -> str:
+    """A digest of a nested state (dicts, lists, tensors, numbers, strings) that any changed byte changes."""
+    digest = hashlib.blake2b(digest_size=16)
+
+    def visit(item: Any) -> None:
+        if isinstance(item, torch.Tensor):
+            tensor = item.detach().cpu().contiguous()
+            digest.update(f"tensor{tuple(tensor.shape)}{tensor.dtype}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(item, dict):
+            digest.update(f"dict{len(item)}".encode())
+            for key in sorted(item, key=repr):
+                digest.update(repr(key).encode())
+                visit(item[key])
+        elif isinstance(item, (list, tuple)):
+            digest.update(f"{type(item).__name__}{len(item)}".encode())
+            for element in item:
+                visit(element)
+        else:
+            digest.update(repr(item).encode())
+
+    visit(value)
+    return digest.hexdigest()
+
+
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write ``state`` to a temporary file, flush it to disk, then rename it over ``path``.
+    """Write ``state`` and its checksum to a temporary file, flush it to disk, then rename it over ``path``.
 
     The rename is atomic, so ``path`` always holds either the previous checkpoint or the new
     one in full, whenever the process dies.
     """
+    state = {**state, CHECKSUM_KEY: state_checksum(state)}
     with atomic_path(path) as temporary, open(temporary, "wb") as handle:
         torch.save(state, handle)
         handle.flush()
@@ -62,4 +94,7 @@ def load_checkpoint(run_or_file: str | os.PathLike[str], map_location: str | tor
         raise InputError(f"checkpoint {path} could not be read ({type(error).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not a crossmodal-train checkpoint (format {CHECKPOINT_FORMAT})")
+    stored = state.pop(CHECKSUM_KEY, None)
+    if stored is not None and stored != state_checksum(state):
+        raise InputError(f"checkpoint {path} is damaged: its contents no longer match the checksum written with them")
     return state
