@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--methods", help="comma-separated objectives (default: every one with a loss weight)")
     parser.add_argument("--factors", default="0.1,1,10", help="multiples of each default weight (default 0.1,1,10)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per point, run as 0..N-1 (default 1)")
-    parser.add_argument("--metric", default="", help="record key to maximise (default: the target's first benchmark metric)")
+    parser.add_argument("--metric", default="", help="record key to maximise (default: the mean of the target's benchmark metrics)")
     parser.add_argument("--out", type=Path, default=Path("runs/tune"), help="runs and tables go here (default runs/tune)")
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="config overrides after the pinned schedule, for every run")
