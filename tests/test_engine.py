@@ -187,6 +187,21 @@ def test_wandb_failure_warns_once_and_training_continues(tmp_path, data_root, mo
     assert capsys.readouterr().err.count("warning: wandb") == 1
 
 
+def test_an_unreachable_wandb_server_costs_the_init_timeout_and_one_line(tmp_path, monkeypatch, capsys):
+    import time
+
+    import crossmodal.engine.logging as logging_module
+
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # the discard port: connection refused
+    monkeypatch.setenv("WANDB_API_KEY", "0" * 40)
+    monkeypatch.setattr(logging_module, "WANDB_INIT_TIMEOUT_S", 2)
+    start = time.perf_counter()
+    logger = logging_module.WandbLogger("online", "group", "name", {}, tmp_path)
+    assert time.perf_counter() - start < 30 and logger.run is None
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: wandb")]
+    assert len(warnings) == 1 and "could not start within 2 s (CommError" in warnings[0]
+
+
 def test_wandb_offline_run_is_written_under_wandb_dir(tmp_path, data_root, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
     (tmp_path / "wb").mkdir()

@@ -80,6 +80,21 @@ def resolve_wandb_mode(requested: str) -> str:
     return "online" if logged_in_to_wandb() else "offline"
 
 
+WANDB_INIT_TIMEOUT_S = 20
+"""How long wandb may try to reach its server before training goes on without it (wandb's own default: 90 s)."""
+
+
+def _wandb_settings() -> Any:
+    import wandb
+
+    return wandb.Settings(console="off", silent=True, init_timeout=WANDB_INIT_TIMEOUT_S)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
 class WandbLogger:
     """A wandb run that never takes training down with it; inactive when disabled or broken."""
 
@@ -109,10 +124,10 @@ class WandbLogger:
                 dir=os.environ.get("WANDB_DIR", str(directory)),
                 id=run_id,
                 resume="allow" if run_id else None,
-                settings=wandb.Settings(console="off", silent=True),
+                settings=_wandb_settings(),
             )
         except Exception as error:  # wandb can fail in many ways; training must not
-            self._warn(f"could not start ({type(error).__name__}: {error})")
+            self._warn(f"could not start within {WANDB_INIT_TIMEOUT_S} s ({_first_line(error)})")
 
     @property
     def run_id(self) -> str | None:
@@ -124,7 +139,7 @@ class WandbLogger:
         try:
             self.run.log(values, step=step)
         except Exception as error:
-            self._warn(f"logging failed ({type(error).__name__}: {error})")
+            self._warn(f"logging failed ({_first_line(error)})")
             self.run = None
 
     def finish(self) -> None:
@@ -133,7 +148,7 @@ class WandbLogger:
         try:
             self.run.finish()
         except Exception as error:
-            self._warn(f"finishing failed ({type(error).__name__}: {error})")
+            self._warn(f"finishing failed ({_first_line(error)})")
         self.run = None
 
     def _warn(self, message: str) -> None:
@@ -160,7 +175,7 @@ def log_evaluation(
 
         run = wandb.init(
             project=WANDB_PROJECT, group=group, job_type="eval", name=name, config=config, mode=mode,
-            dir=str(directory), settings=wandb.Settings(console="off", silent=True),
+            dir=str(directory), settings=_wandb_settings(),
         )
         summary = {f"segment/{key}": value for key, value in scores.items() if isinstance(value, (int, float))}
         if image is not None:
@@ -169,5 +184,5 @@ def log_evaluation(
         run.finish()
         return True
     except Exception as error:  # wandb may fail in many ways; evaluation must not
-        print(f"warning: wandb could not record the evaluation ({type(error).__name__}: {error})", file=sys.stderr)
+        print(f"warning: wandb could not record the evaluation ({_first_line(error)})", file=sys.stderr)
         return False
