@@ -56,6 +56,8 @@ def test_summary_counts_good_and_skipped_videos(cache):
     assert summary.decoded == 2 and summary.resumed == 0
     assert sorted(summary.skipped) == ["corrupt.mp4", "empty.avi", "silent.mp4"]
     assert "no audio track" in summary.skipped["silent.mp4"]
+    assert summary.skip_reasons() == {"cannot be decoded": 2, "has no audio track": 1}
+    assert "3 skipped (2 cannot be decoded, 1 has no audio track)" in str(summary)
     assert len(caught) == 3
     # flash.mp4: samples at 0.5 ... 2.5 s (5); other.mkv (2.5 s): 0.5 ... 2.0 s (4)
     assert summary.samples == 9

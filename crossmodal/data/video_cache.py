@@ -19,7 +19,7 @@ import json
 import os
 import time
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,12 +67,24 @@ class VideoCacheSummary:
     def ok(self) -> int:
         return self.decoded + self.resumed
 
+    def skip_reasons(self) -> dict[str, int]:
+        """Skipped videos counted per reason (the error after the file's path, without its details), most frequent first."""
+        reasons = Counter(_reason(name, error) for name, error in self.skipped.items())
+        return dict(reasons.most_common())
+
     def __str__(self) -> str:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in self.skip_reasons().items())
         return (
             f"videos: {self.ok} ok ({self.decoded} decoded, {self.resumed} already cached), "
-            f"{len(self.skipped)} skipped; samples: {self.samples}; "
+            f"{len(self.skipped)} skipped{f' ({reasons})' if reasons else ''}; samples: {self.samples}; "
             f"footage: {self.footage_seconds:.1f} s; took {self.elapsed_seconds:.1f} s; cache: {self.out}"
         )
+
+
+def _reason(name: str, error: str) -> str:
+    """ "/videos/clips/a.mp4 has no audio track" -> "has no audio track"; details in parentheses or after a colon are dropped."""
+    _, found, after = error.partition(f"{name} ")
+    return (after if found else error).split(" (")[0].split(": ")[0].strip()
 
 
 def _cache_file(out: Path, video: Path) -> Path:
