@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import shutil
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -139,3 +140,48 @@ def test_cache_without_labels_has_no_label_key(tmp_path):
 def test_dataset_on_a_folder_that_is_not_a_cache_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="is not a video cache"):
         VideoAudioPairs(tmp_path)
+
+
+def _damage(path, how: str) -> None:
+    if how == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif how == "flipped frame":
+        with h5py.File(path, "r+") as h5:
+            h5["frames"][1, 0, 0, 0] ^= 0xFF  # content damage the structure cannot show
+    elif how == "no checksum":
+        with h5py.File(path, "r+") as h5:
+            del h5.attrs["checksum"]
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped frame", "no checksum"])
+def test_a_damaged_cache_file_is_found_and_prepare_decodes_it_again(source, cache, tmp_path, how):
+    out, _, _ = cache
+    copy = tmp_path / "cache"
+    shutil.copytree(out, copy)
+    damaged = copy / "videos" / "flash.mp4.h5"
+    intact = copy / "videos" / "clips" / "other.mkv.h5"
+    untouched = intact.stat().st_mtime_ns
+    _damage(damaged, how)
+    if how == "truncated":
+        with pytest.raises(InputError, match=r"has 1 damaged file\(s\): videos/flash.mp4.h5 cannot be read as HDF5 .*prepare video again"):
+            VideoAudioPairs(copy)
+    with pytest.warns(UserWarning) as caught:
+        summary = prepare_video_cache(source, copy, VideoConfig(fps=2.0, clip_seconds=1.0, frame_size=(32, 32)), workers=1, progress=False)
+    repairs = [str(w.message) for w in caught if "re-decoding" in str(w.message)]
+    assert len(repairs) == 1 and repairs[0].startswith("re-decoding flash.mp4: its cache file")
+    assert (summary.decoded, summary.repaired, summary.resumed) == (1, 1, 1)
+    assert "1 decoded, 1 of them repaired" in str(summary)
+    assert intact.stat().st_mtime_ns == untouched, "an intact file is not decoded again"
+    assert torch.equal(VideoAudioPairs(copy)[5]["rgb"], VideoAudioPairs(out)[5]["rgb"])
+
+
+def test_garbled_settings_and_index_are_one_sentence(source, cache, tmp_path):
+    out, _, _ = cache
+    copy = tmp_path / "cache"
+    shutil.copytree(out, copy)
+    (copy / "index.json").write_text('{"videos": [')
+    with pytest.raises(InputError, match=r"index.json is damaged \(not valid JSON\); run crossmodal-prepare video again to rebuild it"):
+        VideoAudioPairs(copy)
+    (copy / "settings.json").write_bytes(b"\xff\xfe")
+    with pytest.raises(InputError, match=r"settings.json is damaged \(not valid JSON\); remove it"):
+        prepare_video_cache(source, copy, VideoConfig(fps=2.0, clip_seconds=1.0, frame_size=(32, 32)), workers=1, progress=False)

@@ -40,6 +40,7 @@ from crossmodal.data.video import (
     list_videos,
     sample_times,
 )
+from crossmodal.data.video_cache_check import CHECKSUM_ATTR, content_checksum, file_problem
 from crossmodal.data.waveform import SAMPLE_RATE
 from crossmodal.errors import InputError
 from crossmodal.fileio import atomic_path, write_json_atomically
@@ -58,6 +59,7 @@ class VideoCacheSummary:
     out: Path
     decoded: int = 0
     resumed: int = 0
+    repaired: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     samples: int = 0
     footage_seconds: float = 0.0
@@ -75,7 +77,8 @@ class VideoCacheSummary:
     def __str__(self) -> str:
         reasons = ", ".join(f"{count} {reason}" for reason, count in self.skip_reasons().items())
         return (
-            f"videos: {self.ok} ok ({self.decoded} decoded, {self.resumed} already cached), "
+            f"videos: {self.ok} ok ({self.decoded} decoded{f', {self.repaired} of them repaired' if self.repaired else ''}, "
+            f"{self.resumed} already cached), "
             f"{len(self.skipped)} skipped{f' ({reasons})' if reasons else ''}; samples: {self.samples}; "
             f"footage: {self.footage_seconds:.1f} s; took {self.elapsed_seconds:.1f} s; cache: {self.out}"
         )
@@ -115,10 +118,17 @@ def read_video_labels(labels_csv: Path, videos: list[Path]) -> tuple[list[str], 
     return class_names, labels
 
 
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{path} is damaged (not valid JSON); {what}") from None
+
+
 def _check_settings(out: Path, settings: dict[str, Any]) -> None:
     path = out / SETTINGS_FILE
     if path.exists():
-        previous = json.loads(path.read_text())
+        previous = _read_json(path, "remove it to prepare the cache afresh with the settings given")
         if previous != settings:
             raise InputError(
                 f"{out} is a cache made with {previous}, not {settings}; "
@@ -180,6 +190,7 @@ def _write_cache_file(
         h5.create_dataset("audio", data=audio.samples, chunks=(min(len(audio.samples), SAMPLE_RATE),))
         h5.attrs["audio_start"] = audio.start
         h5.attrs["footage_seconds"] = audio.end - audio.start
+        h5.attrs[CHECKSUM_ATTR] = content_checksum(h5)  # last: a file with it was written whole
     return len(kept)
 
 
@@ -202,12 +213,15 @@ def prepare_video_cache(
     workers: int | None = None,
     strict: bool = False,
     progress: bool = True,
+    check_content: bool = True,
 ) -> VideoCacheSummary:
     """Decode every video under src_dir once into the cache `out`, sampled as ``video`` says; prints and returns a summary.
 
     Videos without audio, too short, or unreadable are skipped with a warning (strict=True:
     InputError naming the file). Videos already in the cache are not decoded again, so an
-    interrupted run resumes. `src_dir/labels.csv` (video,label), when present, labels the clips.
+    interrupted run resumes; a cached file that is damaged (``video_cache_check``: its structure,
+    and with ``check_content`` its checksum, which reads the whole cache once) is decoded again.
+    `src_dir/labels.csv` (video,label), when present, labels the clips.
     """
     began = time.perf_counter()
     fps, clip_seconds, size = video.fps, video.clip_seconds, video.frame_size
@@ -231,6 +245,13 @@ def prepare_video_cache(
         {"fps": float(fps), "clip_seconds": float(clip_seconds), "size": list(size), "sample_rate": SAMPLE_RATE},
     )
     summary = VideoCacheSummary(out=out)
+    window = round(float(clip_seconds) * SAMPLE_RATE)
+    damaged = {v: problem for v in videos if _cache_file(out, v).exists()
+               and (problem := file_problem(_cache_file(out, v), window, content=check_content)) is not None}
+    for video_path, problem in damaged.items():
+        warnings.warn(f"re-decoding {video_path.as_posix()}: its cache file {problem}", stacklevel=2)
+        _cache_file(out, video_path).unlink()
+    summary.repaired = len(damaged)
     todo = [v for v in videos if not _cache_file(out, v).exists()]
     summary.resumed = len(videos) - len(todo)
     jobs = [(src_dir / v, _cache_file(out, v), float(fps), float(clip_seconds), size) for v in todo]
@@ -289,8 +310,8 @@ class VideoAudioPairs(Dataset):
         index_path = self.root / INDEX_FILE
         if not index_path.exists():
             raise InputError(f"{self.root} is not a video cache (no {INDEX_FILE}); make one with prepare_video_cache")
-        index = json.loads(index_path.read_text())
-        settings = json.loads((self.root / SETTINGS_FILE).read_text())
+        index = _read_json(index_path, "run crossmodal-prepare video again to rebuild it")
+        settings = _read_json(self.root / SETTINGS_FILE, "remove the cache and prepare it again")
         self.transform = transform
         self.sample_rate: int = settings["sample_rate"]
         self.fps: float = settings["fps"]
@@ -302,6 +323,26 @@ class VideoAudioPairs(Dataset):
         self._ends = np.cumsum([entry["samples"] for entry in self._videos])
         self._open: OrderedDict[int, tuple[h5py.File, np.ndarray, np.ndarray]] = OrderedDict()
         self._pid = os.getpid()
+        self._check_files()
+
+    def _check_files(self) -> None:
+        """Every listed file's structure (not its content), so a damaged file stops the run now, not hours in."""
+        problems = []
+        for entry in self._videos:
+            path = self.root / entry["file"]
+            problem = "is missing" if not path.is_file() else file_problem(path, self._window)
+            if problem is None:
+                with h5py.File(path, "r") as h5:
+                    if h5["times"].shape[0] != entry["samples"]:
+                        problem = f"holds {h5['times'].shape[0]} samples where {INDEX_FILE} lists {entry['samples']}"
+            if problem is not None:
+                problems.append(f"{entry['file']} {problem}")
+        if problems:
+            shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+            raise InputError(
+                f"video cache {self.root} has {len(problems)} damaged file(s): {shown}; "
+                "run crossmodal-prepare video again on the source folder to re-decode them"
+            )
 
     def __len__(self) -> int:
         return int(self._ends[-1]) if len(self._ends) else 0
