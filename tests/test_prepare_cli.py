@@ -1,10 +1,13 @@
 """crossmodal-prepare: each subcommand reaches its library call; bad input is one line and exit 2."""
 from __future__ import annotations
 
+import errno
+
 import h5py
 import numpy as np
 import pytest
 
+import crossmodal.data.synthetic.rooms as rooms
 from crossmodal.cli.prepare import main
 from crossmodal.data.nyu import NYUDepthV2
 from tests.nyu_files import random_frames, write_nyu_mat
@@ -50,3 +53,29 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, argv, f
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert fragment in error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["synthetic-rooms", "--num", "2", "--size", "24x32", "--workers", "1", "--out", "{blocked}/rooms.mat"],
+        ["synthetic-av", "--num", "2", "--workers", "1", "--out", "{blocked}/av"],
+        ["nyu", "--mat", "{mat}", "--out", "{blocked}/cache"],
+    ],
+)
+def test_an_output_under_a_file_is_one_sentence_naming_out(tmp_path, capsys, argv):
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    mat = write_nyu_mat(tmp_path / "nyu.mat", random_frames(2, 12, 16))
+    argv = [part.format(blocked=tmp_path / "blocked", mat=mat) for part in argv]
+    assert main(argv) == 2
+    line = error_line(capsys)
+    assert line.startswith(f"error: cannot write --out {tmp_path / 'blocked'}/") and ("exists" in line or "Not a directory" in line)
+
+
+def test_a_full_disk_while_preparing_is_one_sentence(tmp_path, monkeypatch, capsys):
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rooms, "generate_rooms", full_disk)
+    assert main(["synthetic-rooms", "--num", "2", "--size", "24x32", "--out", str(tmp_path / "rooms.mat")]) == 2
+    assert error_line(capsys) == f"error: cannot write --out {tmp_path / 'rooms.mat'}: No space left on device"

@@ -105,9 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error_sentence(out: Path, error: OSError) -> str:
+    """An OSError of a prepare step as one sentence: about --out when it concerns the output (or names no file)."""
+    reason = error.strerror or str(error)
+    if error.filename is None:
+        return f"cannot write --out {out}: {reason}"
+    path = Path(error.filename).absolute()
+    target = out.absolute()
+    if path == target or target in path.parents or path in target.parents:
+        return f"cannot write --out {out}: {reason} ({error.filename})"
+    return f"{error.filename}: {reason}"
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    args.run(args)
+    try:
+        args.run(args)
+    except OSError as error:  # an unwritable or full output place, an unreadable input: one sentence
+        raise InputError(_os_error_sentence(args.out, error)) from None
     return 0
 
 
