@@ -285,41 +285,126 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class _Banked(nn.Module):
+class _Stats(nn.Module):
+    """A module with an ordinary buffer (averaged) and a self-synchronising child (left alone)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("rows", torch.zeros(8, 3))
-        self.register_buffer("log_z", torch.zeros(()))
-        self.register_buffer("ready", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("running_mean", torch.zeros(3))
         self.register_buffer("count", torch.zeros((), dtype=torch.long))
+        self.bank = nn.Module()
+        self.bank.synchronises_itself = True
+        self.bank.register_buffer("rows", torch.zeros(4, 2))
 
 
-def _merge_worker(rank: int, port: int, out_dir: str) -> None:
+def _collectives_worker(rank: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist
 
-    from crossmodal.engine.distributed import merge_buffer_updates, snapshot_buffers
+    from crossmodal.engine.distributed import average_buffers, gather_rows, global_logsumexp
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    module = _Banked()
-    before = snapshot_buffers(module)
-    module.rows[[rank, rank + 2]] = float(rank + 1)  # disjoint rows per rank
-    module.rows[6] = 10.0 * (rank + 1)  # a row both ranks refreshed
-    module.log_z += 1.0 + rank
-    module.ready.fill_(rank == 0)
+    module = _Stats()
+    module.running_mean += float(rank + 1)
     module.count += 1
-    merge_buffer_updates(module, before)
-    torch.save(module.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
+    module.bank.rows[rank] = 1.0
+    average_buffers(module)
+    gathered = gather_rows(torch.tensor([[rank, 10 + rank]]))
+    scores = torch.tensor([0.5, 1.0]) if rank == 0 else torch.tensor([2.0, -1.0, 0.0])
+    log_sum, count = global_logsumexp(torch.logsumexp(scores, dim=0), scores.numel())
+    torch.save({"state": module.state_dict(), "gathered": gathered, "log_sum": log_sum, "count": count},
+               os.path.join(out_dir, f"rank{rank}.pt"))
     dist.destroy_process_group()
 
 
-def test_merge_buffer_updates_applies_every_ranks_changes_everywhere(tmp_path):
+def test_distributed_collectives_gather_rows_combine_logsumexp_and_average_buffers(tmp_path):
     # fork keeps this quick (no re-import in the children); the workers run only tiny tensor ops.
-    mp.start_processes(_merge_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="fork")
-    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
-    assert _states_equal(*states)
-    merged = states[0]
-    assert merged["rows"][:, 0].tolist() == [1.0, 2.0, 1.0, 2.0, 0.0, 0.0, 15.0, 0.0]
-    assert merged["log_z"].item() == 1.5 and merged["ready"].item() and merged["count"].item() == 1
+    mp.start_processes(_collectives_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="fork")
+    results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for rank, result in enumerate(results):
+        assert result["state"]["running_mean"].tolist() == [1.5] * 3 and result["state"]["count"].item() == 1
+        assert result["state"]["bank.rows"][rank].tolist() == [1.0, 1.0], "a self-synchronising module is left alone"
+        assert result["state"]["bank.rows"][1 - rank].tolist() == [0.0, 0.0]
+        assert result["gathered"].tolist() == [[0, 10], [1, 11]]
+        expected = torch.logsumexp(torch.tensor([0.5, 1.0, 2.0, -1.0, 0.0]), dim=0)
+        assert result["log_sum"].item() == pytest.approx(expected.item(), rel=1e-6) and result["count"] == 5
+
+
+M_ROWS, BATCH = 16, 8
+
+
+def _every_other_row(self, index):
+    """Deterministic per-sample negatives, the same for any sharding of the batch: every row but the anchor's."""
+    rows = torch.arange(self.num_samples)
+    return torch.stack([rows[rows != i] for i in index.tolist()])
+
+
+def _crd_setup(z_mode: str):
+    from crossmodal.distill import ObjectiveContext, build_objective
+
+    torch.manual_seed(0)
+    student = nn.Linear(5, 6)  # no BatchNorm: per-rank batch statistics would differ from the combined batch's
+    ctx = ObjectiveContext(student_dim=6, teacher_dims=[7], num_samples=M_ROWS)
+    objective = build_objective("crd", ctx, {"feat_dim": 4, "sampling": "per-sample", "embed_inputs": "raw", "z_mode": z_mode,
+                                             "z_momentum": 0.5})
+    generator = torch.Generator().manual_seed(1)
+    steps = [(torch.randn(BATCH, 5, generator=generator), torch.randn(BATCH, 7, generator=generator),
+              torch.randperm(M_ROWS, generator=generator)[:BATCH]) for _ in range(3)]
+    return student, objective, steps
+
+
+class _Distilled(nn.Module):
+    def __init__(self, student, objective) -> None:
+        super().__init__()
+        self.student, self.objective = student, objective
+
+    def forward(self, x, teacher, index):
+        from crossmodal.models.features import Features
+
+        return self.objective(Features(pooled=self.student(x)), [Features(pooled=teacher)], {"index": index})["crd"]
+
+
+def _train_crd(model, steps, rows: slice) -> None:
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    for x, teacher, index in steps:
+        loss = model(x[rows], teacher[rows], index[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def _ddp_crd_worker(rank: int, port: int, z_mode: str, out_dir: str) -> None:
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from crossmodal.distill.crd import CRD
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    CRD.draw_negatives = _every_other_row
+    student, objective, steps = _crd_setup(z_mode)
+    model = DistributedDataParallel(_Distilled(student, objective), broadcast_buffers=False)
+    half = BATCH // 2
+    _train_crd(model, steps, slice(rank * half, (rank + 1) * half))
+    torch.save(model.module.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("z_mode", ["first-batch", "ema"])
+def test_ddp_crd_banks_z_and_weights_equal_one_process_over_the_combined_batch(tmp_path, monkeypatch, z_mode):
+    from crossmodal.distill.crd import CRD
+
+    mp.start_processes(_ddp_crd_worker, args=(_free_port(), z_mode, str(tmp_path)), nprocs=2, start_method="fork")
+    monkeypatch.setattr(CRD, "draw_negatives", _every_other_row)
+    student, objective, steps = _crd_setup(z_mode)
+    single = _Distilled(student, objective)
+    _train_crd(single, steps, slice(0, BATCH))
+    expected = single.state_dict()
+    for rank in range(2):
+        state = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        assert state.keys() == expected.keys()
+        for key, value in expected.items():
+            assert torch.allclose(state[key].double(), value.double(), atol=1e-6), (rank, key)
+    refreshed = (expected["objective.terms.0.student_memory.rows"] != _crd_setup(z_mode)[1].state_dict()["terms.0.student_memory.rows"])
+    assert refreshed.any(dim=1).sum() > BATCH // 2, "both ranks' rows were refreshed"
 
 
 def _train_worker(rank: int, port: int, config: TrainConfig, out_dir: str) -> None:
@@ -340,8 +425,7 @@ def test_two_process_training_keeps_ranks_in_step(tmp_path, data_root):
     mp.spawn(_train_worker, args=(_free_port(), config, str(tmp_path)), nprocs=2)
     states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     assert _states_equal(states[0]["objective"], states[1]["objective"]), "memory banks diverged across ranks"
-    params = [k for k in states[0]["student"] if "running" not in k and "num_batches" not in k]
-    assert all(torch.equal(states[0]["student"][k], states[1]["student"][k]) for k in params)
+    assert _states_equal(states[0]["student"], states[1]["student"]), "weights or BatchNorm statistics diverged across ranks"
     bank = states[0]["objective"]["terms.0.teacher_memory.rows"]
     initial = Trainer(apply_overrides(config, ["objective.name=crd", f"run.dir={tmp_path / 'fresh'}"])).objective.state_dict()
     refreshed = (bank != initial["terms.0.teacher_memory.rows"].cpu()).any(dim=1)

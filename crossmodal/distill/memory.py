@@ -12,14 +12,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crossmodal.engine.distributed import gather_rows, global_logsumexp
+
 
 class MemoryBank(nn.Module):
     """One unit-length embedding per training sample (M x D), refreshed by momentum.
 
     Rows start as random unit vectors (uniform in [-1, 1]^D, then normalised, from the torch RNG),
     as in the CRD reference code. After each training step the rows of the batch become
-    ``normalize(momentum * row + (1 - momentum) * embedding)``.
+    ``normalize(momentum * row + (1 - momentum) * embedding)``; under torchrun the batch is the
+    global one (every rank's indices and embeddings, gathered), so all ranks hold the same bank.
     """
+
+    synchronises_itself = True
 
     def __init__(self, num_rows: int, dim: int, momentum: float = 0.5) -> None:
         super().__init__()
@@ -48,7 +53,8 @@ class MemoryBank(nn.Module):
 
     @torch.no_grad()
     def update(self, index: Tensor, embeddings: Tensor) -> None:
-        """Blend the batch's new embeddings into their rows and renormalise."""
+        """Blend the (global) batch's new embeddings into their rows and renormalise."""
+        index, embeddings = gather_rows(index), gather_rows(embeddings)
         blended = self.rows.index_select(0, index) * self.momentum + embeddings.to(self.rows.dtype) * (1 - self.momentum)
         self.rows.index_copy_(0, index, F.normalize(blended, dim=1))
 
@@ -82,10 +88,12 @@ class LogNormaliser(nn.Module):
     reference code does; ``ema`` keeps a running average of Z (in linear space, computed in log
     space) with weight ``momentum`` on the past, which follows the embeddings as they sharpen and
     is less at the mercy of one unlucky first batch on small data sets (``momentum`` in (0, 1)).
-    Only training steps change the stored value.
+    Only training steps change the stored value. Under torchrun the estimate is over every rank's
+    scores (``global_logsumexp``), so all ranks use and store the same Z.
     """
 
     modes = ("first-batch", "ema")
+    synchronises_itself = True
 
     def __init__(self, mode: str = "first-batch", momentum: float = 0.99) -> None:
         super().__init__()
@@ -102,7 +110,8 @@ class LogNormaliser(nn.Module):
         """log(mean(exp(s)) * num_rows) over every entry s of the given tensors, without gradient."""
         count = sum(scores.numel() for scores in scaled_scores)
         log_sums = torch.stack([torch.logsumexp(scores.detach().reshape(-1), dim=0) for scores in scaled_scores])
-        return torch.logsumexp(log_sums, dim=0) - math.log(count) + math.log(num_rows)
+        log_sum, count = global_logsumexp(torch.logsumexp(log_sums, dim=0), count)
+        return log_sum - math.log(count) + math.log(num_rows)
 
     def forward(self, scaled_scores: list[Tensor], num_rows: int) -> Tensor:
         """The log Z to use this step, given the batch's scores over tau against ``num_rows`` rows."""

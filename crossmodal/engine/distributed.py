@@ -1,12 +1,13 @@
-"""torchrun support: process-group setup, and keeping module buffers (memory banks, Z, BN stats) in step.
+"""torchrun support: process-group setup, and per-sample state that every rank updates from the global batch.
 
-Under DDP gradients are averaged by DDP itself, but buffers that an objective changes in its
-forward pass (CRD's memory banks and normalisers) change differently on every rank: each rank
-refreshes only the bank rows of its own batch. ``merge_buffer_updates`` makes every rank apply
-every rank's changes after each step, which is what one process would have done with the
-combined batch: a row refreshed on one rank gets that rank's value everywhere (ranks see
-disjoint rows, as DistributedSampler shards the data), rows refreshed on several ranks get the
-mean, and small buffers (Z, BN running statistics, counters) take the mean of the ranks' changes.
+DDP averages the gradients. State an objective changes in its forward pass would otherwise drift
+apart across ranks, since each rank sees only its shard of the batch. The rule, as DESIGN.md
+states it: per-sample state (memory banks) all-gathers the batch's indices and new rows and
+applies the same update on every rank (``gather_rows``: O(world x B x D) per step, whatever the
+number of rows M); small statistics that must see the global batch (CRD's Z) combine their
+per-rank parts (``global_logsumexp``); every other buffer (BatchNorm running statistics) is
+averaged over the ranks after each step (``average_buffers``). A module that keeps itself in
+step this way says so with ``synchronises_itself = True`` and is left alone by ``average_buffers``.
 """
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-
-ROW_BUFFER_MIN_DIM = 2
 
 
 @dataclass(frozen=True)
@@ -58,57 +57,37 @@ def barrier(context: DistributedContext) -> None:
         dist.barrier()
 
 
-def snapshot_buffers(module: nn.Module) -> dict[str, Tensor]:
-    """Copies of every buffer, taken before a step so the step's changes can be found afterwards."""
-    return {name: buffer.detach().clone() for name, buffer in module.named_buffers()}
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def gather_rows(tensor: Tensor) -> Tensor:
+    """Every rank's ``tensor`` (the same shape on each: DistributedSampler with drop_last), concatenated in rank order."""
+    if not is_distributed():
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
+def global_logsumexp(local: Tensor, count: int) -> tuple[Tensor, int]:
+    """(log-sum-exp, number of terms) over every rank's terms, from each rank's own log-sum-exp and count."""
+    if not is_distributed():
+        return local, count
+    parts = gather_rows(torch.stack([local.detach().double(), torch.tensor(float(count), dtype=torch.float64, device=local.device)])[None])
+    return torch.logsumexp(parts[:, 0], dim=0).to(local.dtype), int(parts[:, 1].sum().item())
 
 
 @torch.no_grad()
-def merge_buffer_updates(module: nn.Module, before: dict[str, Tensor]) -> None:
-    """Apply every rank's buffer changes since ``before`` on every rank (see the module docstring)."""
-    for name, buffer in module.named_buffers():
-        old = before[name]
-        if buffer.dtype == torch.bool:
-            merged = buffer.to(torch.uint8)
-            dist.all_reduce(merged, op=dist.ReduceOp.MAX)
-            buffer.copy_(merged.bool())
-        elif buffer.dim() >= ROW_BUFFER_MIN_DIM:
-            _merge_changed_rows(buffer, old)
-        else:
-            _merge_mean_change(buffer, old)
-
-
-def _merge_mean_change(buffer: Tensor, old: Tensor) -> None:
-    delta = buffer.double() - old.double()
-    changed = (delta != 0).double()
-    dist.all_reduce(delta)
-    dist.all_reduce(changed)
-    merged = old.double() + delta / changed.clamp(min=1)
-    buffer.copy_(merged.round() if not buffer.is_floating_point() else merged)
-
-
-def _merge_changed_rows(buffer: Tensor, old: Tensor) -> None:
-    rows = (buffer != old).flatten(1).any(dim=1).nonzero().flatten()
-    world_size = dist.get_world_size()
-    counts = [torch.zeros(1, dtype=torch.long, device=buffer.device) for _ in range(world_size)]
-    dist.all_gather(counts, torch.tensor([rows.numel()], device=buffer.device))
-    longest = int(max(count.item() for count in counts))
-    if longest == 0:
+def average_buffers(module: nn.Module) -> None:
+    """Average every floating-point buffer over the ranks, except those of modules that synchronise themselves."""
+    if not is_distributed():
         return
-    padded_rows = torch.full((longest,), -1, dtype=torch.long, device=buffer.device)
-    padded_rows[: rows.numel()] = rows
-    padded_values = buffer.new_zeros((longest, *buffer.shape[1:]))
-    padded_values[: rows.numel()] = buffer[rows]
-    all_rows = [torch.empty_like(padded_rows) for _ in range(world_size)]
-    all_values = [torch.empty_like(padded_values) for _ in range(world_size)]
-    dist.all_gather(all_rows, padded_rows)
-    dist.all_gather(all_values, padded_values)
-    gathered_rows = torch.cat(all_rows)
-    keep = gathered_rows >= 0
-    gathered_rows, gathered_values = gathered_rows[keep], torch.cat(all_values)[keep]
-    sums = torch.zeros_like(buffer, dtype=torch.float64).index_add_(0, gathered_rows, gathered_values.double())
-    hits = torch.zeros(buffer.shape[0], dtype=torch.float64, device=buffer.device)
-    hits.index_add_(0, gathered_rows, torch.ones_like(gathered_rows, dtype=torch.float64))
-    touched = hits > 0
-    shape = (-1,) + (1,) * (buffer.dim() - 1)
-    buffer[touched] = (sums[touched] / hits[touched].view(shape)).to(buffer.dtype)
+    world_size = dist.get_world_size()
+    for submodule in module.modules():
+        if getattr(submodule, "synchronises_itself", False):
+            continue
+        for buffer in submodule.buffers(recurse=False):
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer)
+                buffer.div_(world_size)

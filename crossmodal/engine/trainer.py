@@ -32,13 +32,7 @@ from crossmodal.data.build import build_train_dataset, data_set_kind, prepare_da
 from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 from crossmodal.distill.base import DISTILL
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
-from crossmodal.engine.distributed import (
-    barrier,
-    close_distributed,
-    init_distributed,
-    merge_buffer_updates,
-    snapshot_buffers,
-)
+from crossmodal.engine.distributed import average_buffers, barrier, close_distributed, init_distributed
 from crossmodal.engine.logging import WANDB_MODES, MetricsFile, WandbLogger, resolve_wandb_mode
 from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restore_rng_state, seed_everything
 from crossmodal.engine.teacher_cache import TeacherOutputCache
@@ -451,7 +445,6 @@ class Trainer:
         image_like = batch["target"].dim() == 4  # waveforms (B x C x T) have no channels-last layout
         target = batch["target"].contiguous(memory_format=self._memory_format if image_like else torch.contiguous_format)
         teacher_outs = self._teacher_outputs(batch)
-        before = snapshot_buffers(self.model) if self.dist.enabled else None
         losses = self.model(target, teacher_outs, batch)
         if not losses:
             raise RuntimeError(f"objective {self.config.objective.name!r} trains the student but returned no loss terms")
@@ -467,8 +460,7 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        if before is not None:
-            merge_buffer_updates(self.model, before)
+        average_buffers(self.model)  # BatchNorm statistics; banks and Z already followed the global batch
         return {"loss": loss.detach(), **{f"loss/{k}": v.detach() for k, v in losses.items()}}
 
     def _check_state_fits(self, stored: dict[str, Tensor], built: dict[str, Tensor]) -> None:
