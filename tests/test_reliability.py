@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -188,8 +190,6 @@ def test_resume_from_a_checkpoint_with_a_key_missing_or_a_wrong_shape_is_one_sen
 
 def _flipped_copies(original, directory, count: int, seed: int, skip: int = 0):
     """``count`` copies of ``original``, each with one byte inverted at a seeded position past ``skip``."""
-    import numpy as np
-
     data = original.read_bytes()
     positions = np.random.default_rng(seed).integers(skip, len(data), count)
     directory.mkdir()
@@ -232,3 +232,23 @@ def test_a_byte_flipped_checkpoint_either_loads_or_is_one_sentence(tmp_path, dat
             assert str(path) in str(error) and "\n" not in str(error), (position, error)
             refused += 1
     assert refused > 0
+
+
+def test_depth_frames_with_no_valid_pixel_are_counted_every_epoch(tmp_path, capsys):
+    for stem in range(16):
+        (tmp_path / "folder" / "rgb").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "folder" / "depth").mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / "folder" / "rgb" / f"{stem:02d}.png"), np.full((24, 32, 3), 10 * stem, np.uint8))
+        depth = np.full((24, 32), np.nan if stem in (3, 7, 11) else 1.5, np.float32)  # three frames with no valid depth
+        np.save(tmp_path / "folder" / "depth" / f"{stem:02d}.npy", depth)
+    config = apply_overrides(TrainConfig(), [
+        "data.name=rgbd-folder", f"data.folder={tmp_path / 'folder'}", "data.input_size=[16, 24]", "student.name=resnet10",
+        "student.width=8", "schedule.epochs=2", "schedule.batch_size=4", "run.wandb=disabled", "run.progress=false",
+        f"run.dir={tmp_path / 'run'}", "objective.options.sampling=per-sample",
+    ])
+    Trainer(config).fit()
+    records = [r for r in MetricsFile(tmp_path / "run" / "metrics.jsonl").read() if r.get("event") == "epoch"]
+    assert [r["empty_targets"] for r in records] == [3, 3]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "no valid target pixel" in line]
+    assert warnings == [f"warning: epoch {e}: 3 training samples had no valid target pixel (e.g. a depth frame that is all missing) "
+                        "and trained on an all-missing target" for e in (1, 2)]

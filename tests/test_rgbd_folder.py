@@ -146,7 +146,7 @@ def test_transform_is_applied(tmp_path):
     write_png(tmp_path / "depth" / "a.png", np.full((24, 32), 2000, dtype=np.uint16))
     write_png(tmp_path / "labels" / "a.png", np.full((24, 32), 3, dtype=np.uint8))
     sample = RGBDFolder(tmp_path, transform=PairedTransform(size=(12, 16)))[0]
-    assert set(sample) == {"source", "target", "index", "seg"}
+    assert set(sample) == {"source", "target", "index", "seg", "target_empty"} and not sample["target_empty"]
     assert sample["target"].unique().tolist() == pytest.approx([0.2])
     assert sample["seg"].unique().tolist() == [3]
 

@@ -170,7 +170,7 @@ def test_eval_mode_is_deterministic_and_centre_crops_to_the_output_aspect():
 
 def test_output_keys_types_and_scene_label():
     sample = PairedTransform(size=(48, 64))(checker_item(index=9))
-    assert set(sample) == {"source", "target", "index", "seg", "label"}
+    assert set(sample) == {"source", "target", "index", "seg", "label", "target_empty"}
     assert sample["source"].shape == (3, 48, 64) and sample["source"].dtype == torch.float32
     assert sample["target"].shape == (1, 48, 64) and sample["target"].dtype == torch.float32
     assert sample["seg"].shape == (48, 64) and sample["seg"].dtype == torch.int64

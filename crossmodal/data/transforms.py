@@ -163,6 +163,8 @@ class PairedTransform:
             "source": self._source(self._resize(resize_rgb, rgb_crop, flipped)),
             "target": self._target(self._resize(resize_depth, depth_crop, flipped)),
             "index": item["index"],
+            # a frame with no valid depth anywhere trains as all-missing; the trainer counts these per epoch
+            "target_empty": not bool((depth > 0).any()),
         }
         if seg is not None:
             seg_crop = seg[rows, cols].numpy()

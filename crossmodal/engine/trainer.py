@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -407,10 +408,13 @@ class Trainer:
             disable=not (config.run.progress and self.dist.is_main), dynamic_ncols=True,
         )
         totals: dict[str, Tensor] = {}
+        empty_targets = 0
         steps = 0
         epoch_start = window_start = time.perf_counter()
         window_samples = 0
         for batch in bar:
+            if "target_empty" in batch:
+                empty_targets += int(torch.as_tensor(batch["target_empty"]).sum())
             self.objective.set_progress(TrainingProgress(epoch, self.global_step, self.steps_per_epoch, config.schedule.epochs))
             losses = self._step(batch)
             self.global_step += 1
@@ -436,6 +440,15 @@ class Trainer:
         record.update(event="epoch", phase=self.objective.phase(progress), epoch_time_s=round(elapsed, 3))
         if self.skipped_steps:
             record["skipped_steps"] = self.skipped_steps
+        if self.dist.enabled:
+            count = torch.tensor(empty_targets, device=self.device)
+            torch.distributed.all_reduce(count)
+            empty_targets = int(count)
+        if empty_targets:
+            record["empty_targets"] = empty_targets
+            if self.dist.is_main:
+                print(f"warning: epoch {epoch}: {empty_targets} training samples had no valid target pixel (e.g. a depth "
+                      "frame that is all missing) and trained on an all-missing target", file=sys.stderr)
         self.epoch = epoch
         self.finished = epoch == config.schedule.epochs
         self._log(record)
