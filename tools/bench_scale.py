@@ -1,0 +1,169 @@
+"""Does CRD scale with the data? Step time and peak memory against the bank size M, and the cost of keeping 2 ranks in step.
+
+    python tools/bench_scale.py --quick        # M up to 10^6, few repeats: under 5 minutes on 2 CPU cores
+    python tools/bench_scale.py                # more repeats
+
+Printed, each from one run of this script:
+
+1. The CRD objective's step (embed, score N = 16384 negatives, loss, backward, memory-bank
+   update; ``shared`` sampling, B = 64, 128-d embeddings, a 1280-d teacher) at M = 10^4, 10^5 and
+   10^6 bank rows, each in its own process so its peak resident memory is its own: the ratio
+   of each step to the M = 10^4 one (target: at most 1.2 at M = 10^6) and the memory.
+2. The per-step cost of synchronising two ranks: two gloo processes each run the same CRD step
+   on their half of a batch (the memory banks gather the global batch, Z sums every rank's
+   scores, BatchNorm statistics are averaged), against one process running the half batch alone;
+   the difference is set against the default depth student's forward and backward step
+   (ResNet-18 width 32, 96 x 128, batch 32; target: at most 5 %).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+TEACHER_DIM = 1280
+BATCH = 64
+NEGATIVES = 16384
+BANK_ROWS = (10**4, 10**5, 10**6)
+
+
+def median_seconds(step: Callable[[], None], repeats: int) -> float:
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def crd_step(num_samples: int, batch: int) -> Callable[[], None]:
+    from crossmodal.distill import ObjectiveContext, build_objective
+    from crossmodal.models.features import Features
+
+    ctx = ObjectiveContext(student_dim=256, teacher_dims=[TEACHER_DIM], num_samples=num_samples)
+    objective = build_objective("crd", ctx, {"num_negatives": NEGATIVES}).train()
+    student = torch.randn(batch, 256, requires_grad=True)
+    teacher = Features(pooled=torch.randn(batch, TEACHER_DIM))
+    generator = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        index = torch.randint(0, num_samples, (batch,), generator=generator)
+        objective.zero_grad(set_to_none=True)
+        student.grad = None
+        objective(Features(pooled=student), [teacher], {"index": index})["crd"].backward()
+
+    return step
+
+
+def measure_bank(num_samples: int, repeats: int) -> dict[str, float]:
+    """In a fresh process: the CRD step's median time and this process's peak resident memory."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    step = crd_step(num_samples, BATCH)
+    seconds = median_seconds(step, repeats)
+    return {"step_ms": 1000 * seconds, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def student_step_ms(repeats: int) -> float:
+    from crossmodal.models.student_registry import build_student
+
+    torch.set_num_threads(1)
+    student = build_student("resnet18", in_channels=1, width=32).train()
+    depth = torch.randn(32, 1, 96, 128)
+
+    def step() -> None:
+        student.zero_grad(set_to_none=True)
+        student(depth).pooled.square().mean().backward()
+
+    return 1000 * median_seconds(step, repeats)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure_ranks(rank: int, world: int, port: int, num_samples: int, repeats: int) -> dict[str, float]:
+    """The CRD step on half a batch in each of ``world`` processes (world 1: one process alone)."""
+    import torch.distributed as dist
+
+    from crossmodal.engine.distributed import average_buffers
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    if world > 1:
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    step = crd_step(num_samples, BATCH // 2)
+    norms = torch.nn.BatchNorm2d(64)  # what average_buffers also keeps in step: a student's BatchNorm statistics
+
+    def synchronised_step() -> None:
+        step()
+        average_buffers(norms)
+
+    seconds = median_seconds(synchronised_step, repeats)
+    if world > 1:
+        dist.destroy_process_group()
+    return {"step_ms": 1000 * seconds}
+
+
+def run_child(arguments: list[str]) -> dict[str, float]:
+    result = subprocess.run([sys.executable, __file__, *arguments], capture_output=True, text=True, check=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats: under 5 minutes on 2 CPU cores")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    repeats = 5 if args.quick else 20
+    if args.child:
+        kind, *values = args.child
+        if kind == "bank":
+            print(json.dumps(measure_bank(int(values[0]), int(values[1]))))
+        else:
+            rank, world, port, rows, child_repeats = map(int, values)
+            print(json.dumps(measure_ranks(rank, world, port, rows, child_repeats)))
+        return
+
+    start = time.perf_counter()
+    print(f"CRD step: B = {BATCH}, N = {NEGATIVES}, shared sampling, 1 torch thread, median of {repeats}")
+    banks = {rows: run_child(["--child", "bank", str(rows), str(repeats)]) for rows in BANK_ROWS}
+    base = banks[BANK_ROWS[0]]["step_ms"]
+    base_memory = banks[BANK_ROWS[0]]["peak_mib"]
+    for rows, result in banks.items():
+        print(f"  M = {rows:>9,}: {result['step_ms']:8.2f} ms  ({result['step_ms'] / base:4.2f} x M = {BANK_ROWS[0]:,})  "
+              f"peak memory {result['peak_mib']:7.1f} MiB (+{result['peak_mib'] - base_memory:6.1f})")
+    ratio = banks[BANK_ROWS[-1]]["step_ms"] / base
+    print(f"  target: step at M = {BANK_ROWS[-1]:,} <= 1.2 x step at M = {BANK_ROWS[0]:,}: {ratio:.2f} -> {'met' if ratio <= 1.2 else 'missed'}")
+
+    rows = BANK_ROWS[1]
+    alone = run_child(["--child", "ranks", "0", "1", "0", str(rows), str(repeats)])["step_ms"]
+    port = _free_port()
+    processes = [subprocess.Popen([sys.executable, __file__, "--child", "ranks", str(rank), "2", str(port), str(rows), str(repeats)],
+                                  stdout=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}) for rank in range(2)]
+    ranked = [json.loads(process.communicate()[0].strip().splitlines()[-1])["step_ms"] for process in processes]
+    student = student_step_ms(max(3, repeats // 2))
+    overhead = max(ranked) - alone
+    print(f"\n2 gloo ranks, M = {rows:,}, B = {BATCH // 2} per rank: CRD step {max(ranked):.2f} ms against {alone:.2f} ms alone "
+          f"(synchronisation {overhead:.2f} ms)")
+    print(f"  default depth student step (ResNet-18 w32, 96x128, batch 32): {student:.1f} ms; "
+          f"synchronisation = {100 * overhead / student:.1f} % of it (target <= 5 %: {'met' if overhead <= 0.05 * student else 'missed'})")
+    print(f"\n{time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
