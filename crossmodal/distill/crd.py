@@ -43,6 +43,7 @@ from torch import Tensor, nn
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, term_keys
 from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample_negatives, draw_shared_negatives
 from crossmodal.distill.stage_maps import check_stages
+from crossmodal.engine.distributed import gather_rows
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -132,8 +133,10 @@ class ContrastTerm(nn.Module):
                 "teacher_anchor", teacher, self.student_memory, self.teacher_anchor_z, index, negatives
             )
         if self.training:
-            self.student_memory.update(index, student.detach())
-            self.teacher_memory.update(index, teacher.detach())
+            # under torchrun: the global batch, in one gather of both embeddings (plus one of the indices)
+            index, both = gather_rows(index), gather_rows(torch.cat([student.detach(), teacher.detach()], dim=1))
+            self.student_memory.update(index, both[:, : student.shape[1]])
+            self.teacher_memory.update(index, both[:, student.shape[1]:])
         return student_loss + teacher_loss
 
     def diagnostics(self) -> dict[str, float]:

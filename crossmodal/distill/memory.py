@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.engine.distributed import gather_rows, global_logsumexp
+from crossmodal.engine.distributed import global_logsumexp
 
 
 class MemoryBank(nn.Module):
@@ -20,8 +20,8 @@ class MemoryBank(nn.Module):
 
     Rows start as random unit vectors (uniform in [-1, 1]^D, then normalised, from the torch RNG),
     as in the CRD reference code. After each training step the rows of the batch become
-    ``normalize(momentum * row + (1 - momentum) * embedding)``; under torchrun the batch is the
-    global one (every rank's indices and embeddings, gathered), so all ranks hold the same bank.
+    ``normalize(momentum * row + (1 - momentum) * embedding)``. Under torchrun its owner passes the
+    global batch (every rank's indices and embeddings, gathered), so all ranks hold the same bank.
     """
 
     synchronises_itself = True
@@ -53,8 +53,7 @@ class MemoryBank(nn.Module):
 
     @torch.no_grad()
     def update(self, index: Tensor, embeddings: Tensor) -> None:
-        """Blend the (global) batch's new embeddings into their rows and renormalise."""
-        index, embeddings = gather_rows(index), gather_rows(embeddings)
+        """Blend the batch's new embeddings into their rows and renormalise."""
         blended = self.rows.index_select(0, index) * self.momentum + embeddings.to(self.rows.dtype) * (1 - self.momentum)
         self.rows.index_copy_(0, index, F.normalize(blended, dim=1))
 

@@ -5,9 +5,10 @@ apart across ranks, since each rank sees only its shard of the batch. The rule, 
 states it: per-sample state (memory banks) all-gathers the batch's indices and new rows and
 applies the same update on every rank (``gather_rows``: O(world x B x D) per step, whatever the
 number of rows M); small statistics that must see the global batch (CRD's Z) combine their
-per-rank parts (``global_logsumexp``); every other buffer (BatchNorm running statistics) is
-averaged over the ranks after each step (``average_buffers``). A module that keeps itself in
-step this way says so with ``synchronises_itself = True`` and is left alone by ``average_buffers``.
+per-rank parts (``global_logsumexp``); every other floating-point buffer (BatchNorm running
+statistics) is averaged over the ranks after each step, all in one all-reduce
+(``average_buffers``). A module kept in step by the first two rules says so with
+``synchronises_itself = True`` and is left alone by ``average_buffers``.
 """
 from __future__ import annotations
 
@@ -80,14 +81,19 @@ def global_logsumexp(local: Tensor, count: int) -> tuple[Tensor, int]:
 
 @torch.no_grad()
 def average_buffers(module: nn.Module) -> None:
-    """Average every floating-point buffer over the ranks, except those of modules that synchronise themselves."""
+    """Average every floating-point buffer over the ranks (in one all-reduce), except those of modules kept in step otherwise."""
     if not is_distributed():
         return
-    world_size = dist.get_world_size()
-    for submodule in module.modules():
-        if getattr(submodule, "synchronises_itself", False):
-            continue
-        for buffer in submodule.buffers(recurse=False):
-            if buffer.is_floating_point():
-                dist.all_reduce(buffer)
-                buffer.div_(world_size)
+    buffers = [
+        buffer for submodule in module.modules() if not getattr(submodule, "synchronises_itself", False)
+        for buffer in submodule.buffers(recurse=False) if buffer.is_floating_point()
+    ]
+    if not buffers:
+        return
+    flat = torch.cat([buffer.reshape(-1).double() for buffer in buffers])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for buffer in buffers:
+        buffer.copy_(flat[offset:offset + buffer.numel()].view_as(buffer))
+        offset += buffer.numel()
