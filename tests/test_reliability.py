@@ -13,7 +13,7 @@ from crossmodal.cli.common import run_cli
 from crossmodal.cli.train import train_main
 from crossmodal.config import TrainConfig, apply_overrides
 from crossmodal.distill import OBJECTIVES, Objective
-from crossmodal.engine.checkpoint import load_checkpoint
+from crossmodal.engine.checkpoint import load_checkpoint, save_checkpoint
 from crossmodal.engine.logging import MetricsFile
 from crossmodal.engine.trainer import Trainer
 from crossmodal.errors import InputError
@@ -252,3 +252,13 @@ def test_depth_frames_with_no_valid_pixel_are_counted_every_epoch(tmp_path, caps
     warnings = [line for line in capsys.readouterr().err.splitlines() if "no valid target pixel" in line]
     assert warnings == [f"warning: epoch {e}: 3 training samples had no valid target pixel (e.g. a depth frame that is all missing) "
                         "and trained on an all-missing target" for e in (1, 2)]
+
+
+def test_resume_with_another_world_size_is_one_sentence(tmp_path, data_root):
+    run = Trainer(tiny_config(tmp_path, data_root, f"run.dir={tmp_path / 'run'}", "schedule.epochs=1")).fit()
+    state = load_checkpoint(run)
+    assert state["world_size"] == 1
+    state["world_size"] = 4
+    save_checkpoint(state, run / "last.pt")
+    with pytest.raises(InputError, match=r"was trained by 4 process\(es\) and this run has 1; resume with the same number"):
+        Trainer(tiny_config(tmp_path, data_root, f"run.dir={run}", "schedule.epochs=2"), resume=run)

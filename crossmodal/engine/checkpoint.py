@@ -13,6 +13,7 @@ A checkpoint is a plain dict:
     optimizer, scheduler, grad_scaler   their state_dicts (grad_scaler: {} when unused)
     rng           crossmodal.engine.seeding.capture_rng_state()
     wandb_id      the wandb run id, so a resumed run continues the same wandb run (None if off)
+    world_size    processes that trained it (torchrun); a resume must use as many
     checksum      BLAKE2b of everything above, added by ``save_checkpoint``: torch's zip reader checks no
                   CRC, so without it a flipped byte in a tensor would load as a silently different weight
 """

@@ -323,6 +323,7 @@ class Trainer:
             "grad_scaler": self.scaler.state_dict(),
             "rng": capture_rng_state(),
             "wandb_id": self.wandb.run_id,
+            "world_size": self.dist.world_size,
         }
 
     def _save(self) -> None:
@@ -343,6 +344,13 @@ class Trainer:
             raise InputError(
                 f"the run has finished {state['epoch']} epochs, more than schedule.epochs {self.config.schedule.epochs}; "
                 "--epochs can only extend a run"
+            )
+        trained_by = int(state.get("world_size", 1))
+        if trained_by != self.dist.world_size:
+            raise InputError(
+                f"checkpoint {self._resume_path} was trained by {trained_by} process(es) and this run has {self.dist.world_size}; "
+                "resume with the same number (torchrun --nnodes and --nproc_per_node), since the data order and the "
+                "schedule's steps follow it"
             )
         if state["student_spec"] != self.student_spec:
             raise InputError(f"the checkpoint's student {state['student_spec']} differs from the configured {self.student_spec}")
