@@ -67,7 +67,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
     The rename is atomic, so ``path`` always holds either the previous checkpoint or the new
     one in full, whenever the process dies.
     """
-    state = {**state, CHECKSUM_KEY: state_checksum(state)}
+    body = {key: value for key, value in state.items() if key != CHECKSUM_KEY}  # a state read back still holds one
+    state = {**body, CHECKSUM_KEY: state_checksum(body)}
     with atomic_path(path) as temporary, open(temporary, "wb") as handle:
         torch.save(state, handle)
         handle.flush()
