@@ -9,6 +9,7 @@ import torch
 
 from crossmodal.cli.probe import main as probe_main
 from crossmodal.config import TrainConfig, config_to_dict
+from crossmodal.data.nyu_meta import load_meta
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval import probe as probe_module
@@ -173,3 +174,18 @@ def test_probe_cli_rejects_a_run_on_unlabelled_data(tmp_path, tiny_data, capsys)
     run_config["config"]["data"].update(name="rgbd-folder", folder=str(tmp_path))
     save_checkpoint(run_config, run / "last.pt")
     assert "no labels" in bad_input_message(capsys, ["--run", str(run)])
+
+
+def test_probe_cli_scores_a_fixture_whose_scene_the_depth_gives_away_perfectly(tmp_path, capsys):
+    frames = random_frames(28, *INPUT_SIZE, seed=0)
+    for k, frame in enumerate(frames):
+        frame.scene = ("bedroom", "kitchen")[k % 2]
+        frame.depth[:] = (1.0, 4.0)[k % 2]  # any encoder separates constant near from constant far frames
+        frame.raw_depth[:] = frame.depth
+    run = fake_run(tmp_path / "run", write_nyu_mat(tmp_path / "separable.mat", frames))
+    assert probe_main(["--run", str(run), "--device", "cpu"]) == 0
+    report = json.loads((run / "probe.json").read_text())
+    confusion = np.asarray(report["confusion"])
+    assert report["top1"] == 1.0 and confusion.trace() == confusion.sum() == report["num_test"]
+    rows = [load_meta().scene_label(scene) for scene in ("bedroom", "kitchen")]
+    assert confusion.sum(axis=1)[rows].min() > 0, "both scenes are among the scored frames"
