@@ -1,7 +1,9 @@
 """Factor transfer (Kim et al., NeurIPS 2018): the student's "translator" matches the teacher's factors, learned by a paraphraser.
 
 A paraphraser (three 3x3 convolutions down to ``rate`` x the teacher's channels, and three back,
-LeakyReLU 0.1 between them) is first trained alone to reconstruct the teacher's stage map (mean
+each but the last followed by BatchNorm and LeakyReLU 0.1, as in the reference code; without the
+BatchNorm, SGD at the schedule's learning rate diverged on the teacher's raw maps within 20 steps)
+is first trained alone to reconstruct the teacher's stage map (mean
 squared error): its bottleneck output is the teacher's factor. Then the paraphraser is fixed and
 the student's translator (three 3x3 convolutions from the student's channels to the factor's)
 learns, with the student, ``beta * mean |F_S / ||F_S||_2 - F_T / ||F_T||_2|`` (the paper's p = 1
@@ -27,12 +29,13 @@ from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 
-def conv_stack(channels: list[int], last_activation: bool = True) -> nn.Sequential:
+def conv_stack(channels: list[int], plain_last: bool = False) -> nn.Sequential:
+    """3x3 convolutions, each followed by BatchNorm and LeakyReLU(0.1) (``plain_last``: not the last one)."""
     layers: list[nn.Module] = []
     for k, (inputs, outputs) in enumerate(zip(channels, channels[1:])):
         layers.append(nn.Conv2d(inputs, outputs, kernel_size=3, padding=1))
-        if last_activation or k < len(channels) - 2:
-            layers.append(nn.LeakyReLU(0.1))
+        if not (plain_last and k == len(channels) - 2):
+            layers += [nn.BatchNorm2d(outputs), nn.LeakyReLU(0.1)]
     return nn.Sequential(*layers)
 
 
@@ -42,7 +45,7 @@ class Paraphraser(nn.Module):
     def __init__(self, channels: int, factor_channels: int) -> None:
         super().__init__()
         self.encoder = conv_stack([channels, channels, factor_channels, factor_channels])
-        self.decoder = conv_stack([factor_channels, factor_channels, channels, channels], last_activation=False)
+        self.decoder = conv_stack([factor_channels, factor_channels, channels, channels], plain_last=True)
 
     def reconstruction_loss(self, teacher_map: Tensor) -> Tensor:
         teacher_map = teacher_map.detach().float()
@@ -98,6 +101,7 @@ class FactorTransfer(TwoStageObjective):
     def _transfer_loss(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         total = 0.0
         for s, paraphraser, translator in zip(self.stages, self.paraphrasers[teacher], self.translators[teacher]):
+            paraphraser.eval()  # fixed after pre-training, BatchNorm statistics included
             with torch.no_grad():
                 teacher_factor = paraphraser.encoder(teacher_out.maps[s].detach().float())
             total = total + factor_distance(translator(student_out.maps[s].float()), teacher_factor)
