@@ -4,7 +4,8 @@ With ``p = softmax(z / tau)`` for student and teacher (B x K), the inter-class t
 ``1 - mean_i pearson(p_S[i, :], p_T[i, :])`` (each sample's ranking of the classes) and the
 intra-class term ``1 - mean_k pearson(p_S[:, k], p_T[:, k])`` (each class's ranking of the
 samples). The loss is ``beta * tau^2 * (inter_weight * inter + intra_weight * intra)``, with the
-paper's ImageNet settings ``tau = 1`` and both weights 1.
+paper's ImageNet settings ``tau = 1`` and both weights 1; ``beta = 1``, which the depth validation
+split also chose among 0.1, 1 and 10 (``tools/tune.py``).
 
 It needs no ground truth: the teacher's predictions are the only labels, which is why it
 applies across modalities (it was chosen among recent methods for that reason). The student gets

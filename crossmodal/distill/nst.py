@@ -4,7 +4,8 @@ Each channel of a stage map, flattened over positions and L2-normalised, is one 
 network's "neuron selectivity" distribution. The loss is the squared maximum mean discrepancy
 between the student's and the teacher's channel sets with the paper's polynomial kernel
 ``k(x, y) = (x.y)^2``: ``mean k(s, s') + mean k(t, t') - 2 mean k(s, t)`` per sample, averaged over
-the batch, times ``beta`` (50, the value the CRD paper ran).
+the batch, times ``beta`` (50, the value the CRD paper ran, which the depth validation split
+also chose among 5, 50 and 500: ``tools/tune.py``).
 
 Cross-modal: channels are samples of a distribution, so their counts may differ; the kernel
 compares positions, so maps of different (H, W) are pooled to their common size first

@@ -4,7 +4,8 @@ The pooled features, L2-normalised, give the cosine kernel ``K_ij = (cos(x_i, x_
 the batch; each row divided by its sum is the probability ``p_{j|i}`` that sample i picks sample j
 as a neighbour. The loss is ``beta * mean_ij p_T log(p_T / p_S)``, the divergence as the authors'
 code computes it (diagonal included, an epsilon of 1e-7 inside the logarithm, mean over the B x B
-entries), with the CRD paper's ``beta = 30000``.
+entries), with the CRD paper's ``beta = 30000``, which the depth validation split also chose
+among 3000, 30000 and 300000 (``tools/tune.py``).
 
 Cross-modal: the kernel is B x B within each network, so the feature sizes may differ. Under
 torchrun the neighbours are within each process's batch.

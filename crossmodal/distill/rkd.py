@@ -3,7 +3,9 @@
 On the pooled features: the distance term compares every pair's Euclidean distance, each
 network's divided by its own mean pair distance, and the angle term compares the cosine of the
 angle at every j between (i, j, k) triples; both through the Huber (smooth L1) loss. The loss is
-``beta * (distance_weight * L_D + angle_weight * L_A)`` with the paper's weights 25 and 50.
+``beta * (distance_weight * L_D + angle_weight * L_A)`` with the paper's weights 25 and 50; ``beta``
+defaults to 0.1, chosen on the depth validation split among 0.1, 1 (the CRD paper's) and 10
+(``tools/tune.py``).
 
 Cross-modal: distances and angles are taken within one network's feature space, so the
 student's and the teacher's feature sizes may differ. Under torchrun the relations are within
@@ -50,7 +52,7 @@ class RelationalKD(PerTeacherObjective):
 
     title = "RKD"
 
-    def __init__(self, ctx: ObjectiveContext, *, distance_weight: float = 25.0, angle_weight: float = 50.0, beta: float = 1.0) -> None:
+    def __init__(self, ctx: ObjectiveContext, *, distance_weight: float = 25.0, angle_weight: float = 50.0, beta: float = 0.1) -> None:
         super().__init__(ctx, beta)
         if distance_weight < 0 or angle_weight < 0 or distance_weight + angle_weight == 0:
             raise InputError(f"objective 'rkd' weights must be non-negative and not both 0, got {distance_weight}, {angle_weight}")
