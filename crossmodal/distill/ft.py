@@ -8,7 +8,8 @@ squared error): its bottleneck output is the teacher's factor. Then the paraphra
 the student's translator (three 3x3 convolutions from the student's channels to the factor's)
 learns, with the student, ``beta * mean |F_S / ||F_S||_2 - F_T / ||F_T||_2|`` (the paper's p = 1
 distance between per-sample L2-normalised factors; the mean over entries is the reference code's
-normalisation, for which the CRD paper ran ``beta = 200``).
+normalisation). ``beta`` defaults to 2000, chosen on the depth validation split among 20, 200 (the
+CRD paper's) and 2000 (``tools/tune.py``).
 
 Cross-modal: translator and paraphraser bridge the channel counts; the factors are pooled to
 their common size (``stage_maps``) before the comparison. Two-stage (``two_stage``): the first
@@ -68,7 +69,7 @@ class FactorTransfer(TwoStageObjective):
     title = "FT"
 
     def __init__(
-        self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (3,), rate: float = 0.5, beta: float = 200.0, pretrain_fraction: float = 0.125
+        self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (3,), rate: float = 0.5, beta: float = 2000.0, pretrain_fraction: float = 0.125
     ) -> None:
         super().__init__()
         self.beta = beta
