@@ -60,7 +60,8 @@ def test_ranks_average_each_metrics_order_and_ties_share_the_better_rank():
 
 
 def test_the_weight_of_a_method_is_beta_or_kds_alpha():
-    assert weight_option("at") == ("beta", 100.0)
+    assert weight_option("at") == ("beta", 1000.0), "sweeps centre on the paper's value, not on the chosen default"
+    assert OBJECTIVES.get("at").option_defaults()["beta"] == 100.0
     assert weight_option("kd") == ("alpha", 1.0)
     assert weight_option("crd+kd") == ("beta", 0.8)
     with pytest.raises(InputError, match="'none' has no loss weight"):
@@ -70,10 +71,10 @@ def test_the_weight_of_a_method_is_beta_or_kds_alpha():
 def test_sweep_points_multiply_the_default_and_never_score_the_test_split(tmp_path):
     sweep = Sweep("depth", ("sp", "kd"), (0.1, 10), (0,), tmp_path)
     points = sweep.specs()
-    assert [(method, weight) for method, weight, _ in points] == [("sp", 30.0), ("sp", 3000.0), ("kd", 0.1), ("kd", 10.0)]
+    assert [(method, weight) for method, weight, _ in points] == [("sp", 300.0), ("sp", 30000.0), ("kd", 0.1), ("kd", 10.0)]
     spec = points[0][2]
-    assert spec.overrides[-1] == "objective.options.beta=30.0" and spec.evaluation.split == "validation"
-    assert method_config(spec, "sp", 0).objective.options == {"beta": 30.0}
+    assert spec.overrides[-1] == "objective.options.beta=300.0" and spec.evaluation.split == "validation"
+    assert method_config(spec, "sp", 0).objective.options == {"beta": 300.0}
     with pytest.raises(InputError, match="validation split"):
         Sweep("depth", ("sp",), (1,), (0,), tmp_path, evaluation=EvalSettings(split="test")).check()
     with pytest.raises(InputError, match="not one of the depth metrics"):
@@ -95,14 +96,14 @@ TINY = [
 
 def test_a_tiny_sweep_picks_the_finite_weight_and_records_the_diverged_one(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSMODAL_DATA", str(tmp_path / "data"))
-    # 1e37 x AT's default 100 overflows float32: that run stops on a non-finite loss
+    # 1e37 x AT's paper weight 1000 overflows float32: that run stops on a non-finite loss
     sweep = Sweep("depth", ("at",), (1, 1e37), (0,), tmp_path / "tune", overrides=tuple(TINY),
                   evaluation=EvalSettings(split="validation", head_epochs=1))
     document = run_sweep(sweep, jobs=2, threads=1)
-    assert document["chosen"] == {"at": "100"}
+    assert document["chosen"] == {"at": "1000"}
     scores = document["scores"]["at"]
-    assert scores["1e+39"] is None and 0 <= scores["100"] <= 1
+    assert scores["1e+40"] is None and 0 <= scores["1000"] <= 1
     failed = [run for run in document["runs"] if "error" in run]
     assert len(failed) == 1 and "non-finite" in failed[0]["error"]
-    assert json.loads((tmp_path / "tune" / "tune.json").read_text())["chosen"] == {"at": "100"}
-    assert "**beta=100:" in (tmp_path / "tune" / "tune.md").read_text()
+    assert json.loads((tmp_path / "tune" / "tune.json").read_text())["chosen"] == {"at": "1000"}
+    assert "**beta=1000:" in (tmp_path / "tune" / "tune.md").read_text()

@@ -1,4 +1,4 @@
-"""Choose each method's loss weight on the validation split (never the test split): a sweep of multiples of its default.
+"""Choose each method's loss weight on the validation split (never the test split): a sweep of multiples of its paper's value.
 
     python tools/tune.py --target depth --methods at,sp,nst --factors 0.1,1,10
     python tools/tune.py --target depth                      # every method with a weight (beta, or KD's alpha)
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog="tune.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", choices=grid_targets(), default=grid_targets()[0], help="the target modality")
     parser.add_argument("--methods", help="comma-separated objectives (default: every one with a loss weight)")
-    parser.add_argument("--factors", default="0.1,1,10", help="multiples of each default weight (default 0.1,1,10)")
+    parser.add_argument("--factors", default="0.1,1,10", help="multiples of each method's paper weight, else its default (default 0.1,1,10)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per point, run as 0..N-1 (default 1)")
     parser.add_argument("--metric", default="", help="record key to maximise (default: the mean of the target's benchmark metrics)")
     parser.add_argument("--out", type=Path, default=Path("runs/tune"), help="runs and tables go here (default runs/tune)")

@@ -36,6 +36,7 @@ class AttentionTransfer(PerTeacherObjective):
     """Options: ``stages`` (indices into the stage maps), ``p`` (exponent of the activations), ``beta``."""
 
     title = "AT"
+    paper_weight = 1000.0
 
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (0, 1, 2, 3), p: float = 2.0, beta: float = 100.0) -> None:
         super().__init__(ctx, beta)

@@ -74,6 +74,10 @@ class Objective(nn.Module):
     """How tables name the method (e.g. "Random init (none)")."""
     needs_student_logits: ClassVar[bool] = False
     trains_student: ClassVar[bool] = True
+    paper_weight: ClassVar[float | None] = None
+    """The loss weight the method's paper (or the CRD paper's comparison) ran, where the default differs
+    or was chosen again: weight sweeps (``crossmodal.eval.tuning``) multiply it, so a sweep does not
+    move when a default changes."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -35,6 +35,7 @@ class CorrelationCongruence(PerTeacherObjective):
     """Options: ``gamma`` (kernel width), ``order`` (Taylor order P), ``beta``."""
 
     title = "CC"
+    paper_weight = 0.02
 
     def __init__(self, ctx: ObjectiveContext, *, gamma: float = 0.4, order: int = 2, beta: float = 0.2) -> None:
         super().__init__(ctx, beta)

@@ -50,6 +50,7 @@ class DIST(Objective):
     """Options: ``tau`` (softmax temperature), ``inter_weight``, ``intra_weight``, ``beta``. Loss key ``dist``."""
 
     title = "DIST"
+    paper_weight = 1.0
 
     needs_student_logits = True
 

@@ -67,6 +67,7 @@ class FactorTransfer(TwoStageObjective):
     """
 
     title = "FT"
+    paper_weight = 200.0
 
     def __init__(
         self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (3,), rate: float = 0.5, beta: float = 2000.0, pretrain_fraction: float = 0.125

@@ -42,6 +42,7 @@ class NeuronSelectivityTransfer(PerTeacherObjective):
     """Options: ``stages`` (indices into the stage maps), ``beta``."""
 
     title = "NST"
+    paper_weight = 50.0
 
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (3,), beta: float = 50.0) -> None:
         super().__init__(ctx, beta)

@@ -40,6 +40,7 @@ class ProbabilisticTransfer(PerTeacherObjective):
     """Options: ``beta``."""
 
     title = "PKT"
+    paper_weight = 30000.0
 
     def __init__(self, ctx: ObjectiveContext, *, beta: float = 30000.0) -> None:
         super().__init__(ctx, beta)

@@ -51,6 +51,7 @@ class RelationalKD(PerTeacherObjective):
     """Options: ``distance_weight``, ``angle_weight``, ``beta``."""
 
     title = "RKD"
+    paper_weight = 1.0
 
     def __init__(self, ctx: ObjectiveContext, *, distance_weight: float = 25.0, angle_weight: float = 50.0, beta: float = 0.1) -> None:
         super().__init__(ctx, beta)

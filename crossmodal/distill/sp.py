@@ -35,6 +35,7 @@ class SimilarityPreserving(PerTeacherObjective):
     """Options: ``stages`` (indices into the stage maps), ``beta``."""
 
     title = "SP"
+    paper_weight = 3000.0
 
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (3,), beta: float = 300.0) -> None:
         super().__init__(ctx, beta)

@@ -59,6 +59,7 @@ class VariationalInformationDistillation(PerTeacherObjective):
     """Options: ``stages`` (indices into the stage maps), ``beta``."""
 
     title = "VID"
+    paper_weight = 1.0
 
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (1, 2, 3), beta: float = 10.0) -> None:
         super().__init__(ctx, beta)

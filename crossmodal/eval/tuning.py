@@ -1,6 +1,7 @@
 """Choose each method's loss weight on the validation split: the weight sweep behind the zoo's documented defaults.
 
-Each method is trained at its default ``beta`` times every factor (KD's weight is ``alpha``), with
+Each method is trained at its paper's ``beta`` (``Objective.paper_weight``; else its default) times
+every factor (KD's weight is ``alpha``), with
 the modality's pinned schedule, by the same grid as the benchmark, and judged with
 ``EvalSettings(split="validation")`` only, so the test data never takes part in the choice. The
 weight with the highest mean of the chosen metric wins. The default metric is the mean of the
@@ -31,11 +32,15 @@ WEIGHT_OPTIONS = ("beta", "alpha")
 
 
 def weight_option(method: str) -> tuple[str, float]:
-    """(option name, default) of ``method``'s loss weight; a method without one is an InputError."""
-    defaults = OBJECTIVES.get(method).option_defaults()
+    """(option name, reference value) of ``method``'s loss weight: its paper's value, else its default.
+
+    A method without a weight option is an InputError.
+    """
+    objective = OBJECTIVES.get(method)
+    defaults = objective.option_defaults()
     for option in WEIGHT_OPTIONS:
         if option in defaults:
-            return option, float(defaults[option])
+            return option, float(objective.paper_weight if objective.paper_weight is not None else defaults[option])
     raise InputError(f"objective {method!r} has no loss weight ({' or '.join(WEIGHT_OPTIONS)}) to tune")
 
 
@@ -126,7 +131,7 @@ def _best(by_weight: dict[str, float | None]) -> str | None:
 def sweep_table(sweep: Sweep, scores: dict[str, dict[str, float | None]], chosen: dict[str, str | None]) -> str:
     """Markdown: one row per method, its weights and their validation scores (%), the chosen one in bold."""
     lines = [f"Validation score ({sweep.metric_title()}, in %), mean over seeds {', '.join(map(str, sweep.seeds))}; "
-             f"weights are the default times {', '.join(f'{f:g}' for f in sweep.factors)}; '—': stopped on a non-finite loss.", "",
+             f"weights are the paper's (else the default) times {', '.join(f'{f:g}' for f in sweep.factors)}; '—': stopped on a non-finite loss.", "",
              "| Method | Weight: validation score |", "|---|---|"]
     for method, by_weight in scores.items():
         option = weight_option(method)[0]
