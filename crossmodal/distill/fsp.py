@@ -4,7 +4,9 @@ The FSP matrix of two stage maps of one network, brought to the smaller one's (H
 average pooling, is ``G = sum_{h,w} F1[:, h, w] F2[:, h, w]^T / (H W)`` (C1 x C2 per sample), for each
 pair of consecutive ``stages``. Its loss is ``beta * mean_pairs mean((G_S - G_T)^2)`` (the mean over
 the matrix entries and the batch, the reference code's normalisation, for which the CRD paper ran
-``beta = 50``).
+``beta = 50``). On the embedded depth rooms that weight diverges within five steps at the
+schedule's learning rate (the EfficientNet teacher's stage maps are far larger than a CIFAR
+ResNet's): its weight is still to be chosen on the validation split (``tools/tune.py``).
 
 Cross-modal: the pairs are within each network, so the two networks' map sizes never meet; the
 matrices must have the same shape, so each student stage goes through a learned 1x1 connector
