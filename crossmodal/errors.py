@@ -1,4 +1,4 @@
-"""The one exception type that means "the user gave us something wrong"."""
+"""The one exception type that means "the user gave us something wrong", and how its sentences list many problems."""
 
 
 class InputError(Exception):
@@ -7,3 +7,12 @@ class InputError(Exception):
     The message is one sentence naming the file or option and what is wrong with it;
     console entry points print it and exit with code 2 instead of a traceback.
     """
+
+
+LISTED_PROBLEMS = 10
+
+
+def listed(problems: list[str], limit: int = LISTED_PROBLEMS) -> str:
+    """The first ``limit`` problems joined by "; ", then how many more there are: one sentence however many."""
+    shown = "; ".join(problems[:limit])
+    return shown + (f"; and {len(problems) - limit} more" if len(problems) > limit else "")

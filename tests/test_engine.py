@@ -45,6 +45,20 @@ def tiny_config(tmp_path, data_root, *overrides: str) -> TrainConfig:
     )
 
 
+def stop_after_first_checkpoint(config: TrainConfig, monkeypatch) -> None:
+    """Train ``config`` until its first checkpoint is written, then interrupt it (as Ctrl-C would)."""
+    real_save = trainer_module.save_checkpoint
+
+    def save_then_stop(state, path):
+        real_save(state, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(config).fit()
+    monkeypatch.undo()
+
+
 def _states_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -75,16 +89,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, data_r
     straight = Trainer(tiny_config(tmp_path, data_root, loading, f"run.dir={tmp_path / 'straight'}")).fit()
 
     interrupted_config = tiny_config(tmp_path, data_root, loading, f"run.dir={tmp_path / 'interrupted'}")
-    real_save = trainer_module.save_checkpoint
-
-    def save_then_stop(state, path):
-        real_save(state, path)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_stop)
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(interrupted_config).fit()
-    monkeypatch.undo()
+    stop_after_first_checkpoint(interrupted_config, monkeypatch)
     assert load_checkpoint(tmp_path / "interrupted")["epoch"] == 1
     resumed = Trainer(interrupted_config, resume=tmp_path / "interrupted").fit()
 
@@ -104,16 +109,7 @@ def test_a_two_stage_objective_resumes_across_its_phase_boundary(tmp_path, data_
     method = ["objective.name=ft", "objective.options.pretrain_fraction=0.5"]
     straight = Trainer(tiny_config(tmp_path, data_root, *method, f"run.dir={tmp_path / 'straight'}")).fit()
     interrupted_config = tiny_config(tmp_path, data_root, *method, f"run.dir={tmp_path / 'interrupted'}")
-    real_save = trainer_module.save_checkpoint
-
-    def save_then_stop(state, path):
-        real_save(state, path)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_stop)
-    with pytest.raises(KeyboardInterrupt):
-        Trainer(interrupted_config).fit()
-    monkeypatch.undo()
+    stop_after_first_checkpoint(interrupted_config, monkeypatch)
     after_pretraining = load_checkpoint(tmp_path / "interrupted")["student"]
     initial = Trainer(tiny_config(tmp_path, data_root, *method, f"run.dir={tmp_path / 'fresh'}")).student
     # the first phase trains the paraphraser alone: the student's weights are still its initial ones

@@ -351,7 +351,8 @@ def test_beta_scales_the_loss(name):
         ("pkt", {"stages": [1]}, "no option 'stages'"),
         ("fsp", {"stages": [2]}, "at least two"),
         ("ft", {"pretrain_fraction": 1.0}, "pretrain_fraction must lie in"),
-        ("ab", {"margin": 0}, "margin and temperature must be positive"),
+        ("ab", {"margin": 0}, "objective 'ab' option margin must be positive, got 0"),
+        ("fsp", {"temperature": 0}, "objective 'fsp' option temperature must be positive, got 0"),
         ("ft", {"rate": 0}, "rate must lie in"),
     ],
 )

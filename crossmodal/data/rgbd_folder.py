@@ -26,12 +26,11 @@ import torch
 from torch.utils.data import Dataset
 
 from crossmodal.data.file_headers import HeaderError, image_header, npy_header
-from crossmodal.errors import InputError
+from crossmodal.errors import InputError, listed
 
 RGB_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEPTH_SUFFIXES = (".png", ".npy")
 LABEL_SUFFIXES = (".png",)
-_LISTED_PROBLEMS = 10
 
 
 def _files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
@@ -47,11 +46,6 @@ def _files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
 
 def _size(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
-
-
-def _listed(problems: list[str]) -> str:
-    shown = "; ".join(problems[:_LISTED_PROBLEMS])
-    return shown + (f"; and {len(problems) - _LISTED_PROBLEMS} more" if len(problems) > _LISTED_PROBLEMS else "")
 
 
 def _unpaired(anchor: str, anchors: dict[str, Path], other: str, others: dict[str, Path]) -> list[str]:
@@ -97,7 +91,7 @@ class RGBDFolder(Dataset):
         if self.has_labels:
             problems += _unpaired("rgb", rgb, "labels", labels)
         if problems:
-            raise InputError(f"RGB-D folder {self.root} has unpaired files: {_listed(problems)}")
+            raise InputError(f"RGB-D folder {self.root} has unpaired files: {listed(problems)}")
         self.samples: list[tuple[Path, Path, Path | None]] = [
             (rgb[stem], depth[stem], labels.get(stem)) for stem in sorted(rgb)
         ]
@@ -128,11 +122,11 @@ class RGBDFolder(Dataset):
         if truncated and strict:
             errors += [f"{name} ends early (truncated)" for name in truncated]
         if errors:
-            raise InputError(f"RGB-D folder {self.root} has {len(errors)} unusable file(s): {_listed(errors)}")
+            raise InputError(f"RGB-D folder {self.root} has {len(errors)} unusable file(s): {listed(errors)}")
         if truncated:
             warnings.warn(
                 f"RGB-D folder {self.root}: {len(truncated)} of {checked} files end early (truncated) and "
-                f"decode with missing pixels: {_listed(truncated)} (data.strict: true stops instead)", stacklevel=2,
+                f"decode with missing pixels: {listed(truncated)} (data.strict: true stops instead)", stacklevel=2,
             )
 
     def _header_size(self, role: str, path: Path) -> tuple[tuple[int, int], bool]:

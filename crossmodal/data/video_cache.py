@@ -42,7 +42,7 @@ from crossmodal.data.video import (
 )
 from crossmodal.data.video_cache_check import CHECKSUM_ATTR, content_checksum, file_problem
 from crossmodal.data.waveform import SAMPLE_RATE
-from crossmodal.errors import InputError
+from crossmodal.errors import InputError, listed
 from crossmodal.fileio import atomic_path, write_json_atomically
 from crossmodal.parallel import process_pool, worker_count
 
@@ -338,9 +338,8 @@ class VideoAudioPairs(Dataset):
             if problem is not None:
                 problems.append(f"{entry['file']} {problem}")
         if problems:
-            shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
             raise InputError(
-                f"video cache {self.root} has {len(problems)} damaged file(s): {shown}; "
+                f"video cache {self.root} has {len(problems)} damaged file(s): {listed(problems)}; "
                 "run crossmodal-prepare video again on the source folder to re-decode them"
             )
 

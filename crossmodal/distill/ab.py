@@ -14,15 +14,12 @@ the student and connectors on the boundary loss, the second on KD with the teach
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, term_keys
-from crossmodal.distill.kd import check_shared_label_set
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext
 from crossmodal.distill.stage_maps import check_stages, matched
-from crossmodal.distill.two_stage import TwoStageObjective, check_fraction, second_phase_kd
+from crossmodal.distill.two_stage import PretrainThenKD
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -35,12 +32,10 @@ def boundary_loss(responses: Tensor, teacher_map: Tensor, margin: float) -> Tens
 
 
 @OBJECTIVES.register("ab")
-class ActivationBoundaries(TwoStageObjective):
+class ActivationBoundaries(PretrainThenKD):
     """Options: ``stages``, ``margin``, ``beta``, ``pretrain_fraction``, then KD's ``alpha`` and ``temperature``."""
 
     title = "AB"
-
-    needs_student_logits = True
 
     def __init__(
         self,
@@ -53,13 +48,11 @@ class ActivationBoundaries(TwoStageObjective):
         alpha: float = 1.0,
         temperature: float = 4.0,
     ) -> None:
-        super().__init__()
+        super().__init__(ctx, beta, pretrain_fraction, alpha, temperature)
         self.stages = check_stages("ab", stages, ctx)
-        check_shared_label_set("ab", ctx)
-        if margin <= 0 or temperature <= 0:
-            raise InputError(f"objective 'ab' options margin and temperature must be positive, got {margin} and {temperature}")
-        self.pretrain_fraction = check_fraction("ab", pretrain_fraction)
-        self.margin, self.beta, self.alpha, self.temperature = margin, beta, alpha, temperature
+        if margin <= 0:
+            raise InputError(f"objective 'ab' option margin must be positive, got {margin}")
+        self.margin = margin
         self.connectors = nn.ModuleList(
             nn.ModuleList(
                 nn.Sequential(nn.Conv2d(ctx.student_map_channels[s], channels[s], kernel_size=1, bias=False), nn.BatchNorm2d(channels[s]))
@@ -68,14 +61,8 @@ class ActivationBoundaries(TwoStageObjective):
             for channels in ctx.teacher_map_channels
         )
 
-    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
-        if not self.pretraining:
-            return {"kd": self.alpha * second_phase_kd(student_out, teacher_outs, self.temperature)}
-        keys = term_keys("ab", len(teacher_outs))
-        return {
-            key: self.beta * sum(
-                boundary_loss(connector(student_out.maps[s].float()), out.maps[s].float(), self.margin)
-                for s, connector in zip(self.stages, self.connectors[k])
-            )
-            for k, (key, out) in enumerate(zip(keys, teacher_outs))
-        }
+    def pretraining_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
+        return sum(
+            boundary_loss(connector(student_out.maps[s].float()), teacher_out.maps[s].float(), self.margin)
+            for s, connector in zip(self.stages, self.connectors[teacher])
+        )

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
-from crossmodal.distill.kd import check_shared_label_set
+from crossmodal.distill.kd import check_shared_label_set, teacher_logits
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -67,7 +67,5 @@ class DIST(Objective):
         self.beta = beta
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
-        if student_out.logits is None or any(out.logits is None for out in teacher_outs):
-            raise ValueError("DIST needs logits from the student and from every teacher")
-        inter, intra = dist_terms(student_out.logits, [out.logits for out in teacher_outs], self.tau)
+        inter, intra = dist_terms(student_out.logits, teacher_logits("DIST", student_out, teacher_outs), self.tau)
         return {"dist": self.beta * (self.inter_weight * inter + self.intra_weight * intra)}

@@ -16,15 +16,12 @@ on KD with the teacher's logits.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, term_keys
-from crossmodal.distill.kd import check_shared_label_set
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext
 from crossmodal.distill.stage_maps import check_stages, common_size, pool_to
-from crossmodal.distill.two_stage import TwoStageObjective, check_fraction, second_phase_kd
+from crossmodal.distill.two_stage import PretrainThenKD
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -37,12 +34,10 @@ def fsp_matrix(first: Tensor, second: Tensor) -> Tensor:
 
 
 @OBJECTIVES.register("fsp")
-class FlowOfSolutionProcedure(TwoStageObjective):
+class FlowOfSolutionProcedure(PretrainThenKD):
     """Options: ``stages`` (consecutive ones are paired), ``beta``, ``pretrain_fraction``, then KD's ``alpha`` and ``temperature``."""
 
     title = "FSP"
-
-    needs_student_logits = True
 
     def __init__(
         self,
@@ -54,27 +49,16 @@ class FlowOfSolutionProcedure(TwoStageObjective):
         alpha: float = 1.0,
         temperature: float = 4.0,
     ) -> None:
-        super().__init__()
+        super().__init__(ctx, beta, pretrain_fraction, alpha, temperature)
         self.stages = check_stages("fsp", stages, ctx)
         if len(self.stages) < 2:
             raise InputError(f"objective 'fsp' pairs consecutive stages, so option stages needs at least two, got {list(stages)}")
-        check_shared_label_set("fsp", ctx)
-        if temperature <= 0:
-            raise InputError(f"objective 'fsp' option temperature must be positive, got {temperature}")
-        self.pretrain_fraction = check_fraction("fsp", pretrain_fraction)
-        self.beta, self.alpha, self.temperature = beta, alpha, temperature
         self.connectors = nn.ModuleList(
             nn.ModuleList(nn.Conv2d(ctx.student_map_channels[s], channels[s], kernel_size=1) for s in self.stages)
             for channels in ctx.teacher_map_channels
         )
 
-    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
-        if not self.pretraining:
-            return {"kd": self.alpha * second_phase_kd(student_out, teacher_outs, self.temperature)}
-        keys = term_keys("fsp", len(teacher_outs))
-        return {key: self.beta * self._flow_loss(k, student_out, out) for k, (key, out) in enumerate(zip(keys, teacher_outs))}
-
-    def _flow_loss(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
+    def pretraining_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         student_maps = [connector(student_out.maps[s].float()) for s, connector in zip(self.stages, self.connectors[teacher])]
         with torch.no_grad():
             teacher_maps = [teacher_out.maps[s].detach().float() for s in self.stages]

@@ -35,6 +35,13 @@ def check_shared_label_set(objective: str, ctx: ObjectiveContext) -> None:
         raise InputError(f"objective {objective!r} needs all teachers to share one label set, got class counts {sorted(classes)}")
 
 
+def teacher_logits(objective: str, student_out: Features, teacher_outs: list[Features]) -> list[Tensor]:
+    """The teachers' logits, after checking that the student and every teacher returned logits."""
+    if student_out.logits is None or any(out.logits is None for out in teacher_outs):
+        raise ValueError(f"{objective} needs logits from the student and from every teacher")
+    return [out.logits for out in teacher_outs]
+
+
 @OBJECTIVES.register("kd")
 class KD(Objective):
     """Hinton KD on the teachers' logits. Options: ``temperature`` (T, 4 as in CRD's baselines), ``alpha``."""
@@ -52,7 +59,5 @@ class KD(Objective):
         self.alpha = alpha
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
-        if student_out.logits is None or any(out.logits is None for out in teacher_outs):
-            raise ValueError("KD needs logits from the student and from every teacher")
-        teacher_logits = [out.logits for out in teacher_outs]
-        return {"kd": self.alpha * kd_loss(student_out.logits, teacher_logits, self.temperature)}
+        logits = teacher_logits("KD", student_out, teacher_outs)
+        return {"kd": self.alpha * kd_loss(student_out.logits, logits, self.temperature)}

@@ -12,11 +12,12 @@ continues in the phase it stopped in, and the trainer records the phase with eve
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from torch import Tensor
 
-from crossmodal.distill.base import DISTILL, PRETRAIN, Objective, TrainingProgress
-from crossmodal.distill.kd import kd_loss
+from crossmodal.distill.base import DISTILL, PRETRAIN, Objective, ObjectiveContext, TrainingProgress, term_keys
+from crossmodal.distill.kd import KD, check_shared_label_set
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -46,8 +47,29 @@ def check_fraction(objective: str, fraction: float) -> float:
     return fraction
 
 
-def second_phase_kd(student_out: Features, teacher_outs: list[Features], temperature: float) -> Tensor:
-    """KD on the teachers' logits: the task loss of FSP's and AB's second phase when there are no labels."""
-    if student_out.logits is None or any(out.logits is None for out in teacher_outs):
-        raise ValueError("the second phase needs logits from the student and from every teacher")
-    return kd_loss(student_out.logits, [out.logits for out in teacher_outs], temperature)
+class PretrainThenKD(TwoStageObjective):
+    """FSP and AB: ``beta`` times a pre-training term per teacher (``pretraining_term``), then KD on the teachers' logits.
+
+    The second phase is the KD objective itself (``alpha``, ``temperature``), which has no state of its own.
+    """
+
+    needs_student_logits = True
+
+    def __init__(self, ctx: ObjectiveContext, beta: float, pretrain_fraction: float, alpha: float, temperature: float) -> None:
+        super().__init__()
+        check_shared_label_set(self.name, ctx)
+        if temperature <= 0:
+            raise InputError(f"objective {self.name!r} option temperature must be positive, got {temperature}")
+        self.pretrain_fraction = check_fraction(self.name, pretrain_fraction)
+        self.beta = beta
+        self.second_phase = KD(ctx, temperature=temperature, alpha=alpha)
+
+    def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
+        if not self.pretraining:
+            return self.second_phase(student_out, teacher_outs, batch)
+        keys = term_keys(self.name, len(teacher_outs))
+        return {key: self.beta * self.pretraining_term(k, student_out, out) for k, (key, out) in enumerate(zip(keys, teacher_outs))}
+
+    def pretraining_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
+        """The unweighted pre-training loss against teacher number ``teacher``."""
+        raise NotImplementedError

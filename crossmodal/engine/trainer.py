@@ -267,9 +267,10 @@ class Trainer:
         """A two-stage objective must reach its distillation phase before the run ends."""
         epochs = self.config.schedule.epochs
         last = TrainingProgress(epochs, self.steps_per_epoch * epochs - 1, self.steps_per_epoch, epochs)
-        if self.objective.phase(last) != DISTILL:
+        phase = self.objective.phase(last)
+        if phase != DISTILL:
             raise InputError(
-                f"objective {self.config.objective.name!r} is still in its {self.objective.phase(last)!r} phase at the last "
+                f"objective {self.config.objective.name!r} is still in its {phase!r} phase at the last "
                 f"of {epochs} epochs; train more epochs or lower its pretrain_fraction"
             )
 

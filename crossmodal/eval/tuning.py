@@ -31,16 +31,20 @@ WEIGHT_OPTIONS = ("beta", "alpha")
 """The option that weighs a method's loss, in the order looked for (KD keeps Hinton's ``alpha``)."""
 
 
+def _weight_name(method: str) -> str | None:
+    defaults = OBJECTIVES.get(method).option_defaults()
+    return next((option for option in WEIGHT_OPTIONS if option in defaults), None)
+
+
 def weight_option(method: str) -> tuple[str, float]:
     """(option name, reference value) of ``method``'s loss weight: its paper's value, else its default.
 
     A method without a weight option is an InputError.
     """
-    objective = OBJECTIVES.get(method)
-    defaults = objective.option_defaults()
-    for option in WEIGHT_OPTIONS:
-        if option in defaults:
-            return option, float(objective.paper_weight if objective.paper_weight is not None else defaults[option])
+    option = _weight_name(method)
+    if option is not None:
+        objective = OBJECTIVES.get(method)
+        return option, float(objective.paper_weight if objective.paper_weight is not None else objective.option_defaults()[option])
     raise InputError(f"objective {method!r} has no loss weight ({' or '.join(WEIGHT_OPTIONS)}) to tune")
 
 
@@ -154,4 +158,4 @@ def sweep_methods(names: Sequence[str] | None) -> tuple[str, ...]:
     """The named methods, or every objective with a loss weight."""
     if names:
         return tuple(names)
-    return tuple(name for name in OBJECTIVES.names() if any(o in OBJECTIVES.get(name).option_defaults() for o in WEIGHT_OPTIONS))
+    return tuple(name for name in OBJECTIVES.names() if _weight_name(name) is not None)
