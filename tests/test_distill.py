@@ -495,7 +495,11 @@ def test_registry_lists_every_objective():
     ("name", "options", "message"),
     [
         ("crdd", {}, "unknown objective 'crdd'"),
-        ("crd", {"negatives": 5}, "no option 'negatives'"),
+        ("crd", {"negative": 5}, "no option 'negative'"),
+        ("crd", {"negatives": "list"}, r"option negatives='list' is not one of: bank, queue"),
+        ("crd", {"bank_dtype": "int8"}, r"option bank_dtype='int8' is not one of: float32, float16, bfloat16"),
+        ("crd", {"key_momentum": 1.0}, r"option key_momentum must lie in \[0, 1\), got 1.0"),
+        ("crd", {"queue_size": 0}, "num_negatives, queue_size, feat_dim and tau must be positive"),
         ("crd+kd", {"gamma": 1.0}, "no option 'gamma'"),
         ("crd", {"sampling": "random"}, "sampling"),
         ("crd", {"z_mode": "last"}, "z_mode"),

@@ -83,12 +83,22 @@ def test_run_writes_config_metrics_and_weights_only_checkpoint(tmp_path, data_ro
     assert student(torch.zeros(2, 1, 32, 48)).pooled.shape == (2, 64)
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, data_root, monkeypatch, workers):
-    loading = f"data.num_workers={workers}"
-    straight = Trainer(tiny_config(tmp_path, data_root, loading, f"run.dir={tmp_path / 'straight'}")).fit()
+RESUME_VARIANTS = {
+    "in-process-loading": ["data.num_workers=0"],
+    "worker-loading": ["data.num_workers=2"],
+    "teacher-cache": ["teacher.cache=true"],
+    "ema-z": ["objective.options.z_mode=ema"],
+    "per-sample-negatives": ["objective.options.sampling=per-sample"],
+    "queue-negatives": ["objective.options.negatives=queue", "objective.options.queue_size=16"],
+}
 
-    interrupted_config = tiny_config(tmp_path, data_root, loading, f"run.dir={tmp_path / 'interrupted'}")
+
+@pytest.mark.parametrize("variant", RESUME_VARIANTS)
+def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, data_root, monkeypatch, variant):
+    settings = RESUME_VARIANTS[variant]
+    straight = Trainer(tiny_config(tmp_path, data_root, *settings, f"run.dir={tmp_path / 'straight'}")).fit()
+
+    interrupted_config = tiny_config(tmp_path, data_root, *settings, f"run.dir={tmp_path / 'interrupted'}")
     stop_after_first_checkpoint(interrupted_config, monkeypatch)
     assert load_checkpoint(tmp_path / "interrupted")["epoch"] == 1
     resumed = Trainer(interrupted_config, resume=tmp_path / "interrupted").fit()
@@ -334,14 +344,22 @@ def _every_other_row(self, index):
     return torch.stack([rows[rows != i] for i in index.tolist()])
 
 
-def _crd_setup(z_mode: str):
+DDP_CRD_VARIANTS = {
+    "first-batch-z": {"z_mode": "first-batch"},
+    "ema-z": {"z_mode": "ema"},
+    # 12 keys, 8 a step: the queue wraps around within the three steps
+    "queue": {"negatives": "queue", "queue_size": 12, "key_momentum": 0.5},
+}
+
+
+def _crd_setup(variant: str):
     from crossmodal.distill import ObjectiveContext, build_objective
 
     torch.manual_seed(0)
     student = nn.Linear(5, 6)  # no BatchNorm: per-rank batch statistics would differ from the combined batch's
     ctx = ObjectiveContext(student_dim=6, teacher_dims=[7], num_samples=M_ROWS)
-    objective = build_objective("crd", ctx, {"feat_dim": 4, "sampling": "per-sample", "embed_inputs": "raw", "z_mode": z_mode,
-                                             "z_momentum": 0.5})
+    objective = build_objective("crd", ctx, {"feat_dim": 4, "sampling": "per-sample", "embed_inputs": "raw", "z_momentum": 0.5,
+                                             **DDP_CRD_VARIANTS[variant]})
     generator = torch.Generator().manual_seed(1)
     steps = [(torch.randn(BATCH, 5, generator=generator), torch.randn(BATCH, 7, generator=generator),
               torch.randperm(M_ROWS, generator=generator)[:BATCH]) for _ in range(3)]
@@ -368,7 +386,7 @@ def _train_crd(model, steps, rows: slice) -> None:
         optimizer.step()
 
 
-def _ddp_crd_worker(rank: int, port: int, z_mode: str, out_dir: str) -> None:
+def _ddp_crd_worker(rank: int, port: int, variant: str, out_dir: str) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
@@ -376,7 +394,7 @@ def _ddp_crd_worker(rank: int, port: int, z_mode: str, out_dir: str) -> None:
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     CRD.draw_negatives = _every_other_row
-    student, objective, steps = _crd_setup(z_mode)
+    student, objective, steps = _crd_setup(variant)
     model = DistributedDataParallel(_Distilled(student, objective), broadcast_buffers=False)
     half = BATCH // 2
     _train_crd(model, steps, slice(rank * half, (rank + 1) * half))
@@ -384,13 +402,13 @@ def _ddp_crd_worker(rank: int, port: int, z_mode: str, out_dir: str) -> None:
     dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("z_mode", ["first-batch", "ema"])
-def test_ddp_crd_banks_z_and_weights_equal_one_process_over_the_combined_batch(tmp_path, monkeypatch, z_mode):
+@pytest.mark.parametrize("variant", DDP_CRD_VARIANTS)
+def test_ddp_crd_banks_queues_z_and_weights_equal_one_process_over_the_combined_batch(tmp_path, monkeypatch, variant):
     from crossmodal.distill.crd import CRD
 
-    mp.start_processes(_ddp_crd_worker, args=(_free_port(), z_mode, str(tmp_path)), nprocs=2, start_method="fork")
+    mp.start_processes(_ddp_crd_worker, args=(_free_port(), variant, str(tmp_path)), nprocs=2, start_method="fork")
     monkeypatch.setattr(CRD, "draw_negatives", _every_other_row)
-    student, objective, steps = _crd_setup(z_mode)
+    student, objective, steps = _crd_setup(variant)
     single = _Distilled(student, objective)
     _train_crd(single, steps, slice(0, BATCH))
     expected = single.state_dict()
@@ -399,8 +417,14 @@ def test_ddp_crd_banks_z_and_weights_equal_one_process_over_the_combined_batch(t
         assert state.keys() == expected.keys()
         for key, value in expected.items():
             assert torch.allclose(state[key].double(), value.double(), atol=1e-6), (rank, key)
-    refreshed = (expected["objective.terms.0.student_memory.rows"] != _crd_setup(z_mode)[1].state_dict()["terms.0.student_memory.rows"])
-    assert refreshed.any(dim=1).sum() > BATCH // 2, "both ranks' rows were refreshed"
+    initial = _crd_setup(variant)[1].state_dict()
+    if variant == "queue":
+        assert expected["objective.terms.0.student_queue.pointer"].item() == 3 * BATCH % 12
+        assert (expected["objective.terms.0.student_queue.keys"] != initial["terms.0.student_queue.keys"]).any(dim=1).all()
+        assert not torch.equal(expected["objective.terms.0.key_teacher.linear.weight"], initial["terms.0.key_teacher.linear.weight"])
+    else:
+        refreshed = expected["objective.terms.0.student_memory.rows"] != initial["terms.0.student_memory.rows"]
+        assert refreshed.any(dim=1).sum() > BATCH // 2, "both ranks' rows were refreshed"
 
 
 def _train_worker(rank: int, port: int, config: TrainConfig, out_dir: str) -> None:

@@ -27,6 +27,18 @@ Negative sampling (``sampling``):
 ``num_negatives`` is capped at M - 1: drawing more negatives than there are other rows only
 repeats rows and would push the noise prior N/M above one.
 
+Where negatives come from (``negatives``):
+
+- ``bank`` (default): the memory banks above, one row per training sample (M x D floats each,
+  ``bank_dtype`` float32, or float16 / bfloat16 to halve them).
+- ``queue``: for data too large for a bank, or a stream: FIFO queues of the last ``queue_size``
+  keys from momentum copies of the embedding heads (``key_momentum``; ``crossmodal.distill.queue``).
+  Every queued key is a negative (N = K), the positive is the current key of the anchor's pair,
+  and the NCE critic's M is K. The default ``key_momentum`` is 0.99 rather than MoCo's 0.999:
+  the benchmark's runs take a few hundred steps, over which 0.999 would leave the keys near
+  their random start. ``queue_size`` is capped at M - 1 like ``num_negatives``; a queue longer
+  than an epoch would hold older keys of the anchor itself.
+
 With several teachers each gets its own term (own student and teacher embedding heads, memory
 banks and normalisers); the terms are summed. Teacher features are detached: only the
 teacher-side embedding head ``W_T`` learns on that side.
@@ -42,6 +54,7 @@ from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, term_keys
 from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample_negatives, draw_shared_negatives
+from crossmodal.distill.queue import NegativeQueue, momentum_copy, momentum_update
 from crossmodal.distill.stage_maps import check_stages
 from crossmodal.engine.distributed import gather_rows
 from crossmodal.errors import InputError
@@ -49,6 +62,8 @@ from crossmodal.models.features import Features
 
 SAMPLING_MODES = ("shared", "per-sample")
 CRITICS = ("nce", "infonce")
+NEGATIVE_SOURCES = ("bank", "queue")
+BANK_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def infonce_loss(positive_logits: Tensor, negative_logits: Tensor) -> Tensor:
@@ -91,53 +106,24 @@ class Embed(nn.Module):
 
 
 class ContrastTerm(nn.Module):
-    """The two-way CRD term for one teacher: embedding heads, both memory banks and both Zs.
+    """What both negative sources share for one teacher: the embedding heads, both Zs, the critic and its diagnostics.
 
-    ``student_memory`` holds student embeddings and is what teacher anchors are scored against
-    (normaliser ``teacher_anchor_z``); ``teacher_memory`` likewise for student anchors.
+    The direction with student anchors scores them against teacher-side negatives (normaliser
+    ``student_anchor_z``); the direction with teacher anchors against student-side ones.
     """
 
     def __init__(
-        self,
-        student_dim: int,
-        teacher_dim: int,
-        num_samples: int,
-        feat_dim: int,
-        tau: float,
-        momentum: float,
-        z_mode: str,
-        z_momentum: float,
-        embed_inputs: str = "centred",
-        critic: str = "nce",
+        self, student_dim: int, teacher_dim: int, feat_dim: int, tau: float, z_mode: str, z_momentum: float,
+        embed_inputs: str, critic: str,
     ) -> None:
         super().__init__()
         self.tau = tau
         self.critic = critic
         self.embed_student = Embed(student_dim, feat_dim, embed_inputs)
         self.embed_teacher = Embed(teacher_dim, feat_dim, embed_inputs)
-        self.student_memory = MemoryBank(num_samples, feat_dim, momentum)
-        self.teacher_memory = MemoryBank(num_samples, feat_dim, momentum)
         self.student_anchor_z = LogNormaliser(z_mode, z_momentum)
         self.teacher_anchor_z = LogNormaliser(z_mode, z_momentum)
         self.last_scores: dict[str, tuple[Tensor, Tensor, Tensor | None]] = {}
-
-    def forward(self, student_pooled: Tensor, teacher_pooled: Tensor, index: Tensor, negatives: Tensor) -> Tensor:
-        """Summed loss of both directions; in training mode also refreshes both banks."""
-        with torch.autocast(device_type=student_pooled.device.type, enabled=False):
-            student = self.embed_student(student_pooled)
-            teacher = self.embed_teacher(teacher_pooled.detach())
-            student_loss = self._direction(
-                "student_anchor", student, self.teacher_memory, self.student_anchor_z, index, negatives
-            )
-            teacher_loss = self._direction(
-                "teacher_anchor", teacher, self.student_memory, self.teacher_anchor_z, index, negatives
-            )
-        if self.training:
-            # under torchrun: the global batch, in one gather of both embeddings (plus one of the indices)
-            index, both = gather_rows(index), gather_rows(torch.cat([student.detach(), teacher.detach()], dim=1))
-            self.student_memory.update(index, both[:, : student.shape[1]])
-            self.teacher_memory.update(index, both[:, student.shape[1]:])
-        return student_loss + teacher_loss
 
     def diagnostics(self) -> dict[str, float]:
         """Mean positive and negative scores (v.u) over both directions, and log Z of each direction."""
@@ -153,18 +139,101 @@ class ContrastTerm(nn.Module):
                 values[f"log_z_{direction}"] = log_z
         return {name: float(value) for name, value in values.items()}
 
-    def _direction(
-        self, name: str, anchor: Tensor, memory: MemoryBank, normaliser: LogNormaliser, index: Tensor, negatives: Tensor
-    ) -> Tensor:
-        # Dividing the B x D anchors by tau is cheaper than dividing the B x N scores.
-        positive, negative = memory.score(anchor / self.tau, index, negatives)
+    def _direction(self, name: str, positive: Tensor, negative: Tensor, normaliser: LogNormaliser, num_rows: int) -> Tensor:
+        """The critic's loss for one direction's scores over tau (positive B, negative B x N) against ``num_rows`` rows."""
         if self.critic == "infonce":
             self.last_scores[name] = (positive.detach(), negative.detach(), None)
             return infonce_loss(positive, negative)
-        log_z = normaliser([positive, negative], memory.num_rows)
+        log_z = normaliser([positive, negative], num_rows)
         # Kept (detached) for diagnostics(), which reduces them only when asked.
         self.last_scores[name] = (positive.detach(), negative.detach(), log_z.detach())
-        return critic_loss(positive, negative, log_z, memory.num_rows)
+        return critic_loss(positive, negative, log_z, num_rows)
+
+
+class BankContrastTerm(ContrastTerm):
+    """Negatives from memory banks of past embeddings, one row per training sample (the paper's CRD).
+
+    ``student_memory`` holds student embeddings, which teacher anchors are scored against;
+    ``teacher_memory`` likewise for student anchors. A sample's positive is its own row.
+    """
+
+    def __init__(
+        self, student_dim: int, teacher_dim: int, num_samples: int, feat_dim: int, tau: float, momentum: float,
+        z_mode: str, z_momentum: float, embed_inputs: str = "centred", critic: str = "nce",
+        bank_dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__(student_dim, teacher_dim, feat_dim, tau, z_mode, z_momentum, embed_inputs, critic)
+        self.student_memory = MemoryBank(num_samples, feat_dim, momentum, bank_dtype)
+        self.teacher_memory = MemoryBank(num_samples, feat_dim, momentum, bank_dtype)
+
+    def forward(self, student_pooled: Tensor, teacher_pooled: Tensor, index: Tensor, negatives: Tensor) -> Tensor:
+        """Summed loss of both directions; in training mode also refreshes both banks."""
+        with torch.autocast(device_type=student_pooled.device.type, enabled=False):
+            student = self.embed_student(student_pooled)
+            teacher = self.embed_teacher(teacher_pooled.detach())
+            # Dividing the B x D anchors by tau is cheaper than dividing the B x N scores.
+            student_loss = self._direction(
+                "student_anchor", *self.teacher_memory.score(student / self.tau, index, negatives),
+                self.student_anchor_z, self.teacher_memory.num_rows,
+            )
+            teacher_loss = self._direction(
+                "teacher_anchor", *self.student_memory.score(teacher / self.tau, index, negatives),
+                self.teacher_anchor_z, self.student_memory.num_rows,
+            )
+        if self.training:
+            # under torchrun: the global batch, in one gather of both embeddings (plus one of the indices)
+            index, both = gather_rows(index), gather_rows(torch.cat([student.detach(), teacher.detach()], dim=1))
+            self.student_memory.update(index, both[:, : student.shape[1]])
+            self.teacher_memory.update(index, both[:, student.shape[1]:])
+        return student_loss + teacher_loss
+
+
+class QueueContrastTerm(ContrastTerm):
+    """Negatives from FIFO queues of momentum keys (``crossmodal.distill.queue``), no per-sample state.
+
+    A student anchor's positive is the teacher key of its own pair, from the momentum copy of the
+    teacher-side head, and its negatives are the K teacher keys in ``teacher_queue``; teacher anchors
+    likewise against student keys. Before each training step the key heads move towards the heads
+    (``key_momentum``); after it, the batch's keys replace the oldest ones in the queues.
+    """
+
+    def __init__(
+        self, student_dim: int, teacher_dim: int, queue_size: int, feat_dim: int, tau: float, key_momentum: float,
+        z_mode: str, z_momentum: float, embed_inputs: str = "centred", critic: str = "nce",
+        bank_dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__(student_dim, teacher_dim, feat_dim, tau, z_mode, z_momentum, embed_inputs, critic)
+        self.key_momentum = key_momentum
+        self.key_student = momentum_copy(self.embed_student)
+        self.key_teacher = momentum_copy(self.embed_teacher)
+        self.student_queue = NegativeQueue(queue_size, feat_dim, bank_dtype)
+        self.teacher_queue = NegativeQueue(queue_size, feat_dim, bank_dtype)
+
+    def forward(self, student_pooled: Tensor, teacher_pooled: Tensor, index: Tensor, negatives: Tensor) -> Tensor:
+        """Summed loss of both directions; in training mode also moves the key heads and enqueues the batch's keys."""
+        if self.training:
+            momentum_update(self.key_student, self.embed_student, self.key_momentum)
+            momentum_update(self.key_teacher, self.embed_teacher, self.key_momentum)
+        with torch.autocast(device_type=student_pooled.device.type, enabled=False):
+            student = self.embed_student(student_pooled)
+            teacher = self.embed_teacher(teacher_pooled.detach())
+            with torch.no_grad():
+                student_key = self.key_student(student_pooled.detach())
+                teacher_key = self.key_teacher(teacher_pooled.detach())
+            student_loss = self._direction(
+                "student_anchor", *self.teacher_queue.score(student / self.tau, teacher_key),
+                self.student_anchor_z, self.teacher_queue.num_rows,
+            )
+            teacher_loss = self._direction(
+                "teacher_anchor", *self.student_queue.score(teacher / self.tau, student_key),
+                self.teacher_anchor_z, self.student_queue.num_rows,
+            )
+        if self.training:
+            # under torchrun: every rank's keys, in rank order, in one gather
+            keys = gather_rows(torch.cat([student_key, teacher_key], dim=1))
+            self.student_queue.enqueue(keys[:, : student_key.shape[1]])
+            self.teacher_queue.enqueue(keys[:, student_key.shape[1]:])
+        return student_loss + teacher_loss
 
 
 @OBJECTIVES.register("crd")
@@ -176,7 +245,9 @@ class CRD(Objective):
     (EMA weight on the past Z), ``sampling`` ("shared" | "per-sample"), ``embed_inputs``
     ("centred" | "raw": see Embed), ``critic`` ("nce" | "infonce"), ``stages`` (empty: the pooled
     features; else a term per listed stage map, averaged over positions, each with its own heads,
-    banks and Z, summed), ``beta`` (loss weight; 0.8 as in the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
+    banks and Z, summed), ``negatives`` ("bank" | "queue"), ``queue_size`` and ``key_momentum``
+    (queue only), ``bank_dtype`` ("float32" | "float16" | "bfloat16": storage of banks and queues),
+    ``beta`` (loss weight; 0.8 as in the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
     """
 
     title = "CRD"
@@ -195,28 +266,30 @@ class CRD(Objective):
         embed_inputs: str = "centred",
         critic: str = "nce",
         stages: tuple[int, ...] = (),
+        negatives: str = "bank",
+        queue_size: int = 16384,
+        key_momentum: float = 0.99,
+        bank_dtype: str = "float32",
         beta: float = 0.8,
     ) -> None:
         super().__init__()
         if ctx.num_samples < 2:
             raise InputError(f"objective 'crd' needs at least 2 training samples for its memory bank, got {ctx.num_samples}")
-        if z_mode not in LogNormaliser.modes:
-            raise InputError(f"objective 'crd' option z_mode={z_mode!r} is not one of: {', '.join(LogNormaliser.modes)}")
-        if sampling not in SAMPLING_MODES:
-            raise InputError(f"objective 'crd' option sampling={sampling!r} is not one of: {', '.join(SAMPLING_MODES)}")
-        if embed_inputs not in EMBED_INPUTS:
-            raise InputError(f"objective 'crd' option embed_inputs={embed_inputs!r} is not one of: {', '.join(EMBED_INPUTS)}")
-        if critic not in CRITICS:
-            raise InputError(f"objective 'crd' option critic={critic!r} is not one of: {', '.join(CRITICS)}")
-        if num_negatives < 1 or feat_dim < 1 or tau <= 0:
-            raise InputError("objective 'crd' options num_negatives, feat_dim and tau must be positive")
-        if not 0 <= momentum < 1:
-            raise InputError(f"objective 'crd' option momentum must lie in [0, 1), got {momentum}")
-        if not 0 < z_momentum < 1:
-            raise InputError(f"objective 'crd' option z_momentum must lie in (0, 1), got {z_momentum}")
+        for option, value, choices in (
+            ("z_mode", z_mode, LogNormaliser.modes), ("sampling", sampling, SAMPLING_MODES), ("embed_inputs", embed_inputs, EMBED_INPUTS),
+            ("critic", critic, CRITICS), ("negatives", negatives, NEGATIVE_SOURCES), ("bank_dtype", bank_dtype, tuple(BANK_DTYPES)),
+        ):
+            if value not in choices:
+                raise InputError(f"objective 'crd' option {option}={value!r} is not one of: {', '.join(choices)}")
+        if num_negatives < 1 or feat_dim < 1 or tau <= 0 or queue_size < 1:
+            raise InputError("objective 'crd' options num_negatives, queue_size, feat_dim and tau must be positive")
+        for option, value, low_included in (("momentum", momentum, True), ("z_momentum", z_momentum, False), ("key_momentum", key_momentum, True)):
+            if not (0 <= value < 1 if low_included else 0 < value < 1):
+                raise InputError(f"objective 'crd' option {option} must lie in {'[' if low_included else '('}0, 1), got {value}")
         self.num_samples = ctx.num_samples
         self.num_negatives = min(num_negatives, ctx.num_samples - 1)
         self.sampling = sampling
+        self.negatives = negatives
         self.beta = beta
         self.stages = check_stages("crd", stages, ctx) if stages else []
         self.num_teachers = len(ctx.teacher_dims)
@@ -226,10 +299,18 @@ class CRD(Objective):
             else [(ctx.student_map_channels[s], ctx.teacher_map_channels[t][s]) for s in self.stages]
             for t, teacher_dim in enumerate(ctx.teacher_dims)
         ]
-        self.terms = nn.ModuleList(
-            ContrastTerm(student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum, embed_inputs, critic)
-            for per_teacher in dims for student_dim, teacher_dim in per_teacher
-        )
+        dtype = BANK_DTYPES[bank_dtype]
+        if negatives == "queue":
+            size = min(queue_size, ctx.num_samples - 1)
+            self.terms = nn.ModuleList(
+                QueueContrastTerm(student_dim, teacher_dim, size, feat_dim, tau, key_momentum, z_mode, z_momentum, embed_inputs, critic, dtype)
+                for per_teacher in dims for student_dim, teacher_dim in per_teacher
+            )
+        else:
+            self.terms = nn.ModuleList(
+                BankContrastTerm(student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum, embed_inputs, critic, dtype)
+                for per_teacher in dims for student_dim, teacher_dim in per_teacher
+            )
 
     def draw_negatives(self, index: Tensor) -> Tensor:
         """Negative row ids for this batch: N shared ones, or B x N per anchor."""
@@ -245,9 +326,12 @@ class CRD(Objective):
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         if len(teacher_outs) != self.num_teachers:
             raise ValueError(f"CRD was built for {self.num_teachers} teachers but got {len(teacher_outs)} outputs")
-        device = self.terms[0].student_memory.rows.device
-        index = torch.as_tensor(batch["index"], dtype=torch.long).to(device, non_blocking=True)
-        negatives = self.draw_negatives(index)
+        device = self.terms[0].student_anchor_z.log_z.device
+        if self.negatives == "queue":
+            index = negatives = torch.empty(0, dtype=torch.long, device=device)  # a queue needs neither
+        else:
+            index = torch.as_tensor(batch["index"], dtype=torch.long).to(device, non_blocking=True)
+            negatives = self.draw_negatives(index)
         per_input = len(self.terms) // self.num_teachers
         losses = []
         for t, out in enumerate(teacher_outs):

@@ -22,14 +22,16 @@ class MemoryBank(nn.Module):
     as in the CRD reference code. After each training step the rows of the batch become
     ``normalize(momentum * row + (1 - momentum) * embedding)``. Under torchrun its owner passes the
     global batch (every rank's indices and embeddings, gathered), so all ranks hold the same bank.
+    ``dtype`` is the storage precision (float16 / bfloat16 halve the bank's memory); scores and
+    updates are computed in the anchors' precision (float32) and only stored rounded.
     """
 
     synchronises_itself = True
 
-    def __init__(self, num_rows: int, dim: int, momentum: float = 0.5) -> None:
+    def __init__(self, num_rows: int, dim: int, momentum: float = 0.5, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.momentum = momentum
-        self.register_buffer("rows", F.normalize(torch.rand(num_rows, dim).mul_(2).sub_(1), dim=1))
+        self.register_buffer("rows", F.normalize(torch.rand(num_rows, dim).mul_(2).sub_(1), dim=1).to(dtype))
 
     @property
     def num_rows(self) -> int:
@@ -41,21 +43,21 @@ class MemoryBank(nn.Module):
         ``negatives`` is either B x N (each anchor's own draw) or N (one draw for the whole batch).
         Returns positive scores (B) and negative scores (B x N); gradients reach ``anchor`` only.
         """
-        positive = (anchor * self.rows.index_select(0, index)).sum(dim=1)
+        positive = (anchor * self.rows.index_select(0, index).to(anchor.dtype)).sum(dim=1)
         if negatives.dim() == 1:
-            negative = anchor @ self.rows.index_select(0, negatives).T
+            negative = anchor @ self.rows.index_select(0, negatives).to(anchor.dtype).T
         else:
             # Scoring against the whole bank and picking the sampled columns moves B x M floats
-            # instead of gathering B x N x D rows; the clone keeps the scored rows intact for
+            # instead of gathering B x N x D rows; the copy keeps the scored rows intact for
             # backward, since update() rewrites the bank in place before the backward pass runs.
-            negative = (anchor @ self.rows.clone().T).gather(1, negatives)
+            negative = (anchor @ self.rows.to(anchor.dtype, copy=True).T).gather(1, negatives)
         return positive, negative
 
     @torch.no_grad()
     def update(self, index: Tensor, embeddings: Tensor) -> None:
         """Blend the batch's new embeddings into their rows and renormalise."""
-        blended = self.rows.index_select(0, index) * self.momentum + embeddings.to(self.rows.dtype) * (1 - self.momentum)
-        self.rows.index_copy_(0, index, F.normalize(blended, dim=1))
+        blended = self.rows.index_select(0, index).float() * self.momentum + embeddings.float() * (1 - self.momentum)
+        self.rows.index_copy_(0, index, F.normalize(blended, dim=1).to(self.rows.dtype))
 
 
 def draw_per_sample_negatives(index: Tensor, num_rows: int, num_negatives: int) -> Tensor:
