@@ -98,11 +98,14 @@ class TeacherConfig:
     ``cache``: compute each teacher's outputs once per sample on the un-augmented image and
     reuse them every epoch. Saves the teacher forward pass, but the teacher then describes
     the un-augmented view while the student sees the augmented one (crops, flips), which
-    weakens the pairing; off by default.
+    weakens the pairing; off by default. ``cache_dir``: keep the cache on disk there, memory-mapped
+    and shared by later runs with the same teachers and data (``crossmodal.engine.teacher_cache``),
+    instead of in memory.
     """
 
     specs: list[str] = field(default_factory=lambda: ["efficientnet_lite0"])
     cache: bool = False
+    cache_dir: str | None = None
 
 
 @dataclass

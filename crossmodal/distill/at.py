@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
 from crossmodal.distill.stage_maps import check_stages, matched
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
@@ -44,6 +44,9 @@ class AttentionTransfer(PerTeacherObjective):
             raise InputError(f"objective 'at' option p must be positive, got {p}")
         self.stages = check_stages("at", stages, ctx)
         self.p = p
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(stages=tuple(self.stages))
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         return sum(attention_loss(student_out.maps[s], teacher_out.maps[s], self.p) for s in self.stages)

@@ -43,6 +43,22 @@ DISTILL = "distill"
 
 
 @dataclass(frozen=True)
+class TeacherReads:
+    """The teacher outputs an objective's forward pass reads: all that a teacher-output cache must keep.
+
+    ``stages`` are indices into ``Features.maps`` (negative ones count from the deepest).
+    """
+
+    pooled: bool = False
+    logits: bool = False
+    stages: tuple[int, ...] = ()
+
+    def __or__(self, other: TeacherReads) -> TeacherReads:
+        return TeacherReads(self.pooled or other.pooled, self.logits or other.logits, tuple(dict.fromkeys(self.stages + other.stages)))
+
+
+
+@dataclass(frozen=True)
 class TrainingProgress:
     """Where training is, for objectives whose loss depends on it (warm-ups, two-stage methods).
 
@@ -114,6 +130,10 @@ class Objective(nn.Module):
     def diagnostics(self) -> dict[str, float]:
         """Scalars worth logging beside the losses (e.g. positive/negative critic scores)."""
         return {}
+
+    def teacher_reads(self) -> TeacherReads | None:
+        """The teacher outputs ``forward`` reads (a teacher-output cache keeps only these); None: it may read any."""
+        return None
 
 
 def term_keys(name: str, count: int) -> list[str]:

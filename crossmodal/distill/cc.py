@@ -18,7 +18,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -43,6 +43,9 @@ class CorrelationCongruence(PerTeacherObjective):
             raise InputError(f"objective 'cc' needs gamma > 0 and order >= 1, got gamma={gamma}, order={order}")
         self.gamma = gamma
         self.order = order
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(pooled=True)
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         student = correlation_matrix(student_out.pooled, self.gamma, self.order)

@@ -5,11 +5,13 @@ part that declares them and merges the loss dicts.
 """
 from __future__ import annotations
 
+import functools
+import operator
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads, TrainingProgress
 from crossmodal.distill.crd import CRD
 from crossmodal.distill.kd import KD
 from crossmodal.models.features import Features
@@ -48,6 +50,10 @@ class CombinedObjective(Objective):
         for part in self.parts.values():
             terms.update(part(student_out, teacher_outs, batch))
         return terms
+
+    def teacher_reads(self) -> TeacherReads | None:
+        reads = [part.teacher_reads() for part in self.parts.values()]
+        return None if None in reads else functools.reduce(operator.or_, reads, TeacherReads())
 
     def diagnostics(self) -> dict[str, float]:
         values: dict[str, float] = {}

@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, term_keys
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads, term_keys
 from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample_negatives, draw_shared_negatives
 from crossmodal.distill.queue import NegativeQueue, momentum_copy, momentum_update
 from crossmodal.distill.stage_maps import check_stages
@@ -322,6 +322,9 @@ class CRD(Objective):
                 )
             return draw_shared_negatives(index, self.num_samples, self.num_negatives)
         return draw_per_sample_negatives(index, self.num_samples, self.num_negatives)
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(stages=tuple(self.stages)) if self.stages else TeacherReads(pooled=True)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         if len(teacher_outs) != self.num_teachers:

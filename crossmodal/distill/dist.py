@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads
 from crossmodal.distill.kd import check_shared_label_set, teacher_logits
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
@@ -65,6 +65,9 @@ class DIST(Objective):
         self.inter_weight = inter_weight
         self.intra_weight = intra_weight
         self.beta = beta
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(logits=True)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         inter, intra = dist_terms(student_out.logits, teacher_logits("DIST", student_out, teacher_outs), self.tau)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
 from crossmodal.distill.stage_maps import matched
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
@@ -55,6 +55,9 @@ class FitNet(PerTeacherObjective):
                 nn.Conv2d(student_channels, _stage_channels(channels, teacher_stage, "teacher_stage"), kernel_size=1)
                 for channels in ctx.teacher_map_channels
             )
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(pooled=True) if self.target == "pooled" else TeacherReads(stages=(self.teacher_stage,))
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         regressor = self.regressors[teacher]

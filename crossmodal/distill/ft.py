@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, term_keys
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, TeacherReads, term_keys
 from crossmodal.distill.stage_maps import check_stages, matched
 from crossmodal.distill.two_stage import TwoStageObjective, check_fraction
 from crossmodal.errors import InputError
@@ -90,6 +90,9 @@ class FactorTransfer(TwoStageObjective):
             )
             for channels in ctx.teacher_map_channels
         )
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(stages=tuple(self.stages))
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         keys = term_keys("ft", len(teacher_outs))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -57,6 +57,9 @@ class KD(Objective):
             raise InputError(f"objective 'kd' option temperature must be positive, got {temperature}")
         self.temperature = temperature
         self.alpha = alpha
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(logits=True)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         logits = teacher_logits("KD", student_out, teacher_outs)

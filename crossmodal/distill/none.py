@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads
 from crossmodal.models.features import Features
 
 
@@ -23,6 +23,9 @@ class NoDistillation(Objective):
 
     def __init__(self, ctx: ObjectiveContext) -> None:
         super().__init__()
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads()
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         return {}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
 from crossmodal.distill.stage_maps import check_stages, matched
 from crossmodal.models.features import Features
 
@@ -47,6 +47,9 @@ class NeuronSelectivityTransfer(PerTeacherObjective):
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (3,), beta: float = 50.0) -> None:
         super().__init__(ctx, beta)
         self.stages = check_stages("nst", stages, ctx)
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(stages=tuple(self.stages))
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         return sum(selectivity_mmd(student_out.maps[s], teacher_out.maps[s]) for s in self.stages)

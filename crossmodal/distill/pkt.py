@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
 from crossmodal.models.features import Features
 
 EPSILON = 1e-7
@@ -44,6 +44,9 @@ class ProbabilisticTransfer(PerTeacherObjective):
 
     def __init__(self, ctx: ObjectiveContext, *, beta: float = 30000.0) -> None:
         super().__init__(ctx, beta)
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(pooled=True)
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         return probabilistic_transfer_loss(student_out.pooled, teacher_out.pooled)

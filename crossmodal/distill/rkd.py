@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
@@ -59,6 +59,9 @@ class RelationalKD(PerTeacherObjective):
             raise InputError(f"objective 'rkd' weights must be non-negative and not both 0, got {distance_weight}, {angle_weight}")
         self.distance_weight = distance_weight
         self.angle_weight = angle_weight
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(pooled=True)
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         distance, angle = relational_losses(student_out.pooled, teacher_out.pooled)

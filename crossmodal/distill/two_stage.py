@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import Tensor
 
-from crossmodal.distill.base import DISTILL, PRETRAIN, Objective, ObjectiveContext, TrainingProgress, term_keys
+from crossmodal.distill.base import DISTILL, PRETRAIN, Objective, ObjectiveContext, TeacherReads, TrainingProgress, term_keys
 from crossmodal.distill.kd import KD, check_shared_label_set
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
@@ -63,6 +63,10 @@ class PretrainThenKD(TwoStageObjective):
         self.pretrain_fraction = check_fraction(self.name, pretrain_fraction)
         self.beta = beta
         self.second_phase = KD(ctx, temperature=temperature, alpha=alpha)
+
+    def teacher_reads(self) -> TeacherReads:
+        """The pre-training term's stage maps (``stages``, set by the subclass), then KD's logits."""
+        return TeacherReads(logits=True, stages=tuple(self.stages))
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         if not self.pretraining:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
 from crossmodal.distill.stage_maps import check_stages, matched
 from crossmodal.models.features import Features
 
@@ -68,6 +68,9 @@ class VariationalInformationDistillation(PerTeacherObjective):
             nn.ModuleList(GaussianRegressor(ctx.student_map_channels[s], channels[s]) for s in self.stages)
             for channels in ctx.teacher_map_channels
         )
+
+    def teacher_reads(self) -> TeacherReads:
+        return TeacherReads(stages=tuple(self.stages))
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
         return sum(

@@ -36,7 +36,7 @@ from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, che
 from crossmodal.engine.distributed import average_buffers, barrier, close_distributed, init_distributed
 from crossmodal.engine.logging import WANDB_MODES, MetricsFile, WandbLogger, resolve_wandb_mode
 from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restore_rng_state, seed_everything
-from crossmodal.engine.teacher_cache import TeacherOutputCache
+from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint
 from crossmodal.errors import InputError
 from crossmodal.fileio import remove_stale_temporaries
 from crossmodal.modalities import MODALITIES
@@ -88,11 +88,18 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"optim.weight_decay must be a number >= 0, got {optim.weight_decay}")
     if config.data.num_workers < 0:
         raise InputError(f"data.num_workers must be 0 (load in the training process) or more, got {config.data.num_workers}")
+    if config.teacher.cache_dir and not config.teacher.cache:
+        raise InputError("teacher.cache_dir is set but teacher.cache is false; set teacher.cache=true to cache the teacher outputs")
     if config.run.on_nonfinite not in NONFINITE_ACTIONS:
         raise InputError(f"run.on_nonfinite {config.run.on_nonfinite!r} is not one of: {', '.join(NONFINITE_ACTIONS)}")
     data_set_kind(config.data)
     OBJECTIVES.get(config.objective.name).check_options(config.objective.options)
     STUDENTS.get(config.student.name)
+
+
+def _data_location(config: TrainConfig) -> Path:
+    """The data set's file or folder (what a teacher-output cache's fingerprint stats)."""
+    return Path(str(data_set_kind(config.data).location(config.data) or ""))
 
 
 def _check_writable(folder: Path) -> None:
@@ -275,11 +282,22 @@ class Trainer:
             )
 
     def _build_teacher_cache(self) -> TeacherOutputCache:
-        plain_view = build_train_dataset(self.config.data, augment=False)
-        return TeacherOutputCache(
-            self.teachers, plain_view, self.device, self.config.schedule.batch_size, self._autocast,
-            progress=self.config.run.progress and self.dist.is_main,
-        )
+        config = self.config
+        plain_view = build_train_dataset(config.data, augment=False)
+        folder = None
+        if config.teacher.cache_dir:
+            fingerprint = cache_fingerprint(
+                self.teachers, config.teacher.specs, config_to_dict(config.data), _data_location(config),
+                f"{self.device.type}-{self._amp_dtype}",
+            )
+            folder = Path(config.teacher.cache_dir).expanduser() / fingerprint
+        try:
+            return TeacherOutputCache(
+                self.teachers, plain_view, self.device, config.schedule.batch_size, self._autocast,
+                self.objective.teacher_reads(), folder, self.dist, progress=config.run.progress,
+            )
+        except OSError as error:
+            raise InputError(f"teacher.cache_dir {config.teacher.cache_dir}: cannot write the teacher cache there ({error.strerror or error})") from error
 
     def _open_run_dir(self) -> Path:
         if self._resume_path is not None:
