@@ -8,8 +8,13 @@ Printed, each from one run of this script:
 1. The CRD objective's step (embed, score N = 4096 negatives, loss, backward, memory-bank
    update; ``shared`` sampling, B = 64, 128-d embeddings, a 1280-d teacher) at M = 10^4, 10^5 and
    10^6 bank rows, each in its own process so its peak resident memory is its own: the ratio
-   of each step to the M = 10^4 one (target: at most 1.2 at M = 10^6) and the memory.
-2. The per-step cost of synchronising two ranks: two gloo processes each run the same CRD step
+   of each step to the M = 10^4 one (target: at most 1.2 at M = 10^6) and the memory; then the
+   same at M = 10^6 with bfloat16 banks, and the queue variant (``negatives: queue``, K = N keys,
+   no per-sample state, so no M).
+2. What half-precision banks do to the loss: 50 training steps of the objective at M = 10^4
+   from one seed with float32, bfloat16 and float16 banks; the largest relative gap of the
+   loss to the float32 run's.
+3. The per-step cost of synchronising two ranks: two gloo processes each run the same CRD step
    on their half of a batch (the memory banks gather the global batch, Z sums every rank's
    scores, BatchNorm statistics are averaged), against one process running the half batch alone;
    the difference is set against the default depth student's forward and backward step
@@ -48,32 +53,57 @@ def median_seconds(step: Callable[[], None], repeats: int) -> float:
     return statistics.median(times)
 
 
-def crd_step(num_samples: int, batch: int) -> Callable[[], None]:
+VARIANTS = {
+    "bank": {},
+    "bank-bfloat16": {"bank_dtype": "bfloat16"},
+    "bank-float16": {"bank_dtype": "float16"},
+    "queue": {"negatives": "queue", "queue_size": NEGATIVES},
+}
+
+
+def crd_step(num_samples: int, batch: int, variant: str = "bank", learn: bool = False) -> Callable[[], torch.Tensor]:
+    """One step of the CRD objective on fixed random features (``learn``: with an SGD step of its heads); returns the loss."""
     from crossmodal.distill import ObjectiveContext, build_objective
     from crossmodal.models.features import Features
 
     ctx = ObjectiveContext(student_dim=256, teacher_dims=[TEACHER_DIM], num_samples=num_samples)
-    objective = build_objective("crd", ctx, {"num_negatives": NEGATIVES}).train()
+    objective = build_objective("crd", ctx, {"num_negatives": NEGATIVES, **VARIANTS[variant]}).train()
     student = torch.randn(batch, 256, requires_grad=True)
     teacher = Features(pooled=torch.randn(batch, TEACHER_DIM))
+    optimizer = torch.optim.SGD(objective.parameters(), lr=0.5) if learn else None
     generator = torch.Generator().manual_seed(0)
 
-    def step() -> None:
+    def step() -> float:
         index = torch.randint(0, num_samples, (batch,), generator=generator)
         objective.zero_grad(set_to_none=True)
         student.grad = None
-        objective(Features(pooled=student), [teacher], {"index": index})["crd"].backward()
+        loss = objective(Features(pooled=student), [teacher], {"index": index})["crd"]
+        loss.backward()
+        if optimizer is not None:
+            optimizer.step()
+        return loss.detach()
 
     return step
 
 
-def measure_bank(num_samples: int, repeats: int) -> dict[str, float]:
+def measure_bank(num_samples: int, repeats: int, variant: str) -> dict[str, float]:
     """In a fresh process: the CRD step's median time and this process's peak resident memory."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    step = crd_step(num_samples, BATCH)
+    step = crd_step(num_samples, BATCH, variant)
     seconds = median_seconds(step, repeats)
     return {"step_ms": 1000 * seconds, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def precision_gaps(num_samples: int, steps: int) -> dict[str, float]:
+    """Largest |loss - float32 loss| / float32 loss over ``steps`` steps from one seed, per bank precision."""
+    torch.set_num_threads(1)
+    losses = {}
+    for variant in ("bank", "bank-bfloat16", "bank-float16"):
+        torch.manual_seed(0)
+        step = crd_step(num_samples, BATCH, variant, learn=True)
+        losses[variant] = [float(step()) for _ in range(steps)]
+    return {variant: max(abs(a - b) / abs(b) for a, b in zip(losses[variant], losses["bank"])) for variant in losses if variant != "bank"}
 
 
 def student_step_ms(repeats: int) -> float:
@@ -134,7 +164,9 @@ def main() -> None:
     if args.child:
         kind, *values = args.child
         if kind == "bank":
-            print(json.dumps(measure_bank(int(values[0]), int(values[1]))))
+            print(json.dumps(measure_bank(int(values[0]), int(values[1]), values[2])))
+        elif kind == "precision":
+            print(json.dumps(precision_gaps(int(values[0]), int(values[1]))))
         else:
             rank, world, port, rows, child_repeats = map(int, values)
             print(json.dumps(measure_ranks(rank, world, port, rows, child_repeats)))
@@ -142,14 +174,23 @@ def main() -> None:
 
     start = time.perf_counter()
     print(f"CRD step: B = {BATCH}, N = {NEGATIVES}, shared sampling, 1 torch thread, median of {repeats}")
-    banks = {rows: run_child(["--child", "bank", str(rows), str(repeats)]) for rows in BANK_ROWS}
+    banks = {rows: run_child(["--child", "bank", str(rows), str(repeats), "bank"]) for rows in BANK_ROWS}
     base = banks[BANK_ROWS[0]]["step_ms"]
     base_memory = banks[BANK_ROWS[0]]["peak_mib"]
-    for rows, result in banks.items():
-        print(f"  M = {rows:>9,}: {result['step_ms']:8.2f} ms  ({result['step_ms'] / base:4.2f} x M = {BANK_ROWS[0]:,})  "
+
+    def show(label: str, result: dict[str, float]) -> None:
+        print(f"  {label:<24}: {result['step_ms']:8.2f} ms  ({result['step_ms'] / base:4.2f} x M = {BANK_ROWS[0]:,})  "
               f"peak memory {result['peak_mib']:7.1f} MiB (+{result['peak_mib'] - base_memory:6.1f})")
+
+    for rows, result in banks.items():
+        show(f"M = {rows:,}", result)
     ratio = banks[BANK_ROWS[-1]]["step_ms"] / base
     print(f"  target: step at M = {BANK_ROWS[-1]:,} <= 1.2 x step at M = {BANK_ROWS[0]:,}: {ratio:.2f} -> {'met' if ratio <= 1.2 else 'missed'}")
+    show(f"M = {BANK_ROWS[-1]:,}, bfloat16 banks", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "bank-bfloat16"]))
+    show(f"queue of {NEGATIVES:,} keys", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "queue"]))
+    gaps = run_child(["--child", "precision", str(BANK_ROWS[0]), "50"])
+    print(f"\nHalf-precision banks, 50 steps at M = {BANK_ROWS[0]:,} from one seed: largest relative loss gap to float32: "
+          + ", ".join(f"{variant.split('-')[1]} {100 * gap:.3f} %" for variant, gap in gaps.items()))
 
     rows = BANK_ROWS[1]
     alone = run_child(["--child", "ranks", "0", "1", "0", str(rows), str(repeats)])["step_ms"]

@@ -15,6 +15,19 @@ from torch import Tensor, nn
 from crossmodal.engine.distributed import global_logsumexp
 
 
+def random_unit_rows(num_rows: int, dim: int, dtype: torch.dtype = torch.float32, chunk: int = 65536) -> Tensor:
+    """Rows uniform in [-1, 1]^D, then normalised, from the torch RNG, stored as ``dtype``.
+
+    Drawn ``chunk`` rows at a time (the same values and RNG state as one draw), so a bank of a
+    million rows never holds more than a chunk in float32 besides itself.
+    """
+    rows = torch.empty(num_rows, dim, dtype=dtype)
+    for start in range(0, num_rows, chunk):
+        part = torch.rand(min(chunk, num_rows - start), dim).mul_(2).sub_(1)
+        rows[start:start + part.shape[0]] = F.normalize(part, dim=1)
+    return rows
+
+
 class MemoryBank(nn.Module):
     """One unit-length embedding per training sample (M x D), refreshed by momentum.
 
@@ -31,7 +44,7 @@ class MemoryBank(nn.Module):
     def __init__(self, num_rows: int, dim: int, momentum: float = 0.5, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.momentum = momentum
-        self.register_buffer("rows", F.normalize(torch.rand(num_rows, dim).mul_(2).sub_(1), dim=1).to(dtype))
+        self.register_buffer("rows", random_unit_rows(num_rows, dim, dtype))
 
     @property
     def num_rows(self) -> int:

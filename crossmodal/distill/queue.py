@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from crossmodal.distill.memory import random_unit_rows
 
 
 class NegativeQueue(nn.Module):
@@ -26,7 +27,7 @@ class NegativeQueue(nn.Module):
 
     def __init__(self, size: int, dim: int, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        self.register_buffer("keys", F.normalize(torch.rand(size, dim).mul_(2).sub_(1), dim=1).to(dtype))
+        self.register_buffer("keys", random_unit_rows(size, dim, dtype))
         self.register_buffer("pointer", torch.zeros((), dtype=torch.long))
 
     @property
