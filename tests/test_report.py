@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +192,14 @@ def test_benchmark_method_and_target_mistakes_are_one_line_errors(capsys):
     assert benchmark.main(["--methods", "crd,simclr"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and "thermal" in errors[0] and "fitnett" in errors[1] and "simclr" in errors[2]
+
+
+def test_the_step_benchmark_runs_on_the_cpu_and_prints_one_row(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "bench_step.py"), "--device", "cpu", "--steps", "1", "--batch-size", "4",
+         "--set", f"data.root={tmp_path}", "data.rooms.num=20", "data.rooms.size=[48, 64]", "data.split=all", "data.input_size=[32, 48]"],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    (row,) = [line for line in result.stdout.splitlines() if "samples/s" in line]
+    assert row.lstrip().startswith("fp32, contiguous") and "1.00x fp32" in row and "% of the step" in row
