@@ -147,6 +147,8 @@ class RunConfig:
     ``amp`` and ``channels_last`` apply on CUDA only. ``on_nonfinite``: what a step with a NaN or
     infinite loss does: "stop" (one sentence naming the step and the term; the last checkpoint is
     kept) or "skip" (no update; the epoch records count them, run so far, as ``skipped_steps``).
+    ``sync_batchnorm``: under torchrun, BatchNorm layers of the student and the objective normalise
+    by the statistics of the global batch (every rank's samples) instead of each rank's own.
     """
 
     name: str | None = None
@@ -160,6 +162,7 @@ class RunConfig:
     channels_last: bool = True
     progress: bool = True
     on_nonfinite: str = "stop"
+    sync_batchnorm: bool = False
 
 
 @dataclass

@@ -2,6 +2,7 @@
 the "none" objective, teacher caching, wandb resilience and DDP buffer merging."""
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -23,6 +24,7 @@ from crossmodal.engine.seeding import capture_rng_state, restore_rng_state
 from crossmodal.engine.trainer import Trainer
 from crossmodal.errors import InputError
 from crossmodal.eval.student_loading import load_trained_student
+from crossmodal.models.sync_batchnorm import SyncBatchNorm, convert_to_sync_batchnorm
 
 torch.set_num_threads(1)  # small batches gain nothing from more threads on a shared machine
 
@@ -363,6 +365,8 @@ DDP_CRD_VARIANTS = {
     "ema-z": {"z_mode": "ema"},
     # 12 keys, 8 a step: the queue wraps around within the three steps
     "queue": {"negatives": "queue", "queue_size": 12, "key_momentum": 0.5},
+    # BatchNorm in the student and in CRD's centred embedding heads, synchronised on the ranks
+    "sync-batchnorm": {"embed_inputs": "centred"},
 }
 
 
@@ -370,7 +374,8 @@ def _crd_setup(variant: str):
     from crossmodal.distill import ObjectiveContext, build_objective
 
     torch.manual_seed(0)
-    student = nn.Linear(5, 6)  # no BatchNorm: per-rank batch statistics would differ from the combined batch's
+    # BatchNorm only with synchronised statistics: per-rank ones would differ from the combined batch's
+    student = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6)) if variant == "sync-batchnorm" else nn.Linear(5, 6)
     ctx = ObjectiveContext(student_dim=6, teacher_dims=[7], num_samples=M_ROWS)
     objective = build_objective("crd", ctx, {"feat_dim": 4, "sampling": "per-sample", "embed_inputs": "raw", "z_momentum": 0.5,
                                              **DDP_CRD_VARIANTS[variant]})
@@ -409,6 +414,9 @@ def _ddp_crd_worker(rank: int, port: int, variant: str, out_dir: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     CRD.draw_negatives = _every_other_row
     student, objective, steps = _crd_setup(variant)
+    if variant == "sync-batchnorm":
+        convert_to_sync_batchnorm(student)
+        convert_to_sync_batchnorm(objective)
     model = DistributedDataParallel(_Distilled(student, objective), broadcast_buffers=False)
     half = BATCH // 2
     _train_crd(model, steps, slice(rank * half, (rank + 1) * half))
@@ -439,6 +447,30 @@ def test_ddp_crd_banks_queues_z_and_weights_equal_one_process_over_the_combined_
     else:
         refreshed = expected["objective.terms.0.student_memory.rows"] != initial["terms.0.student_memory.rows"]
         assert refreshed.any(dim=1).sum() > BATCH // 2, "both ranks' rows were refreshed"
+
+
+def test_sync_batchnorm_outside_distributed_training_is_plain_batchnorm():
+    torch.manual_seed(0)
+    plain = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=0.3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    plain(torch.randn(2, 3, 6, 5))  # materialise the lazy layer
+    synced = convert_to_sync_batchnorm(copy.deepcopy(plain))
+    assert isinstance(synced[1], SyncBatchNorm) and synced.state_dict().keys() == plain.state_dict().keys()
+    inputs = torch.randn(5, 3, 6, 5)
+    for network in (plain, synced):
+        network(inputs).square().sum().backward()
+    assert _states_equal(plain.state_dict(), synced.state_dict()), "the same running statistics"
+    assert all(torch.equal(a.grad, b.grad) for a, b in zip(plain.parameters(), synced.parameters()))
+    plain.eval(), synced.eval()
+    assert torch.equal(plain(inputs), synced(inputs))
+
+
+def test_a_one_process_run_with_sync_batchnorm_equals_a_plain_run(tmp_path, data_root):
+    plain = Trainer(tiny_config(tmp_path, data_root, "schedule.epochs=1", f"run.dir={tmp_path / 'plain'}")).fit()
+    trainer = Trainer(tiny_config(tmp_path, data_root, "schedule.epochs=1", "run.sync_batchnorm=true", f"run.dir={tmp_path / 'synced'}"))
+    assert any(isinstance(m, SyncBatchNorm) for m in trainer.student.modules())
+    assert any(isinstance(m, SyncBatchNorm) for m in trainer.objective.modules()), "CRD's centring BatchNorm too"
+    synced = trainer.fit()
+    assert _states_equal(load_checkpoint(plain)["student"], load_checkpoint(synced)["student"])
 
 
 def _train_worker(rank: int, port: int, config: TrainConfig, out_dir: str) -> None:
@@ -510,3 +542,44 @@ def test_metrics_file_drops_a_torn_last_line_and_names_a_damaged_middle_one(tmp_
     path.write_text('{"epoch": 1}\n{"epo\n{"epoch": 2}\n')
     with pytest.raises(InputError, match=r"metrics.jsonl line 2 is not a JSON record"):
         metrics.read()
+
+
+class _StopBeforeEpoch(Exception):
+    pass
+
+
+def _interrupted_train_worker(rank: int, port: int, config: TrainConfig, resume: str | None, stop_at: int | None) -> None:
+    """A rank of a 2-process run (``resume``: continuing that run) that every rank leaves at the start of epoch ``stop_at``."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    trainer = Trainer(config, resume=resume)
+    if stop_at is not None:
+        real_epoch = trainer._train_epoch
+
+        def train_epoch(epoch: int) -> None:
+            if epoch == stop_at:
+                raise _StopBeforeEpoch  # after the checkpoint of the epoch before, on every rank alike
+            real_epoch(epoch)
+
+        trainer._train_epoch = train_epoch
+    try:
+        trainer.fit()
+    except _StopBeforeEpoch:
+        pass
+
+
+@pytest.mark.slow
+def test_a_resumed_two_process_run_continues_where_it_stopped(tmp_path, data_root):
+    straight = tiny_config(tmp_path, data_root, f"run.dir={tmp_path / 'straight'}", "data.rooms.num=64")
+    prepare_data(straight.data, progress=False)
+    mp.spawn(_interrupted_train_worker, args=(_free_port(), straight, None, None), nprocs=2)
+    interrupted = apply_overrides(straight, [f"run.dir={tmp_path / 'interrupted'}"])
+    mp.spawn(_interrupted_train_worker, args=(_free_port(), interrupted, None, 2), nprocs=2)
+    assert load_checkpoint(tmp_path / "interrupted")["epoch"] == 1
+    mp.spawn(_interrupted_train_worker, args=(_free_port(), interrupted, str(tmp_path / "interrupted"), None), nprocs=2)
+
+    a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "interrupted")
+    assert (a["epoch"], a["global_step"], a["world_size"]) == (b["epoch"], b["global_step"], b["world_size"]) == (2, 2 * 4, 2)
+    assert _states_equal(a["student"], b["student"]) and _states_equal(a["objective"], b["objective"])
+    epochs = [r["epoch"] for r in MetricsFile(tmp_path / "interrupted" / "metrics.jsonl").read() if r.get("event") == "epoch"]
+    assert epochs == [1, 2]

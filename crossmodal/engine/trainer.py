@@ -42,6 +42,7 @@ from crossmodal.fileio import remove_stale_temporaries
 from crossmodal.modalities import MODALITIES
 from crossmodal.models.features import Features, feature_info
 from crossmodal.models.student_registry import STUDENTS, build_student
+from crossmodal.models.sync_batchnorm import convert_to_sync_batchnorm
 from crossmodal.models.teachers import build_teacher
 
 CONFIG_FILE = "config.yaml"
@@ -157,6 +158,9 @@ class Trainer:
 
         seed_everything(config.run.seed)
         self.student, self.student_spec, self.objective = self._build_student_and_objective(len(self.dataset))
+        if config.run.sync_batchnorm:
+            convert_to_sync_batchnorm(self.student)
+            convert_to_sync_batchnorm(self.objective)
         self.model: nn.Module = DistillationModel(self.student, self.objective, self._autocast).to(self.device)
         if self.dist.enabled:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
