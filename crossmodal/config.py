@@ -89,6 +89,9 @@ class DataConfig:
     depth_encoding: str = "metric"
     num_workers: int = 0
     strict: bool = False
+    order: str = "shuffle"
+    chunk_size: int = 256
+    window_chunks: int = 16
 
 
 @dataclass

@@ -92,6 +92,7 @@ RESUME_VARIANTS = {
     "ema-z": ["objective.options.z_mode=ema"],
     "per-sample-negatives": ["objective.options.sampling=per-sample"],
     "queue-negatives": ["objective.options.negatives=queue", "objective.options.queue_size=16"],
+    "chunk-order": ["data.order=chunks", "data.chunk_size=6", "data.window_chunks=2"],
 }
 
 

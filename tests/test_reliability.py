@@ -45,6 +45,8 @@ def test_every_number_a_user_types_is_accepted(typed, value):
     ("optim.weight_decay=-1", "optim.weight_decay must be a number >= 0"),
     ("data.num_workers=-1", "data.num_workers must be 0"),
     ("run.on_nonfinite=ignore", "run.on_nonfinite 'ignore' is not one of: stop, skip"),
+    ("data.order=sorted", "data.order 'sorted' is not one of: shuffle, chunks"),
+    ("data.chunk_size=0", "data.chunk_size (0) and data.window_chunks (16) must be positive"),
     ("schedule.epochs=2.5", "'schedule.epochs'"),
 ])
 def test_bad_numbers_are_one_sentence_and_exit_2(tmp_path, capsys, monkeypatch, override, message):

@@ -203,3 +203,11 @@ def test_the_step_benchmark_runs_on_the_cpu_and_prints_one_row(tmp_path):
     assert result.returncode == 0, result.stderr
     (row,) = [line for line in result.stdout.splitlines() if "samples/s" in line]
     assert row.lstrip().startswith("fp32, contiguous") and "1.00x fp32" in row and "% of the step" in row
+
+
+def test_the_reading_order_benchmark_runs_and_compares_both_orders(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "bench_order.py"), "--videos", "6", "--samples", "20"],
+                            capture_output=True, text=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[0] for line in result.stdout.splitlines() if "order:" in line] == ["shuffle", "chunks"]
+    assert "chunks / shuffle:" in result.stdout

@@ -25,11 +25,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
 from crossmodal.data.build import build_train_dataset, data_set_kind, prepare_data
+from crossmodal.data.chunk_sampler import ORDERS, ChunkShuffleSampler
 from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 from crossmodal.distill.base import DISTILL
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
@@ -91,6 +92,10 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"data.num_workers must be 0 (load in the training process) or more, got {config.data.num_workers}")
     if config.teacher.cache_dir and not config.teacher.cache:
         raise InputError("teacher.cache_dir is set but teacher.cache is false; set teacher.cache=true to cache the teacher outputs")
+    if config.data.order not in ORDERS:
+        raise InputError(f"data.order {config.data.order!r} is not one of: {', '.join(ORDERS)}")
+    if config.data.chunk_size < 1 or config.data.window_chunks < 1:
+        raise InputError(f"data.chunk_size ({config.data.chunk_size}) and data.window_chunks ({config.data.window_chunks}) must be positive")
     if config.run.on_nonfinite not in NONFINITE_ACTIONS:
         raise InputError(f"run.on_nonfinite {config.run.on_nonfinite!r} is not one of: {', '.join(NONFINITE_ACTIONS)}")
     data_set_kind(config.data)
@@ -230,13 +235,17 @@ class Trainer:
 
     @property
     def steps_per_epoch(self) -> int:
-        return len(self.dataset) // self.dist.world_size // self.config.schedule.batch_size
+        return self._samples_per_rank // self.config.schedule.batch_size
+
+    @property
+    def _samples_per_rank(self) -> int:
+        return len(self._chunk_sampler()) if self.config.data.order == "chunks" else len(self.dataset) // self.dist.world_size
 
     def _check_batch_fits(self) -> None:
         if self.steps_per_epoch == 0:
             raise InputError(
                 f"schedule.batch_size {self.config.schedule.batch_size} is larger than the "
-                f"{len(self.dataset) // self.dist.world_size} training samples per process; lower --batch-size"
+                f"{self._samples_per_rank} training samples per process; lower --batch-size"
             )
 
     def _build_student_and_objective(self, num_samples: int) -> tuple[nn.Module, dict[str, Any], Objective]:
@@ -411,9 +420,17 @@ class Trainer:
             close_distributed(self.dist)
         return self.run_dir
 
+    def _chunk_sampler(self) -> ChunkShuffleSampler:
+        data = self.config.data
+        return ChunkShuffleSampler(len(self.dataset), data.chunk_size, data.window_chunks, self.config.run.seed,
+                                   self.dist.rank, self.dist.world_size)
+
     def _loader(self, epoch: int) -> DataLoader:
-        sampler = None
-        if self.dist.enabled:
+        sampler: Sampler[int] | None = None
+        if self.config.data.order == "chunks":
+            sampler = self._chunk_sampler()
+            sampler.set_epoch(epoch)
+        elif self.dist.enabled:
             sampler = DistributedSampler(
                 self.dataset, self.dist.world_size, self.dist.rank, shuffle=True, seed=self.config.run.seed, drop_last=True
             )
