@@ -5,9 +5,11 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from crossmodal.distill import ObjectiveContext, build_objective
 from crossmodal.distill.queue import NegativeQueue
+from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 TAU = 0.07
@@ -162,3 +164,55 @@ def test_half_precision_banks_and_queues_store_rounded_rows_and_score_in_float32
         half_loss, full_loss = losses
         assert half_loss.dtype == torch.float32
         assert half_loss.item() == pytest.approx(full_loss.item(), rel=0.02), "rounding the stored rows barely moves the loss"
+
+
+class TinyStudent(nn.Module):
+    """A student of one linear layer (4 inputs, 5 pooled features)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 5)
+
+    def forward(self, target):
+        return Features(pooled=self.linear(target))
+
+
+def test_a_momentum_student_encodes_the_student_keys():
+    torch.manual_seed(0)
+    network = TinyStudent()
+    ctx = ObjectiveContext(student_dim=5, teacher_dims=[7], num_samples=6, student=network)
+    objective = build_objective("crd", ctx, {"negatives": "queue", "queue_size": 4, "key_momentum": KEY_MOMENTUM, "feat_dim": 3,
+                                             "embed_inputs": "raw", "key_encoder": "student", "critic": "infonce", "beta": 1.0})
+    term = objective.terms[0]
+    assert not any(p.requires_grad for p in objective.key_network.parameters())
+    assert "key_network.linear.weight" in objective.state_dict() and not any(k.startswith("_student") for k in objective.state_dict())
+    start = [p.detach().double().clone() for p in network.parameters()]
+    with torch.no_grad():  # the student learned since the copy was made (as after an optimiser step)
+        for parameter in network.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    target, teacher = torch.randn(2, 4), torch.randn(2, 7)
+    key_weight, key_bias = (KEY_MOMENTUM * old + (1 - KEY_MOMENTUM) * new.detach().double() for old, new in zip(start, network.parameters()))
+    key_features = target.double() @ key_weight.T + key_bias  # the momentum student's pooled features
+    student = network(target).pooled
+    u = hand_head(term.embed_student.linear.weight, term.embed_student.linear.bias, student)
+    v = hand_head(term.embed_teacher.linear.weight, term.embed_teacher.linear.bias, teacher)
+    student_key = hand_head(*blended(term.key_student.linear, term.embed_student.linear), key_features)
+    teacher_key = hand_head(*blended(term.key_teacher.linear, term.embed_teacher.linear), teacher)
+    queues = term.student_queue.keys.double().clone(), term.teacher_queue.keys.double().clone()
+    expected = hand_infonce(u, teacher_key, queues[1]) + hand_infonce(v, student_key, queues[0])
+
+    loss = objective(Features(pooled=student), [Features(pooled=teacher)], {"index": torch.tensor([0, 3]), "target": target})["crd"]
+
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    torch.testing.assert_close(objective.key_network.linear.weight.double(), key_weight)
+    torch.testing.assert_close(term.student_queue.keys[:2].double(), student_key, atol=1e-6, rtol=0)
+    loss.backward()
+    assert network.linear.weight.grad.abs().sum() > 0 and objective.key_network.linear.weight.grad is None
+
+
+def test_key_encoder_options_are_checked():
+    ctx = ObjectiveContext(student_dim=5, teacher_dims=[7], num_samples=6)
+    with pytest.raises(InputError, match="option key_encoder='teacher' is not one of: head, student"):
+        build_objective("crd", ctx, {"negatives": "queue", "key_encoder": "teacher"})
+    with pytest.raises(InputError, match="key_encoder=student applies to negatives=queue"):
+        build_objective("crd", ctx, {"key_encoder": "student"})

@@ -25,13 +25,15 @@ def data_root(tmp_path_factory):
     return tmp_path_factory.mktemp("data")
 
 
-@pytest.mark.parametrize("negatives", ["bank", "queue"])
-def test_a_crd_step_on_cuda_equals_the_cpu_step(negatives):
+@pytest.mark.parametrize("negatives, placement", [("bank", "device"), ("bank", "host"), ("queue", "device")])
+def test_a_crd_step_on_cuda_equals_the_cpu_step(negatives, placement):
     torch.manual_seed(0)
     ctx = ObjectiveContext(student_dim=16, teacher_dims=[24], num_samples=50)
     on_cpu = build_objective("crd", ctx, {"feat_dim": 8, "num_negatives": 20, "sampling": "per-sample", "negatives": negatives,
-                                          "queue_size": 20})
+                                          "queue_size": 20, "bank_placement": placement})
     on_cuda = copy.deepcopy(on_cpu).to(CUDA)
+    if placement == "host":
+        assert on_cuda.terms[0].student_memory.rows.device.type == "cpu", "a host bank stays in host memory"
     negative_rows = torch.randint(0, 50, (6, 20))
     for objective in (on_cpu, on_cuda):
         objective.draw_negatives = lambda index, rows=negative_rows: rows.to(index.device)

@@ -9,7 +9,8 @@ Printed, each from one run of this script:
    update; ``shared`` sampling, B = 64, 128-d embeddings, a 1280-d teacher) at M = 10^4, 10^5 and
    10^6 bank rows, each in its own process so its peak resident memory is its own: the ratio
    of each step to the M = 10^4 one (target: at most 1.2 at M = 10^6) and the memory; then the
-   same at M = 10^6 with bfloat16 banks, and the queue variant (``negatives: queue``, K = N keys,
+   same at M = 10^6 with bfloat16 banks and with host-placed banks (``bank_placement: host``; on a
+   CPU this measures the gather of the distinct rows read, not a transfer), and the queue variant (``negatives: queue``, K = N keys,
    no per-sample state, so no M).
 2. What half-precision banks do to the loss: 50 training steps of the objective at M = 10^4
    from one seed with float32, bfloat16 and float16 banks; the largest relative gap of the
@@ -57,6 +58,7 @@ VARIANTS = {
     "bank": {},
     "bank-bfloat16": {"bank_dtype": "bfloat16"},
     "bank-float16": {"bank_dtype": "float16"},
+    "bank-host": {"bank_placement": "host"},
     "queue": {"negatives": "queue", "queue_size": NEGATIVES},
 }
 
@@ -187,6 +189,7 @@ def main() -> None:
     ratio = banks[BANK_ROWS[-1]]["step_ms"] / base
     print(f"  target: step at M = {BANK_ROWS[-1]:,} <= 1.2 x step at M = {BANK_ROWS[0]:,}: {ratio:.2f} -> {'met' if ratio <= 1.2 else 'missed'}")
     show(f"M = {BANK_ROWS[-1]:,}, bfloat16 banks", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "bank-bfloat16"]))
+    show(f"M = {BANK_ROWS[-1]:,}, host banks", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "bank-host"]))
     show(f"queue of {NEGATIVES:,} keys", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "queue"]))
     gaps = run_child(["--child", "precision", str(BANK_ROWS[0]), "50"])
     print(f"\nHalf-precision banks, 50 steps at M = {BANK_ROWS[0]:,} from one seed: largest relative loss gap to float32: "

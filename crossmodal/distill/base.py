@@ -20,6 +20,7 @@ class ObjectiveContext:
     teacher), as detectron2's ShapeSpec: map-based objectives read shapes instead of guessing them.
     teacher_num_classes: logits size of each teacher (None when a teacher has no logits).
     num_samples: rows in the training set, i.e. the memory-bank size M.
+    student: the built student, for objectives that keep a momentum copy of it (None where there is none).
     """
 
     student_dim: int
@@ -28,6 +29,7 @@ class ObjectiveContext:
     student_maps: list[MapSpec] = field(default_factory=list)
     teacher_maps: list[list[MapSpec]] = field(default_factory=list)
     teacher_num_classes: list[int | None] = field(default_factory=list)
+    student: nn.Module | None = None
 
     @property
     def student_map_channels(self) -> list[int]:

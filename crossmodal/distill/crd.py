@@ -30,14 +30,18 @@ repeats rows and would push the noise prior N/M above one.
 Where negatives come from (``negatives``):
 
 - ``bank`` (default): the memory banks above, one row per training sample (M x D floats each,
-  ``bank_dtype`` float32, or float16 / bfloat16 to halve them).
+  ``bank_dtype`` float32, or float16 / bfloat16 to halve them), on the training device or, with
+  ``bank_placement: host``, in host memory for banks larger than the accelerator's (each step then
+  copies the rows it reads: see MemoryBank).
 - ``queue``: for data too large for a bank, or a stream: FIFO queues of the last ``queue_size``
   keys from momentum copies of the embedding heads (``key_momentum``; ``crossmodal.distill.queue``).
   Every queued key is a negative (N = K), the positive is the current key of the anchor's pair,
   and the NCE critic's M is K. The default ``key_momentum`` is 0.99 rather than MoCo's 0.999:
   the benchmark's runs take a few hundred steps, over which 0.999 would leave the keys near
   their random start. ``queue_size`` is capped at M - 1 like ``num_negatives``; a queue longer
-  than an epoch would hold older keys of the anchor itself.
+  than an epoch would hold older keys of the anchor itself. ``key_encoder: student`` computes the
+  student-side keys with a momentum copy of the whole student too (MoCo's key encoder: one more
+  student forward per step, in float32), instead of the student's current features through the key head.
 
 With several teachers each gets its own term (own student and teacher embedding heads, memory
 banks and normalisers); the terms are summed. Teacher features are detached: only the
@@ -63,6 +67,7 @@ from crossmodal.models.features import Features
 SAMPLING_MODES = ("shared", "per-sample")
 CRITICS = ("nce", "infonce")
 NEGATIVE_SOURCES = ("bank", "queue")
+KEY_ENCODERS = ("head", "student")
 BANK_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -160,11 +165,11 @@ class BankContrastTerm(ContrastTerm):
     def __init__(
         self, student_dim: int, teacher_dim: int, num_samples: int, feat_dim: int, tau: float, momentum: float,
         z_mode: str, z_momentum: float, embed_inputs: str = "centred", critic: str = "nce",
-        bank_dtype: torch.dtype = torch.float32,
+        bank_dtype: torch.dtype = torch.float32, placement: str = "device",
     ) -> None:
         super().__init__(student_dim, teacher_dim, feat_dim, tau, z_mode, z_momentum, embed_inputs, critic)
-        self.student_memory = MemoryBank(num_samples, feat_dim, momentum, bank_dtype)
-        self.teacher_memory = MemoryBank(num_samples, feat_dim, momentum, bank_dtype)
+        self.student_memory = MemoryBank(num_samples, feat_dim, momentum, bank_dtype, placement)
+        self.teacher_memory = MemoryBank(num_samples, feat_dim, momentum, bank_dtype, placement)
 
     def forward(self, student_pooled: Tensor, teacher_pooled: Tensor, index: Tensor, negatives: Tensor) -> Tensor:
         """Summed loss of both directions; in training mode also refreshes both banks."""
@@ -209,8 +214,13 @@ class QueueContrastTerm(ContrastTerm):
         self.student_queue = NegativeQueue(queue_size, feat_dim, bank_dtype)
         self.teacher_queue = NegativeQueue(queue_size, feat_dim, bank_dtype)
 
-    def forward(self, student_pooled: Tensor, teacher_pooled: Tensor, index: Tensor, negatives: Tensor) -> Tensor:
-        """Summed loss of both directions; in training mode also moves the key heads and enqueues the batch's keys."""
+    def forward(
+        self, student_pooled: Tensor, teacher_pooled: Tensor, index: Tensor, negatives: Tensor, student_key_input: Tensor | None = None,
+    ) -> Tensor:
+        """Summed loss of both directions; in training mode also moves the key heads and enqueues the batch's keys.
+
+        ``student_key_input``: the features the student-side keys embed (a momentum student's); default the student's own.
+        """
         if self.training:
             momentum_update(self.key_student, self.embed_student, self.key_momentum)
             momentum_update(self.key_teacher, self.embed_teacher, self.key_momentum)
@@ -218,7 +228,7 @@ class QueueContrastTerm(ContrastTerm):
             student = self.embed_student(student_pooled)
             teacher = self.embed_teacher(teacher_pooled.detach())
             with torch.no_grad():
-                student_key = self.key_student(student_pooled.detach())
+                student_key = self.key_student((student_pooled if student_key_input is None else student_key_input).detach())
                 teacher_key = self.key_teacher(teacher_pooled.detach())
             student_loss = self._direction(
                 "student_anchor", *self.teacher_queue.score(student / self.tau, teacher_key),
@@ -246,7 +256,9 @@ class CRD(Objective):
     ("centred" | "raw": see Embed), ``critic`` ("nce" | "infonce"), ``stages`` (empty: the pooled
     features; else a term per listed stage map, averaged over positions, each with its own heads,
     banks and Z, summed), ``negatives`` ("bank" | "queue"), ``queue_size`` and ``key_momentum``
-    (queue only), ``bank_dtype`` ("float32" | "float16" | "bfloat16": storage of banks and queues),
+    (queue only), ``key_encoder`` ("head" | "student": keys from momentum copies of the heads alone, or
+    of the student too; queue only), ``bank_dtype`` ("float32" | "float16" | "bfloat16": storage of banks and queues),
+    ``bank_placement`` ("device" | "host": where the banks live; bank only),
     ``beta`` (loss weight; 0.8 as in the paper's runs). Loss key ``crd``, or ``crd/<i>`` per teacher when there are several.
     """
 
@@ -269,7 +281,9 @@ class CRD(Objective):
         negatives: str = "bank",
         queue_size: int = 16384,
         key_momentum: float = 0.99,
+        key_encoder: str = "head",
         bank_dtype: str = "float32",
+        bank_placement: str = "device",
         beta: float = 0.8,
     ) -> None:
         super().__init__()
@@ -278,9 +292,14 @@ class CRD(Objective):
         for option, value, choices in (
             ("z_mode", z_mode, LogNormaliser.modes), ("sampling", sampling, SAMPLING_MODES), ("embed_inputs", embed_inputs, EMBED_INPUTS),
             ("critic", critic, CRITICS), ("negatives", negatives, NEGATIVE_SOURCES), ("bank_dtype", bank_dtype, tuple(BANK_DTYPES)),
+            ("bank_placement", bank_placement, MemoryBank.placements), ("key_encoder", key_encoder, KEY_ENCODERS),
         ):
             if value not in choices:
                 raise InputError(f"objective 'crd' option {option}={value!r} is not one of: {', '.join(choices)}")
+        if negatives == "queue" and bank_placement == "host":
+            raise InputError("objective 'crd' option bank_placement=host applies to negatives=bank; a queue's rows stay on the training device")
+        if key_encoder == "student" and negatives != "queue":
+            raise InputError("objective 'crd' option key_encoder=student applies to negatives=queue; a bank stores past embeddings instead")
         if num_negatives < 1 or feat_dim < 1 or tau <= 0 or queue_size < 1:
             raise InputError("objective 'crd' options num_negatives, queue_size, feat_dim and tau must be positive")
         for option, value, low_included in (("momentum", momentum, True), ("z_momentum", z_momentum, False), ("key_momentum", key_momentum, True)):
@@ -290,6 +309,13 @@ class CRD(Objective):
         self.num_negatives = min(num_negatives, ctx.num_samples - 1)
         self.sampling = sampling
         self.negatives = negatives
+        self.key_momentum = key_momentum
+        self.key_network: nn.Module | None = None
+        if key_encoder == "student":
+            if ctx.student is None:
+                raise ValueError("CRD with key_encoder=student needs the student in its ObjectiveContext")
+            self.key_network = momentum_copy(ctx.student)
+            self._student = [ctx.student]  # a reference, not a submodule: its weights are the trainer's
         self.beta = beta
         self.stages = check_stages("crd", stages, ctx) if stages else []
         self.num_teachers = len(ctx.teacher_dims)
@@ -308,7 +334,8 @@ class CRD(Objective):
             )
         else:
             self.terms = nn.ModuleList(
-                BankContrastTerm(student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum, embed_inputs, critic, dtype)
+                BankContrastTerm(student_dim, teacher_dim, ctx.num_samples, feat_dim, tau, momentum, z_mode, z_momentum, embed_inputs, critic, dtype,
+                                 bank_placement)
                 for per_teacher in dims for student_dim, teacher_dim in per_teacher
             )
 
@@ -335,13 +362,27 @@ class CRD(Objective):
         else:
             index = torch.as_tensor(batch["index"], dtype=torch.long).to(device, non_blocking=True)
             negatives = self.draw_negatives(index)
+        key_out = self._key_features(batch)
         per_input = len(self.terms) // self.num_teachers
         losses = []
         for t, out in enumerate(teacher_outs):
             terms = self.terms[t * per_input:(t + 1) * per_input]
             inputs = self._inputs(student_out, out)
-            losses.append(sum(term(student, teacher, index, negatives) for term, (student, teacher) in zip(terms, inputs)))
+            if key_out is None:
+                losses.append(sum(term(student, teacher, index, negatives) for term, (student, teacher) in zip(terms, inputs)))
+            else:
+                keys = [student for student, _ in self._inputs(key_out, out)]
+                losses.append(sum(term(student, teacher, index, negatives, key) for term, (student, teacher), key in zip(terms, inputs, keys)))
         return {key: self.beta * loss for key, loss in zip(term_keys("crd", self.num_teachers), losses)}
+
+    def _key_features(self, batch: dict[str, Any]) -> Features | None:
+        """The momentum student's features of the batch (``key_encoder: student``; moved one momentum step first when training)."""
+        if self.key_network is None:
+            return None
+        if self.training:
+            momentum_update(self.key_network, self._student[0], self.key_momentum)
+        with torch.no_grad():
+            return self.key_network(batch["target"]).apply(Tensor.float)
 
     def _inputs(self, student_out: Features, teacher_out: Features) -> list[tuple[Tensor, Tensor]]:
         """(student, teacher) features each term embeds: the pooled ones, or each listed stage's map averaged over positions."""

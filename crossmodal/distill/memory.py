@@ -37,14 +37,33 @@ class MemoryBank(nn.Module):
     global batch (every rank's indices and embeddings, gathered), so all ranks hold the same bank.
     ``dtype`` is the storage precision (float16 / bfloat16 halve the bank's memory); scores and
     updates are computed in the anchors' precision (float32) and only stored rounded.
+
+    ``placement`` "host" keeps the rows in host memory when the module moves to an accelerator, for
+    banks larger than its memory: each step gathers the distinct rows it reads on the host and copies
+    them over once through pinned memory (N x D floats with shared negatives, up to B x N x D
+    per-sample), and the update copies the batch's rows back.
     """
 
     synchronises_itself = True
+    placements = ("device", "host")
 
-    def __init__(self, num_rows: int, dim: int, momentum: float = 0.5, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self, num_rows: int, dim: int, momentum: float = 0.5, dtype: torch.dtype = torch.float32, placement: str = "device",
+    ) -> None:
         super().__init__()
         self.momentum = momentum
+        self.on_host = placement == "host"
         self.register_buffer("rows", random_unit_rows(num_rows, dim, dtype))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> MemoryBank:
+        """``.to(device)`` and friends leave a host bank's rows where they are."""
+        if not self.on_host:
+            return super()._apply(fn, recurse)
+        rows = self._buffers.pop("rows")
+        try:
+            return super()._apply(fn, recurse)
+        finally:
+            self._buffers["rows"] = rows
 
     @property
     def num_rows(self) -> int:
@@ -56,6 +75,8 @@ class MemoryBank(nn.Module):
         ``negatives`` is either B x N (each anchor's own draw) or N (one draw for the whole batch).
         Returns positive scores (B) and negative scores (B x N); gradients reach ``anchor`` only.
         """
+        if self.on_host:
+            return self._score_gathered(anchor, index, negatives)
         positive = (anchor * self.rows.index_select(0, index).to(anchor.dtype)).sum(dim=1)
         if negatives.dim() == 1:
             negative = anchor @ self.rows.index_select(0, negatives).to(anchor.dtype).T
@@ -66,9 +87,23 @@ class MemoryBank(nn.Module):
             negative = (anchor @ self.rows.to(anchor.dtype, copy=True).T).gather(1, negatives)
         return positive, negative
 
+    def _score_gathered(self, anchor: Tensor, index: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
+        """``score`` for a host bank: the distinct rows the step reads, gathered and copied to the anchors' device once."""
+        ids, where = torch.unique(torch.cat([index, negatives.reshape(-1)]), return_inverse=True)
+        block = self.rows.index_select(0, ids.cpu())
+        if anchor.is_cuda:
+            block = block.pin_memory()
+        block = block.to(anchor.device, anchor.dtype, non_blocking=True)
+        positive = (anchor * block[where[: index.shape[0]]]).sum(dim=1)
+        picked = where[index.shape[0]:]
+        if negatives.dim() == 1:
+            return positive, anchor @ block[picked].T
+        return positive, (anchor @ block.T).gather(1, picked.view_as(negatives))
+
     @torch.no_grad()
     def update(self, index: Tensor, embeddings: Tensor) -> None:
         """Blend the batch's new embeddings into their rows and renormalise."""
+        index, embeddings = index.to(self.rows.device), embeddings.to(self.rows.device)
         blended = self.rows.index_select(0, index).float() * self.momentum + embeddings.float() * (1 - self.momentum)
         self.rows.index_copy_(0, index, F.normalize(blended, dim=1).to(self.rows.dtype))
 

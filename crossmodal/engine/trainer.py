@@ -278,6 +278,7 @@ class Trainer:
             student_maps=feature_info(student),
             teacher_maps=[feature_info(t) for t in teachers],
             teacher_num_classes=[t.num_classes for t in teachers],
+            student=student,
         )
         objective = objective_class(context, **options)
         student = student.to(self.device, memory_format=self._memory_format)
