@@ -1,4 +1,5 @@
-"""The one exception type that means "the user gave us something wrong", and how its sentences list many problems."""
+"""The one exception type that means "the user gave us something wrong", how its sentences list many problems,
+and how another library's error becomes part of one."""
 
 
 class InputError(Exception):
@@ -16,3 +17,13 @@ def listed(problems: list[str], limit: int = LISTED_PROBLEMS) -> str:
     """The first ``limit`` problems joined by "; ", then how many more there are: one sentence however many."""
     shown = "; ".join(problems[:limit])
     return shown + (f"; and {len(problems) - limit} more" if len(problems) > limit else "")
+
+
+HDF5_DAMAGE = (RuntimeError, KeyError, OSError, ValueError)
+"""What h5py raises on damaged metadata or chunks (bad heap, impossible dataspace, address overflow)."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (libraries' messages run to several), or its type's name when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from crossmodal.data.matlab import read_cell_strings
 from crossmodal.data.nyu_meta import IGNORE_INDEX, NUM_RAW_CLASSES, load_meta
-from crossmodal.errors import InputError
+from crossmodal.errors import HDF5_DAMAGE, InputError, first_line
 
 SPLITS = ("train", "test", "all")
 LABEL_SETS = ("nyu40", "nyu13", "raw")
@@ -93,10 +93,6 @@ def open_hdf5(path: Path) -> h5py.File:
         raise InputError(f"{path} could not be opened as HDF5 ({error})") from None
 
 
-HDF5_DAMAGE = (RuntimeError, KeyError, OSError, ValueError)
-"""What h5py raises on damaged metadata or chunks (bad heap, impossible dataspace, address overflow)."""
-
-
 @contextmanager
 def damage_is_input_error(path: Path, what: str) -> Iterator[None]:
     """h5py's errors on a damaged file become one sentence naming the file and ``what`` was being read."""
@@ -105,8 +101,7 @@ def damage_is_input_error(path: Path, what: str) -> Iterator[None]:
     except InputError:
         raise
     except HDF5_DAMAGE as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{path} is damaged: reading {what} failed ({reason})") from None
+        raise InputError(f"{path} is damaged: reading {what} failed ({first_line(error)})") from None
 
 
 def _dataset(file: h5py.File, key: str, path: Path) -> h5py.Dataset:

@@ -15,6 +15,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from crossmodal.errors import HDF5_DAMAGE, first_line
+
 CHECKSUM_ATTR = "checksum"
 DATASETS = ("frames", "audio", "times", "audio_offsets")
 ATTRS = ("audio_start", "footage_seconds")
@@ -51,6 +53,6 @@ def file_problem(path: Path, window: int, content: bool = False) -> str | None:
                     return "has no checksum (an interrupted or older write)"
                 if content_checksum(h5) != stored:
                     return "does not match its checksum"
-    except (OSError, RuntimeError, KeyError, ValueError) as error:
-        return f"cannot be read as HDF5 ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    except HDF5_DAMAGE as error:
+        return f"cannot be read as HDF5 ({first_line(error)})"
     return None

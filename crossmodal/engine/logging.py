@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crossmodal.errors import InputError
+from crossmodal.errors import InputError, first_line
 from crossmodal.fileio import write_text_atomically
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
@@ -91,8 +91,7 @@ def _wandb_settings() -> Any:
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+    return f"{type(error).__name__}: {first_line(error)}" if str(error).strip() else type(error).__name__
 
 
 class WandbLogger:
