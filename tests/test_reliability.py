@@ -125,6 +125,41 @@ def test_resume_cannot_shorten_a_run(tmp_path, data_root, capsys):
     assert load_checkpoint(run)["epoch"] == 2
 
 
+def test_a_run_extended_with_epochs_follows_the_stretched_schedule_and_resumes_bit_identical(tmp_path, data_root, monkeypatch):
+    import math
+
+    import crossmodal.engine.trainer as trainer_module
+
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    for run in (straight, interrupted):
+        Trainer(tiny_config(tmp_path, data_root, f"run.dir={run}")).fit()  # 2 epochs of 5 steps, finished
+    finished_epochs = [line for line in (straight / "metrics.jsonl").read_text().splitlines() if '"event": "epoch"' in line]
+    assert run_cli(train_main, ["--resume", str(straight), "--epochs", "4"]) == 0
+
+    real_save = trainer_module.save_checkpoint
+
+    def save_then_stop(state, path):  # the extension is killed right after epoch 3's checkpoint
+        real_save(state, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_stop)
+    assert run_cli(train_main, ["--resume", str(interrupted), "--epochs", "4"]) == 130
+    monkeypatch.undo()
+    assert load_checkpoint(interrupted)["epoch"] == 3 and load_checkpoint(interrupted)["config"]["schedule"]["epochs"] == 4
+    assert run_cli(train_main, ["--resume", str(interrupted)]) == 0  # the extended length is the run's own now
+
+    a, b = load_checkpoint(straight), load_checkpoint(interrupted)
+    assert (a["epoch"], a["global_step"], a["finished"]) == (b["epoch"], b["global_step"], b["finished"]) == (4, 20, True)
+    assert all(torch.equal(a["student"][key], b["student"][key]) for key in a["student"])
+    assert epochs_in(straight) == epochs_in(interrupted) == [1, 2, 3, 4]
+    lines = (straight / "metrics.jsonl").read_text().splitlines()
+    assert [line for line in lines if '"event": "epoch"' in line][:2] == finished_epochs, "the finished epochs stay as they were"
+    records = [r for r in MetricsFile(straight / "metrics.jsonl").read() if r.get("event") == "epoch"]
+    base_lr = TrainConfig().optim.lr
+    assert records[2]["lr"] == pytest.approx(base_lr * 0.5 * (1 + math.cos(math.pi * 15 / 20)), rel=1e-9), "the cosine stretched to 20 steps"
+    assert "epochs: 4" in (straight / "config.yaml").read_text()
+
+
 def one_sentence(capsys, argv: list[str]) -> str:
     assert run_cli(train_main, argv) == 2
     err = capsys.readouterr().err

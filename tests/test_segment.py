@@ -7,13 +7,15 @@ import torch
 from torch import nn
 
 from crossmodal.cli.segment import main as segment_main
+from crossmodal.data.nyu import split_indices
 from crossmodal.errors import InputError
 from crossmodal.eval.render import label_palette, render_examples
 from crossmodal.eval.seg_heads import build_segmentation_head
 from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
 from crossmodal.modalities import MODALITIES
 from crossmodal.models.features import Features
-from tests.test_probe import fake_run, labelled_file
+from tests.nyu_files import random_frames
+from tests.test_probe import INPUT_SIZE, fake_run, labelled_file
 
 
 class TinyEncoder(nn.Module):
@@ -124,8 +126,14 @@ def test_segment_cli_writes_scores_and_picture(tmp_path, capsys):
     assert segment_main(argv) == 0
     report = json.loads((run / "segment.json").read_text())
     assert report["labels"] == "nyu13" and len(report["per_class_iou"]) == 13
-    assert np.asarray(report["confusion"]).sum() == report["labelled_pixels"] > 0
-    assert 0.0 <= report["miou"] <= 1.0 and len(report["train_losses"]) == 1
+    frames, test = random_frames(28, *INPUT_SIZE, seed=0), split_indices(28, "test")
+    assert report["split"] == "test" and report["num_scored"] == len(test) == 12
+    confusion = np.asarray(report["confusion"])
+    assert confusion.sum() == report["labelled_pixels"] == sum(int((frames[i].labels > 0).sum()) for i in test) == 9203
+    hits, truth, predicted = np.diag(confusion), confusion.sum(1), confusion.sum(0)
+    present = truth > 0
+    assert report["miou"] == pytest.approx(np.mean(hits[present] / (truth + predicted - hits)[present]), abs=1e-12)
+    assert report["pixel_accuracy"] == pytest.approx(hits.sum() / 9203, abs=1e-12) and len(report["train_losses"]) == 1
     assert (run / "segment.png").stat().st_size > 0
     assert "mIoU" in capsys.readouterr().out
 
