@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint test test-all demo
+.PHONY: install lint test test-all demo mutation
 
 install: $(STAMP)
 
@@ -25,3 +25,12 @@ test-all: $(STAMP)
 # Every distillation method trained and judged once on the embedded rooms and audio-visual events: runs/demo/report.md
 demo: $(STAMP)
 	$(PY) tools/demo.py
+
+# Mutation testing of the modules where a silent bug changes results, against their own fast tests
+# (scope and selection in pyproject.toml [tool.mutmut]; score and judged-equivalent survivors in tests/README.md).
+# Not part of CI: about half an hour on 2 cores.
+mutation: $(STAMP)
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[mutation]'
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results

@@ -130,3 +130,19 @@ def test_a_checkpoint_without_a_checksum_still_loads(tmp_path):
     """Files from before checksums were written load unchecked rather than being refused."""
     torch.save({"format": CHECKPOINT_FORMAT, "epoch": 3}, tmp_path / "old.pt")
     assert load_checkpoint(tmp_path / "old.pt") == {"format": CHECKPOINT_FORMAT, "epoch": 3}
+
+
+def test_the_checksum_format_is_fixed_so_older_checkpoints_still_verify():
+    """Any change to how the digest is computed would report every existing checkpoint as damaged."""
+    state = {"b": 1, 10: 2, 2: [torch.tensor([1.0, 2.0]), (3, "x")], "z": None}
+    assert state_checksum(state) == "ec7446230bf620e2e4155936917bb3b4"
+
+
+class _Payload:
+    """Anything that is not a tensor, container or number: loading it would run code from the file."""
+
+
+def test_a_checkpoint_holding_arbitrary_objects_is_refused_unread(tmp_path):
+    torch.save({"format": CHECKPOINT_FORMAT, "epoch": 1, "payload": _Payload()}, tmp_path / "last.pt")
+    with pytest.raises(InputError, match=r"^checkpoint .*last\.pt could not be read \(UnpicklingError\)$"):
+        load_checkpoint(tmp_path)

@@ -76,3 +76,36 @@ def test_classification_scores_by_hand():
     assert scores["per_class_accuracy"] == [1.0, 0.5, None]
     assert scores["mean_class_accuracy"] == pytest.approx(0.75)
     assert scores["support"] == [2, 2, 0]
+
+
+def test_predicted_ids_outside_the_classes_are_an_error_with_their_range():
+    assert confusion_matrix(np.array([0, 2]), np.array([1, 2]), num_classes=3).sum() == 2  # the edges are fine
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match=r"^predicted ids must lie in \[0, 3\)$"):
+            confusion_matrix(np.array([0, bad]), np.array([1, 2]), num_classes=3)
+    with pytest.raises(ValueError, match=r"^target ids must lie in \[0, 3\) or equal 255$"):
+        confusion_matrix(np.array([0, 1]), np.array([1, 3]), num_classes=3)
+    with pytest.raises(ValueError, match=r"^predictions \(3\) and targets \(2\) differ in size$"):
+        confusion_matrix(np.array([0, 1, 2]), np.array([1, 2]), num_classes=3)
+
+
+def test_an_accumulator_keeps_integer_counts_and_its_own_ignore_index():
+    accumulator = ConfusionAccumulator(num_classes=2, ignore_index=7)
+    assert accumulator.matrix.dtype == np.int64 and accumulator.matrix.sum() == 0
+    accumulator.update(np.array([0, 1, 1]), np.array([0, 7, 1]))
+    accumulator.update(torch.tensor([1]), torch.tensor([0]))
+    assert accumulator.matrix.dtype == np.int64 and accumulator.matrix.tolist() == [[1, 1], [0, 1]]
+
+
+def test_a_class_with_one_sample_is_scored_and_empty_matrices_score_zero():
+    confusion = np.array([[1, 0], [1, 3]])  # class 0 has a single sample
+    classification, segmentation = classification_scores(confusion), segmentation_scores(confusion)
+    assert classification["per_class_accuracy"] == [1.0, 0.75] and classification["mean_class_accuracy"] == 0.875
+    assert segmentation["per_class_accuracy"] == [1.0, 0.75] and segmentation["classes_present"] == 2
+    assert segmentation["per_class_iou"] == [0.5, 0.75] and segmentation["miou"] == 0.625
+    empty = np.zeros((2, 2), dtype=np.int64)
+    assert (classification_scores(empty)["top1"], classification_scores(empty)["mean_class_accuracy"]) == (0.0, 0.0)
+    scores = segmentation_scores(empty)
+    assert (scores["pixel_accuracy"], scores["mean_class_accuracy"], scores["miou"], scores["labelled_pixels"]) == (0.0, 0.0, 0.0, 0)
+    assert classification_scores([[2, 1], [0, 1]])["confusion"] == [[2, 1], [0, 1]]  # lists are taken as matrices too
+    assert segmentation_scores([[2, 1], [0, 1]])["pixel_accuracy"] == 0.75

@@ -39,3 +39,39 @@ def test_the_embedded_rooms_read_the_same_by_mat73_and_by_the_loader(tmp_path):
         depth = np.nan_to_num(data["depths"][..., k], nan=0.0)
         assert np.allclose(item["depth"].numpy()[0], np.where(depth > 0, depth, 0.0))
         assert item["scene"] == data["sceneTypes"][k][0]
+
+
+def test_the_written_file_has_matlabs_header_classes_chunks_and_string_cells(tmp_path):
+    import re
+
+    import h5py
+    import pytest
+
+    from crossmodal.data.matlab import NYUMatWriter, read_cell_strings
+
+    frames = random_frames(2, 6, 8, seed=5)
+    path = write_nyu_mat(tmp_path / "nyu.mat", frames, names=["wall", "", "floor"])
+    header = path.read_bytes()[:512]
+    text = header[:116].decode("ascii")
+    assert re.fullmatch(r"MATLAB 7\.3 MAT-file, Platform: GLNXA64, Created on: [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-3]\d "
+                        r"\d{2}:\d{2}:\d{2} \d{4} HDF5 schema 1\.00 \. *", text), text
+    assert header[116:124] == b"\x00" * 8 and header[124:128] == b"\x00\x02IM" and header[128:] == b"\x00" * 384
+    with h5py.File(path, "r") as file:
+        assert file.libver[0] == "earliest"
+        classes = {key: file[key].attrs["MATLAB_class"] for key in ("images", "depths", "rawDepths", "labels", "names", "sceneTypes")}
+        assert classes == {"images": b"uint8", "depths": b"single", "rawDepths": b"single", "labels": b"uint16",
+                           "names": b"cell", "sceneTypes": b"cell"}
+        assert file["images"].chunks == (1, 1, 8, 6) and file["depths"].chunks == file["labels"].chunks == (1, 8, 6)
+        assert file["depths"].dtype == np.float32 and file["labels"].dtype == np.uint16
+        wall = file[file["names"][0, 0]]
+        assert wall.dtype == np.uint16 and wall.shape == (4, 1) and wall.attrs["MATLAB_class"] == b"char"
+        empty = file[file["names"][0, 1]]
+        assert empty.shape == (0, 0) and empty.dtype == np.uint16
+        assert read_cell_strings(file, "names") == ["wall", "", "floor"]
+    names = mat73.loadmat(str(path))["names"]
+    assert names == [["wall"], [""], ["floor"]], "mat73 reads the empty string as MATLAB's empty char array"
+
+    writer = NYUMatWriter(tmp_path / "partial.mat", 8, 6, 8, ["wall"])
+    writer.write(3, frames[0].rgb, frames[0].depth, frames[0].raw_depth, frames[0].labels, "kitchen")
+    with pytest.raises(ValueError, match=r"partial\.mat: frames \[0, 1, 2, 4, 5\] were never written$"):
+        writer.close()

@@ -10,6 +10,7 @@ import hashlib
 import json
 
 import numpy as np
+import pytest
 
 from crossmodal.data.nyu_meta import load_meta
 
@@ -64,3 +65,10 @@ def test_the_official_split_both_ends_sizes_and_hashes():
     assert test[:5].tolist() == [1, 2, 9, 14, 15] and test[-5:].tolist() == [1445, 1446, 1447, 1448, 1449]
     assert sorted(set(train.tolist()) | set(test.tolist())) == list(range(1, 1450)) and not set(train.tolist()) & set(test.tolist())
     assert sha256(int(v) for v in train) == SHA256["train_indices"] and sha256(int(v) for v in test) == SHA256["test_indices"]
+
+
+def test_the_label_maps_cannot_be_changed_by_accident():
+    meta = load_meta()
+    for table in (meta.raw_to_nyu40, meta.raw_to_nyu13):
+        with pytest.raises(ValueError, match="read-only"):
+            table[1] = 0

@@ -191,3 +191,71 @@ def test_probe_cli_scores_a_fixture_whose_scene_the_depth_gives_away_perfectly(t
     assert report["top1"] == 1.0 and confusion.trace() == confusion.sum() == report["num_test"]
     rows = [load_meta().scene_label(scene) for scene in ("bedroom", "kitchen")]
     assert confusion.sum(axis=1)[rows].min() > 0, "both scenes are among the scored frames"
+
+
+def test_the_validation_split_stratifies_exactly_when_every_class_fits_both_sides():
+    pairs = np.repeat(np.arange(5), 2)  # 5 classes of 2: the smallest count allowed, val = 5 = classes = samples - classes
+    for seed in range(5):
+        fit, val = split_train_validation(pairs, 0.5, seed)
+        assert sorted(pairs[val]) == sorted(pairs[fit]) == [0, 1, 2, 3, 4], "one of each class on each side"
+    # too many held out for every class to stay in fit, or a class of one: a plain seeded split, no error
+    fit, val = split_train_validation(pairs, 0.7, seed=0)
+    assert (len(fit), len(val)) == (3, 7)
+    singleton = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 3])
+    fit, val = split_train_validation(singleton, 0.4, seed=0)
+    assert (len(fit), len(val)) == (6, 4)
+    assert not set(fit) & set(val)
+
+
+def test_the_probe_is_a_standardiser_and_an_lbfgs_logistic_regression_seeded_as_asked():
+    x, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    pipeline = probe_module.fit_probe(x, y, c=0.5, seed=4)
+    scaler, regression = (step for _, step in pipeline.steps)
+    assert type(scaler).__name__ == "StandardScaler" and np.allclose(scaler.mean_, x.mean(0))
+    params = regression.get_params()
+    assert (params["C"], params["solver"], params["max_iter"], params["random_state"]) == (0.5, "lbfgs", 2000, 4)
+    assert probe_module.fit_probe(x, y, c=0.5).steps[1][1].get_params()["random_state"] == 0
+
+
+def test_regularisation_choice_edges_and_seed_default():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    assert probe_module.select_regularisation(x, y) == probe_module.select_regularisation(x, y, seed=0)
+    assert probe_module.select_regularisation(x, y, cs=(0.01, 1.0)) != probe_module.select_regularisation(x, y, cs=(0.01, 1.0), seed=3)
+    one_label = np.zeros(40, dtype=int)
+    assert probe_module.choose_regularisation(x, one_label, np.arange(30), np.arange(30, 40), cs=(10.0, 0.1)) == (0.1, {})
+    assert probe_module.choose_regularisation(x, y, np.arange(30), np.arange(0), cs=(10.0, 0.1)) == (0.1, {})
+    chosen, scores = probe_module.choose_regularisation(x, y, np.arange(39), np.array([39]), cs=(10.0, 0.1))
+    assert set(scores) == {"0.1", "10.0"} and all(score in (0.0, 1.0) for score in scores.values()), "one sample still validates"
+    assert linear_probe(x[:30], y[:30], x[30:], y[30:], 3) == linear_probe(x[:30], y[:30], x[30:], y[30:], 3, seed=0)
+
+
+def test_a_probe_result_records_its_inputs_and_default_class_names():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(30, 4)), np.arange(30) % 3
+    test_y = np.array([0, 1, 2, -1])  # -1: no label, left out of the scores
+    result = linear_probe(x, y, x[:4], test_y, num_classes=3, cs=(0.1, 1.0))
+    assert result.class_names == ["0", "1", "2"] and (result.num_train, result.num_test) == (30, 4)
+    assert np.asarray(result.confusion).sum() == 3 and set(result.validation_accuracy) == {"0.1", "1.0"}
+    assert result.validation_accuracy[repr(result.chosen_c)] == max(result.validation_accuracy.values())
+    single = linear_probe(x, y, x[:1], y[:1], num_classes=3)
+    assert single.num_test == 1 and np.asarray(single.confusion).sum() == 1
+    with pytest.raises(InputError, match="^the test split holds no labelled samples to score the probe on$"):
+        linear_probe(x, y, x[:0], y[:0], num_classes=3)
+    with pytest.raises(InputError, match="^the train split holds fewer than two distinct labels, so there is nothing for a probe to separate$"):
+        linear_probe(x, np.zeros(30, dtype=int), x, y, num_classes=3)
+
+
+def test_the_probe_table_is_laid_out_exactly():
+    result = probe_module.ProbeResult(
+        top1=0.5, mean_class_accuracy=0.25, per_class_accuracy=[0.5, None], confusion=[[1, 1], [0, 0]], chosen_c=0.01,
+        validation_accuracy={}, num_train=12, num_test=2, class_names=["kitchen", "bathroom"],
+    )
+    assert format_probe_table(result) == (
+        "linear probe: top-1 50.0%  mean class acc 25.0%  (C=0.01, 12 train / 2 test)\n"
+        "class        acc      n\n"
+        "kitchen    50.0%      2\n"
+        "bathroom      --      0"
+    )
+    short = probe_module.ProbeResult(0.5, 0.5, [0.5], [[2]], 1.0, {}, 1, 1, ["a"])
+    assert format_probe_table(short).splitlines()[1] == "class     acc      n", "the header sets the narrowest width"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal.distill import OBJECTIVES, ObjectiveContext, TrainingProgress, build_objective
+from crossmodal.distill.base import TeacherReads
 from crossmodal.distill.fsp import fsp_matrix
 from crossmodal.distill.ft import factor_distance
 from crossmodal.distill.stage_maps import common_size, matched
@@ -236,7 +238,7 @@ def test_probabilistic_transfer_equals_the_authors_divergence():
 def test_dist_inter_and_intra_class_pearson_terms():
     generator = torch.Generator().manual_seed(9)
     student_logits, teacher_logits = torch.randn(5, 4, generator=generator), torch.randn(5, 4, generator=generator)
-    tau = 2.0
+    tau = 3.0  # not 1 or 2, where tau ** 2 equals tau and 2 * tau
 
     def softmax(z):
         e = np.exp(z.numpy().astype(np.float64) / tau)
@@ -340,25 +342,66 @@ def test_beta_scales_the_loss(name):
 @pytest.mark.parametrize(
     ("name", "options", "message"),
     [
-        ("at", {"stages": [4]}, "out of range for networks with 4 stage maps"),
-        ("at", {"stages": []}, "non-empty list"),
-        ("sp", {"stages": [1, -3]}, "names a stage twice"),
-        ("nst", {"stages": 2}, "must be a tuple"),
-        ("at", {"p": 0}, "option p must be positive"),
-        ("cc", {"order": 0}, "order >= 1"),
-        ("rkd", {"distance_weight": 0, "angle_weight": 0}, "not both 0"),
-        ("dist", {"tau": -1}, "tau must be positive"),
-        ("pkt", {"stages": [1]}, "no option 'stages'"),
-        ("fsp", {"stages": [2]}, "at least two"),
-        ("ft", {"pretrain_fraction": 1.0}, "pretrain_fraction must lie in"),
-        ("ab", {"margin": 0}, "objective 'ab' option margin must be positive, got 0"),
-        ("fsp", {"temperature": 0}, "objective 'fsp' option temperature must be positive, got 0"),
-        ("ft", {"rate": 0}, "rate must lie in"),
+        ("at", {"stages": [4]}, r"option stages=\[4\] is out of range for networks with 4 stage maps"),
+        ("ft", {"stages": [-5]}, r"option stages=\[-5\] is out of range for networks with 4 stage maps"),
+        ("vid", {"stages": [0, 9]}, r"option stages=\[0, 9\] is out of range for networks with 4 stage maps"),
+        ("nst", {"stages": [7]}, r"option stages=\[7\] is out of range for networks with 4 stage maps"),
+        ("ab", {"stages": [7]}, r"option stages=\[7\] is out of range for networks with 4 stage maps"),
+        ("fsp", {"stages": [0, 7]}, r"option stages=\[0, 7\] is out of range for networks with 4 stage maps"),
+        ("at", {"stages": []}, r"option stages must be a non-empty list of stage indices, got \[\]"),
+        ("sp", {"stages": [1, -3]}, r"option stages=\[1, -3\] names a stage twice"),
+        ("nst", {"stages": 2}, "option 'stages' must be a tuple, got 2"),
+        ("at", {"p": 0}, "option p must be positive, got 0.0"),
+        ("cc", {"order": 0}, "needs gamma > 0 and order >= 1, got gamma=0.4, order=0"),
+        ("cc", {"gamma": 0}, "needs gamma > 0 and order >= 1, got gamma=0.0, order=2"),
+        ("rkd", {"distance_weight": 0, "angle_weight": 0}, "weights must be non-negative and not both 0, got 0.0, 0.0"),
+        ("rkd", {"distance_weight": -1}, "weights must be non-negative and not both 0, got -1.0, 50.0"),
+        ("rkd", {"angle_weight": -1}, "weights must be non-negative and not both 0, got 25.0, -1.0"),
+        ("dist", {"tau": -1}, "option tau must be positive, got -1.0"),
+        ("dist", {"tau": 0}, "option tau must be positive, got 0.0"),
+        ("kd", {"temperature": 0}, "option temperature must be positive, got 0.0"),
+        ("pkt", {"stages": [1]}, "has no option 'stages'; its options are: beta"),
+        ("fsp", {"stages": [2]}, r"pairs consecutive stages, so option stages needs at least two, got \[2\]"),
+        ("ft", {"pretrain_fraction": 1.0}, r"option pretrain_fraction must lie in \(0, 1\), got 1.0"),
+        ("fsp", {"pretrain_fraction": 0.0}, r"option pretrain_fraction must lie in \(0, 1\), got 0.0"),
+        ("ab", {"pretrain_fraction": 1.0}, r"option pretrain_fraction must lie in \(0, 1\), got 1.0"),
+        ("ab", {"margin": 0}, "option margin must be positive, got 0.0"),
+        ("fsp", {"temperature": 0}, "option temperature must be positive, got 0.0"),
+        ("ab", {"temperature": 0}, "option temperature must be positive, got 0.0"),
+        ("ft", {"rate": 0}, r"option rate must lie in \(0, 4\], got 0.0"),
+        ("ft", {"rate": 4.5}, r"option rate must lie in \(0, 4\], got 4.5"),
+        ("fitnet", {"target": "logits"}, "option target='logits' is not one of: pooled, map"),
     ],
 )
 def test_bad_options_are_one_sentence(name, options, message):
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=rf"^objective '{re.escape(name)}' {message}$"):
         build_objective(name, context(), options)
+
+
+@pytest.mark.parametrize(("name", "options"), [
+    ("ft", {"rate": 4.0}), ("ft", {"rate": 0.01}), ("kd", {"temperature": 1e-3}), ("dist", {"tau": 1e-3}),
+    ("rkd", {"distance_weight": 0}), ("rkd", {"angle_weight": 0}), ("cc", {"order": 1}), ("fsp", {"stages": [0, 1]}),
+    ("ab", {"pretrain_fraction": 0.99}), ("at", {"p": 0.5}), ("ab", {"margin": 1e-3}),
+])
+def test_options_at_the_edge_of_their_range_are_accepted(name, options):
+    build_objective(name, context(), options)
+
+
+TEACHER_READS = {
+    "ab": TeacherReads(logits=True, stages=(1, 2, 3)), "at": TeacherReads(stages=(0, 1, 2, 3)), "cc": TeacherReads(pooled=True),
+    "crd": TeacherReads(pooled=True), "crd+kd": TeacherReads(pooled=True, logits=True), "dist": TeacherReads(logits=True),
+    "fitnet": TeacherReads(pooled=True), "fsp": TeacherReads(logits=True, stages=(0, 1, 2, 3)), "ft": TeacherReads(stages=(3,)),
+    "kd": TeacherReads(logits=True), "none": TeacherReads(), "nst": TeacherReads(stages=(3,)), "pkt": TeacherReads(pooled=True),
+    "rkd": TeacherReads(pooled=True), "sp": TeacherReads(stages=(3,)), "vid": TeacherReads(stages=(1, 2, 3)),
+}
+
+
+def test_every_objective_declares_exactly_the_teacher_outputs_it_reads():
+    assert sorted(TEACHER_READS) == sorted(OBJECTIVES.names())
+    for name, reads in TEACHER_READS.items():
+        assert build_objective(name, context(), {}).teacher_reads() == reads, name
+    assert build_objective("fitnet", context(), {"target": "map", "teacher_stage": 1}).teacher_reads() == TeacherReads(stages=(1,))
+    assert build_objective("sp", context(), {"stages": [2, 0]}).teacher_reads() == TeacherReads(stages=(2, 0))
 
 
 def test_map_methods_need_the_same_number_of_stages_on_both_sides():
@@ -470,3 +513,97 @@ def test_crd_on_several_stages_has_a_term_per_stage_on_the_maps_averaged_over_po
     assert [m.grad is not None for m in student.maps] == [False, False, True, True] and student.pooled.grad is None
     assert {"crd/stage2/pos_score", "crd/stage3/log_z_student_anchor"} <= set(objective.diagnostics())
     assert len(build_objective("crd", context(teachers=2), {"stages": [1]}).terms) == 2
+
+
+def test_relational_kd_is_invariant_to_scaling_below_unit_distances_too():
+    features = torch.randn(5, 9)
+    student = Features(pooled=features.clone())
+    assert loss_of("rkd", context(), student, Features(pooled=1e-3 * features)) == pytest.approx(0, abs=1e-5)
+
+
+def test_stage_and_option_edges_that_are_valid():
+    assert build_objective("at", context(), {"stages": [-4, 3]}).stages == [0, 3]
+    assert build_objective("fitnet", context(), {"target": "map", "student_stage": -4, "teacher_stage": 3}).teacher_stage == 3
+    build_objective("rkd", context(), {"distance_weight": 5.0, "angle_weight": 5.0})
+    for name in ("ab", "fsp"):
+        objective = build_objective(name, context(), {"temperature": 0.5, "alpha": 0.3})
+        assert (objective.second_phase.temperature, objective.second_phase.alpha) == (0.5, 0.3)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"target": "map", "student_stage": 4}, "option student_stage=4 is out of range for a network with 4 stage maps"),
+    ({"target": "map", "teacher_stage": -5}, "option teacher_stage=-5 is out of range for a network with 4 stage maps"),
+])
+def test_fitnet_stage_errors_name_the_option(options, message):
+    with pytest.raises(InputError, match=f"^objective 'fitnet' {message}"):
+        build_objective("fitnet", context(), options)
+
+
+def test_stage_lists_hold_integers_only():
+    for stages in ([1.5], [True], ["2"]):
+        with pytest.raises(InputError, match=r"^objective 'at' option stages must be a non-empty list of stage indices"):
+            build_objective("at", context(), {"stages": stages})
+
+
+def test_unknown_options_are_all_named_beside_the_accepted_ones():
+    with pytest.raises(InputError, match=r"^objective 'kd' has no option 'gamma', 'zeta'; its options are: alpha, temperature$"):
+        build_objective("kd", context(), {"zeta": 1, "gamma": 2})
+    with pytest.raises(InputError, match=r"^objective 'none' has no option 'beta'; its options are: none$"):
+        build_objective("none", context(), {"beta": 1})
+    with pytest.raises(InputError, match=r"^objective 'cc' option 'order' must be a int, got 'two'$"):
+        build_objective("cc", context(), {"order": "two"})
+
+
+@pytest.mark.parametrize("name", ("ab", "fsp", "kd", "dist"))
+def test_logit_methods_name_themselves_when_the_teacher_has_no_logits(name):
+    ctx = ObjectiveContext(student_dim=6, teacher_dims=[9], num_samples=20, teacher_num_classes=[None],
+                           student_maps=context().student_maps, teacher_maps=context().teacher_maps)
+    with pytest.raises(InputError, match=rf"^objective '{re.escape(name)}' needs teachers with class logits; at least one teacher has none$"):
+        build_objective(name, ctx, {})
+    two = ObjectiveContext(student_dim=6, teacher_dims=[9, 9], num_samples=20, teacher_num_classes=[4, 5],
+                           student_maps=context().student_maps, teacher_maps=context(teachers=2).teacher_maps)
+    with pytest.raises(InputError, match=rf"^objective '{re.escape(name)}' needs all teachers to share one label set, got class counts \[4, 5\]$"):
+        build_objective(name, two, {})
+
+
+def test_activation_boundary_connectors_are_a_biasless_convolution_and_batchnorm():
+    objective = build_objective("ab", context(), {})
+    for connector, s in zip(objective.connectors[0], objective.stages):
+        convolution, norm = connector
+        assert convolution.bias is None and convolution.kernel_size == (1, 1)
+        assert (convolution.in_channels, convolution.out_channels) == (STUDENT_CHANNELS[s], TEACHER_CHANNELS[s])
+        assert isinstance(norm, torch.nn.BatchNorm2d) and norm.num_features == TEACHER_CHANNELS[s]
+
+
+def test_combined_objectives_need_student_logits_and_pass_progress_to_their_parts():
+    objective = build_objective("crd+kd", context(), {})
+    assert OBJECTIVES.get("crd+kd").needs_student_logits and not OBJECTIVES.get("crd").needs_student_logits
+    progress = TrainingProgress(epoch=2, step=7, steps_per_epoch=5, epochs=3)
+    objective.set_progress(progress)
+    assert objective.progress == progress and all(part.progress == progress for part in objective.parts.values())
+
+
+def test_factor_transfer_modules_follow_the_paper_layout():
+    layers = [type(layer).__name__ for layer in build_objective("ft", context(), {}).paraphrasers[0][0].encoder]
+    assert layers == ["Conv2d", "BatchNorm2d", "LeakyReLU"] * 3
+    objective = build_objective("ft", context(), {"stages": [2, 3], "rate": 0.6})
+    paraphraser, translator = objective.paraphrasers[0][1], objective.translators[0][1]
+    assert [type(layer).__name__ for layer in paraphraser.decoder] == ["Conv2d", "BatchNorm2d", "LeakyReLU"] * 2 + ["Conv2d"]
+    assert [type(layer).__name__ for layer in translator] == ["Conv2d", "BatchNorm2d", "LeakyReLU"] * 3
+    assert all(layer.negative_slope == 0.1 for layer in translator if isinstance(layer, torch.nn.LeakyReLU))
+    assert paraphraser.encoder[-3].out_channels == translator[-3].out_channels == round(0.6 * TEACHER_CHANNELS[3]) == 5
+    assert objective.paraphrasers[0][0].encoder[-3].out_channels == 4  # round(0.6 * 7)
+    assert build_objective("ft", context(), {"rate": 0.01}).translators[0][0][-3].out_channels == 1, "at least one factor channel"
+
+
+def test_factor_transfer_distils_the_sum_of_each_stages_factor_distance_times_beta():
+    objective = build_objective("ft", context(), {"stages": [2, 3], "beta": 3.0})
+    objective.set_progress(TrainingProgress(epoch=8, step=70, steps_per_epoch=10, epochs=8))
+    assert not objective.pretraining
+    student, teacher = student_features(), teacher_features()
+    (loss,) = objective(student, [teacher], {}).values()
+    expected = 0.0
+    for s, paraphraser, translator in zip((2, 3), objective.paraphrasers[0], objective.translators[0]):
+        with torch.no_grad():
+            expected += float(factor_distance(translator(student.maps[s]), paraphraser.encoder(teacher.maps[s])))
+    assert float(loss) == pytest.approx(3.0 * expected, rel=1e-5)
