@@ -319,6 +319,8 @@ DDP_CRD_VARIANTS = {
     "ema-z": {"z_mode": "ema"},
     # 12 keys, 8 a step: the queue wraps around within the three steps
     "queue": {"negatives": "queue", "queue_size": 12, "key_momentum": 0.5},
+    # the student-side keys from a momentum copy of the whole student
+    "queue-momentum-student": {"negatives": "queue", "queue_size": 12, "key_momentum": 0.5, "key_encoder": "student"},
     # BatchNorm in the student and in CRD's centred embedding heads, synchronised on the ranks
     "sync-batchnorm": {"embed_inputs": "centred"},
 }
@@ -330,13 +332,28 @@ def _crd_setup(variant: str):
     torch.manual_seed(0)
     # BatchNorm only with synchronised statistics: per-rank ones would differ from the combined batch's
     student = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6)) if variant == "sync-batchnorm" else nn.Linear(5, 6)
-    ctx = ObjectiveContext(student_dim=6, teacher_dims=[7], num_samples=M_ROWS)
+    if variant == "queue-momentum-student":
+        student = _PooledStudent(student)
+    ctx = ObjectiveContext(student_dim=6, teacher_dims=[7], num_samples=M_ROWS, student=student)
     objective = build_objective("crd", ctx, {"feat_dim": 4, "sampling": "per-sample", "embed_inputs": "raw", "z_momentum": 0.5,
                                              **DDP_CRD_VARIANTS[variant]})
     generator = torch.Generator().manual_seed(1)
     steps = [(torch.randn(BATCH, 5, generator=generator), torch.randn(BATCH, 7, generator=generator),
               torch.randperm(M_ROWS, generator=generator)[:BATCH]) for _ in range(3)]
     return student, objective, steps
+
+
+class _PooledStudent(nn.Module):
+    """A student that returns Features, as the trainer's students do (a momentum copy of it must too)."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        from crossmodal.models.features import Features
+
+        return Features(pooled=self.layer(x))
 
 
 class _Distilled(nn.Module):
@@ -347,7 +364,9 @@ class _Distilled(nn.Module):
     def forward(self, x, teacher, index):
         from crossmodal.models.features import Features
 
-        return self.objective(Features(pooled=self.student(x)), [Features(pooled=teacher)], {"index": index})["crd"]
+        out = self.student(x)
+        student_out = out if isinstance(out, Features) else Features(pooled=out)
+        return self.objective(student_out, [Features(pooled=teacher)], {"index": index, "target": x})["crd"]
 
 
 def _train_crd(model, steps, rows: slice) -> None:
@@ -394,10 +413,12 @@ def test_ddp_crd_banks_queues_z_and_weights_equal_one_process_over_the_combined_
         for key, value in expected.items():
             assert torch.allclose(state[key].double(), value.double(), atol=1e-6), (rank, key)
     initial = _crd_setup(variant)[1].state_dict()
-    if variant == "queue":
+    if variant.startswith("queue"):
         assert expected["objective.terms.0.student_queue.pointer"].item() == 3 * BATCH % 12
         assert (expected["objective.terms.0.student_queue.keys"] != initial["terms.0.student_queue.keys"]).any(dim=1).all()
         assert not torch.equal(expected["objective.terms.0.key_teacher.linear.weight"], initial["terms.0.key_teacher.linear.weight"])
+        if variant == "queue-momentum-student":
+            assert not torch.equal(expected["objective.key_network.layer.weight"], initial["key_network.layer.weight"])
     else:
         refreshed = expected["objective.terms.0.student_memory.rows"] != initial["terms.0.student_memory.rows"]
         assert refreshed.any(dim=1).sum() > BATCH // 2, "both ranks' rows were refreshed"
