@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from crossmodal.distill import OBJECTIVES, ObjectiveContext, build_objective
+from crossmodal.distill import OBJECTIVES, ObjectiveContext, TrainingProgress, build_objective
 from crossmodal.distill import memory as memory_module
 from crossmodal.distill.base import TeacherReads
 from crossmodal.distill.crd import Embed
@@ -199,3 +199,86 @@ def test_a_half_precision_bank_scores_in_the_anchors_precision_for_both_sampling
         assert loss.dtype == torch.float32
         losses.append(loss.item())
     assert losses[0] == pytest.approx(losses[1], rel=0.02)
+
+
+def _zoo_context() -> ObjectiveContext:
+    from crossmodal.models.features import MapSpec
+
+    maps = [MapSpec(c, (4, 4)) for c in (3, 4, 5, 6)]
+    return ObjectiveContext(student_dim=6, teacher_dims=[9], num_samples=20000, student_maps=maps, teacher_maps=[maps],
+                            teacher_num_classes=[4])
+
+
+def _zoo_features(seed: int) -> Features:
+    generator = torch.Generator().manual_seed(seed)
+    return Features(pooled=torch.randn(5, 6 if seed == 0 else 9, generator=generator),
+                    maps=[torch.randn(5, c, 4, 4, generator=generator) for c in (3, 4, 5, 6)], logits=torch.randn(5, 4, generator=generator))
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTED))
+def test_an_objective_built_without_options_is_the_one_its_documented_defaults_build(name):
+    """The defaults a config leaves out are the documented ones (not only those the signature advertises)."""
+    built = []
+    for options in ({}, dict(DOCUMENTED[name][0])):
+        torch.manual_seed(0)
+        objective = build_objective(name, _zoo_context(), options)
+        objective.set_progress(TrainingProgress(epoch=8, step=70, steps_per_epoch=10, epochs=8))  # past any pre-training
+        torch.manual_seed(1)
+        losses = objective(_zoo_features(0), [_zoo_features(1)], {"index": torch.arange(5), "target": torch.zeros(5, 1)})
+        built.append((objective, {key: float(value) for key, value in losses.items()}))
+    (implicit, implicit_losses), (explicit, explicit_losses) = built
+    assert implicit_losses == explicit_losses
+    assert implicit.state_dict().keys() == explicit.state_dict().keys()
+    assert all(torch.equal(value, explicit.state_dict()[key]) for key, value in implicit.state_dict().items())
+    assert vars(implicit).keys() == vars(explicit).keys()
+    for key, value in vars(implicit).items():
+        if not key.startswith("_") and isinstance(value, (int, float, str, tuple, list)):
+            assert value == getattr(explicit, key), (name, key)
+
+
+def test_the_queue_defaults_size_and_centred_heads_at_scale():
+    crd = build_objective("crd", ObjectiveContext(student_dim=6, teacher_dims=[9], num_samples=20000), {"negatives": "queue"})
+    term = crd.terms[0]
+    assert term.student_queue.keys.shape == (16384, 128) and term.key_momentum == 0.99
+    assert all(isinstance(head.centre, nn.BatchNorm1d) for head in (term.embed_student, term.embed_teacher, term.key_student))
+
+
+def test_crd_contract_errors_are_exact():
+    ctx = ObjectiveContext(student_dim=4, teacher_dims=[5], num_samples=10)
+    with pytest.raises(InputError, match=r"^objective 'crd' option bank_placement=host applies to negatives=bank; a queue's rows stay"):
+        build_objective("crd", ctx, {"bank_placement": "host", "negatives": "queue"})
+    with pytest.raises(InputError, match=r"^objective 'crd' option key_encoder=student applies to negatives=queue; a bank stores"):
+        build_objective("crd", ctx, {"key_encoder": "student"})
+    with pytest.raises(ValueError, match=r"^CRD with key_encoder=student needs the student in its ObjectiveContext$"):
+        build_objective("crd", ctx, {"key_encoder": "student", "negatives": "queue"})
+    crd = build_objective("crd", ctx, {})
+    with pytest.raises(ValueError, match=r"^CRD was built for 1 teachers but got 2 outputs$"):
+        crd(Features(pooled=torch.randn(2, 4)), [Features(pooled=torch.randn(2, 5))] * 2, {"index": torch.tensor([0, 1])})
+    from crossmodal.models.features import MapSpec
+
+    maps = [MapSpec(c, (4, 4)) for c in (3, 4, 5, 6)]
+    staged = build_objective("crd", ObjectiveContext(student_dim=4, teacher_dims=[5], num_samples=10, student_maps=maps, teacher_maps=[maps]),
+                             {"stages": [3, 1]})
+    assert staged.teacher_reads() == TeacherReads(stages=(3, 1))
+
+
+def test_a_host_bank_of_half_precision_scores_in_float32():
+    ctx = ObjectiveContext(student_dim=4, teacher_dims=[5], num_samples=12)
+    torch.manual_seed(0)
+    crd = build_objective("crd", ctx, {"feat_dim": 3, "num_negatives": 6, "bank_dtype": "bfloat16", "bank_placement": "host"})
+    loss = crd(Features(pooled=torch.randn(3, 4)), [Features(pooled=torch.randn(3, 5))], {"index": torch.tensor([0, 5, 9])})["crd"]
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert crd.terms[0].student_memory.rows.dtype == torch.bfloat16
+
+
+def test_per_teacher_objectives_and_logit_methods_say_what_they_were_given():
+    ctx = _zoo_context()
+    with pytest.raises(ValueError, match=r"^AttentionTransfer was built for 1 teachers but got 2 outputs$"):
+        build_objective("at", ctx, {})(_zoo_features(0), [_zoo_features(1)] * 2, {})
+    no_student_logits = Features(pooled=_zoo_features(0).pooled, maps=_zoo_features(0).maps)
+    for name, title in (("kd", "KD"), ("dist", "DIST")):
+        objective = build_objective(name, ctx, {})
+        with pytest.raises(ValueError, match=rf"^{title} needs logits from the student and from every teacher$"):
+            objective(no_student_logits, [_zoo_features(1)], {})
+        with pytest.raises(ValueError, match=rf"^{title} needs logits from the student and from every teacher$"):
+            objective(_zoo_features(0), [Features(pooled=_zoo_features(1).pooled)], {})

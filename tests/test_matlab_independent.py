@@ -61,7 +61,8 @@ def test_the_written_file_has_matlabs_header_classes_chunks_and_string_cells(tmp
         classes = {key: file[key].attrs["MATLAB_class"] for key in ("images", "depths", "rawDepths", "labels", "names", "sceneTypes")}
         assert classes == {"images": b"uint8", "depths": b"single", "rawDepths": b"single", "labels": b"uint16",
                            "names": b"cell", "sceneTypes": b"cell"}
-        assert file["images"].chunks == (1, 1, 8, 6) and file["depths"].chunks == file["labels"].chunks == (1, 8, 6)
+        assert file["images"].chunks == (1, 1, 8, 6)
+        assert file["depths"].chunks == file["rawDepths"].chunks == file["labels"].chunks == (1, 8, 6)
         assert file["depths"].dtype == np.float32 and file["labels"].dtype == np.uint16
         wall = file[file["names"][0, 0]]
         assert wall.dtype == np.uint16 and wall.shape == (4, 1) and wall.attrs["MATLAB_class"] == b"char"

@@ -195,3 +195,65 @@ def test_a_damaged_frame_names_the_file_and_the_frame(good_mat, tmp_path):
     data.frames.read_labels = fail
     with pytest.raises(InputError, match=rf"^{copy} is damaged: reading frame 1 failed \(Can't read data \(wrong B-tree signature\)\)$"):
         data[1]
+
+
+def test_more_mat_defects_each_in_its_own_words(tmp_path):
+    cases = {
+        "two missing": ({"labels": None, "sceneTypes": None}, "lacks 'labels', 'sceneTypes', so it is not the NYU-Depth V2 labeled .mat"),
+        "two channels": ({"images": np.zeros((N, 2, W, H), np.uint8)}, "'images' is (2, 2, 4, 3) uint8, expected uint8 of shape N x 3 x W x H"),
+    }
+    for case, (overrides, message) in cases.items():
+        path = _write_hdf5(tmp_path / f"{case}.mat", **overrides)
+        with pytest.raises(InputError) as caught:
+            NYUDepthV2(path)
+        assert str(caught.value) == f"{path}{'' if message.startswith('lacks') else ':'} {message}".replace(": lacks", " lacks"), case
+
+
+@pytest.mark.parametrize("key", ["depths", "labels"])
+def test_a_plane_that_is_a_group_is_named(good_mat, key):
+    with h5py.File(good_mat, "r+") as file:
+        _group_instead_of(key)(file)
+    with pytest.raises(InputError, match=rf"^{good_mat}: '{key}' is an HDF5 group, not a dataset$"):
+        NYUDepthV2(good_mat)
+
+
+def test_a_cache_whose_rgb_is_a_group_is_named(good_mat, tmp_path):
+    cache = _cache(good_mat, tmp_path)
+    with h5py.File(cache / "frames.h5", "r+") as file:
+        _group_instead_of("rgb")(file)
+    with pytest.raises(InputError, match=rf"^{cache / 'frames.h5'}: 'rgb' is an HDF5 group, not a dataset$"):
+        NYUDepthV2(cache)
+
+
+def test_damage_met_while_reading_the_layout_names_the_file(good_mat, tmp_path, monkeypatch):
+    import crossmodal.data.nyu as nyu
+
+    cache = _cache(good_mat, tmp_path)
+
+    def damaged(file, key, path):
+        raise OSError("Can't read data (bad local heap signature)")
+
+    monkeypatch.setattr(nyu, "_dataset", damaged)
+    for path, opened in ((good_mat, good_mat), (cache / "frames.h5", cache)):
+        with pytest.raises(InputError, match=rf"^{path} is damaged: reading its layout failed \(Can't read data \(bad local heap signature\)\)$"):
+            NYUDepthV2(opened)
+
+
+def test_the_file_handle_is_kept_within_a_process_and_reopened_in_another(tmp_path):
+    import pickle
+
+    from crossmodal.data.nyu import _LazyFile
+
+    file = tmp_path / "f.h5"
+    with h5py.File(file, "w") as h5:
+        h5["x"] = np.arange(3)
+    lazy = _LazyFile(file)
+    first = lazy["x"]
+    assert lazy["x"] is first, "the same dataset object within one process"
+    handle = lazy._handle
+    lazy._pid = -5  # as seen from a forked worker: the handle belongs to another process
+    assert lazy["x"] is not first and lazy._handle is not handle
+    copy = pickle.loads(pickle.dumps(lazy))  # spawned workers receive a pickled copy without the handle
+    assert copy.path == file and copy._handle is None and copy["x"][()].tolist() == [0, 1, 2]
+    lazy._handle.close()
+    copy._handle.close()

@@ -227,7 +227,13 @@ def test_regularisation_choice_edges_and_seed_default():
     assert probe_module.choose_regularisation(x, y, np.arange(30), np.arange(0), cs=(10.0, 0.1)) == (0.1, {})
     chosen, scores = probe_module.choose_regularisation(x, y, np.arange(39), np.array([39]), cs=(10.0, 0.1))
     assert set(scores) == {"0.1", "10.0"} and all(score in (0.0, 1.0) for score in scores.values()), "one sample still validates"
-    assert linear_probe(x[:30], y[:30], x[30:], y[30:], 3) == linear_probe(x[:30], y[:30], x[30:], y[30:], 3, seed=0)
+    rng = np.random.default_rng(2)  # data on which seeds 0 and 1 split differently enough to score differently
+    x, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    default = linear_probe(x[:30], y[:30], x[30:], y[30:], 3)
+    assert default == linear_probe(x[:30], y[:30], x[30:], y[30:], 3, seed=0)
+    assert default.validation_accuracy != linear_probe(x[:30], y[:30], x[30:], y[30:], 3, seed=1).validation_accuracy
+    named = linear_probe(x[:30], y[:30], x[30:], y[30:], 3, class_names=["bed", "desk", "sofa"])
+    assert named.class_names == ["bed", "desk", "sofa"]
 
 
 def test_a_probe_result_records_its_inputs_and_default_class_names():

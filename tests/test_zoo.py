@@ -607,3 +607,31 @@ def test_factor_transfer_distils_the_sum_of_each_stages_factor_distance_times_be
         with torch.no_grad():
             expected += float(factor_distance(translator(student.maps[s]), paraphraser.encoder(teacher.maps[s])))
     assert float(loss) == pytest.approx(3.0 * expected, rel=1e-5)
+
+
+def test_vid_starts_every_channel_at_its_initial_variance():
+    from crossmodal.distill.vid import INITIAL_VARIANCE
+
+    objective = build_objective("vid", context(), {})
+    for regressor in objective.regressors[0]:
+        torch.testing.assert_close(regressor.variance().double(), torch.full_like(regressor.variance().double(), INITIAL_VARIANCE),
+                                   rtol=1e-7, atol=0)
+
+
+def test_fsp_averages_the_flow_differences_of_every_consecutive_pair():
+    ctx = ObjectiveContext(student_dim=6, teacher_dims=[9], num_samples=20, teacher_num_classes=[4],
+                           student_maps=[MapSpec(2, (4, 4)), MapSpec(3, (8, 8)), MapSpec(2, (16, 16))],
+                           teacher_maps=[[MapSpec(2, (4, 4)), MapSpec(3, (8, 8)), MapSpec(2, (16, 16))]])
+    objective = build_objective("fsp", ctx, {"stages": [0, 1, 2], "beta": 1.0})
+    objective.set_progress(PRETRAINING)
+    with torch.no_grad():
+        for connector in objective.connectors[0]:
+            connector.weight.copy_(torch.eye(connector.weight.shape[0]).view_as(connector.weight))
+            connector.bias.zero_()
+    generator = torch.Generator().manual_seed(14)
+    s_maps = [torch.randn(2, 2, 4, 4, generator=generator), torch.randn(2, 3, 4, 4, generator=generator), torch.randn(2, 2, 2, 2, generator=generator)]
+    t_maps = [torch.randn(2, 2, 4, 4, generator=generator), torch.randn(2, 3, 4, 4, generator=generator), torch.randn(2, 2, 2, 2, generator=generator)]
+    student, teacher = Features(pooled=torch.zeros(2, 6), maps=s_maps), Features(pooled=torch.zeros(2, 9), maps=t_maps)
+    first = (fsp_matrix(s_maps[0], s_maps[1]) - fsp_matrix(t_maps[0], t_maps[1])).pow(2).mean()
+    second = (fsp_matrix(s_maps[1], s_maps[2]) - fsp_matrix(t_maps[1], t_maps[2])).pow(2).mean()
+    assert objective(student, [teacher], {})["fsp"].item() == pytest.approx(((first + second) / 2).item(), rel=1e-6)

@@ -43,7 +43,6 @@ class NYUMatWriter:
 
     def __init__(self, path: str | Path, num_frames: int, height: int, width: int, names: list[str]) -> None:
         self.path = Path(path)
-        self.num_frames = num_frames
         self._scenes: list[str | None] = [None] * num_frames
         self._file = h5py.File(self.path, "w", userblock_size=USER_BLOCK_SIZE, libver="earliest")
         chunk = (1, 1, width, height)

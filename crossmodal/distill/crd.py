@@ -164,8 +164,7 @@ class BankContrastTerm(ContrastTerm):
 
     def __init__(
         self, student_dim: int, teacher_dim: int, num_samples: int, feat_dim: int, tau: float, momentum: float,
-        z_mode: str, z_momentum: float, embed_inputs: str = "centred", critic: str = "nce",
-        bank_dtype: torch.dtype = torch.float32, placement: str = "device",
+        z_mode: str, z_momentum: float, embed_inputs: str, critic: str, bank_dtype: torch.dtype, placement: str,
     ) -> None:
         super().__init__(student_dim, teacher_dim, feat_dim, tau, z_mode, z_momentum, embed_inputs, critic)
         self.student_memory = MemoryBank(num_samples, feat_dim, momentum, bank_dtype, placement)
@@ -204,8 +203,7 @@ class QueueContrastTerm(ContrastTerm):
 
     def __init__(
         self, student_dim: int, teacher_dim: int, queue_size: int, feat_dim: int, tau: float, key_momentum: float,
-        z_mode: str, z_momentum: float, embed_inputs: str = "centred", critic: str = "nce",
-        bank_dtype: torch.dtype = torch.float32,
+        z_mode: str, z_momentum: float, embed_inputs: str, critic: str, bank_dtype: torch.dtype,
     ) -> None:
         super().__init__(student_dim, teacher_dim, feat_dim, tau, z_mode, z_momentum, embed_inputs, critic)
         self.key_momentum = key_momentum
