@@ -593,7 +593,10 @@ def test_factor_transfer_modules_follow_the_paper_layout():
     assert all(layer.negative_slope == 0.1 for layer in translator if isinstance(layer, torch.nn.LeakyReLU))
     assert paraphraser.encoder[-3].out_channels == translator[-3].out_channels == round(0.6 * TEACHER_CHANNELS[3]) == 5
     assert objective.paraphrasers[0][0].encoder[-3].out_channels == 4  # round(0.6 * 7)
-    assert build_objective("ft", context(), {"rate": 0.01}).translators[0][0][-3].out_channels == 1, "at least one factor channel"
+    assert translator[3].out_channels == 5 and translator[3].in_channels == STUDENT_CHANNELS[3]
+    tiny = build_objective("ft", context(), {"rate": 0.01})
+    assert tiny.translators[0][0][3].out_channels == tiny.translators[0][0][-3].out_channels == 1, "at least one factor channel"
+    assert tiny.paraphrasers[0][0].encoder[-3].out_channels == 1
 
 
 def test_factor_transfer_distils_the_sum_of_each_stages_factor_distance_times_beta():
