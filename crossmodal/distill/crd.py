@@ -366,11 +366,9 @@ class CRD(Objective):
         for t, out in enumerate(teacher_outs):
             terms = self.terms[t * per_input:(t + 1) * per_input]
             inputs = self._inputs(student_out, out)
-            if key_out is None:
-                losses.append(sum(term(student, teacher, index, negatives) for term, (student, teacher) in zip(terms, inputs)))
-            else:
-                keys = [student for student, _ in self._inputs(key_out, out)]
-                losses.append(sum(term(student, teacher, index, negatives, key) for term, (student, teacher), key in zip(terms, inputs, keys)))
+            # a momentum student's features for the student-side keys, where there is one; else the terms use the student's own
+            keys = [(student,) for student, _ in self._inputs(key_out, out)] if key_out is not None else [()] * len(inputs)
+            losses.append(sum(term(student, teacher, index, negatives, *key) for term, (student, teacher), key in zip(terms, inputs, keys)))
         return {key: self.beta * loss for key, loss in zip(term_keys("crd", self.num_teachers), losses)}
 
     def _key_features(self, batch: dict[str, Any]) -> Features | None:
