@@ -439,15 +439,20 @@ def test_fsp_matrix_is_the_mean_outer_product_over_positions():
     assert np.allclose(fsp_matrix(first, second).numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_fsp_loss_with_identity_connectors_is_the_papers_flow_difference():
-    ctx = ObjectiveContext(student_dim=6, teacher_dims=[9], num_samples=20, teacher_num_classes=[4],
-                           student_maps=[MapSpec(2, (4, 4)), MapSpec(3, (8, 8))], teacher_maps=[[MapSpec(2, (4, 4)), MapSpec(3, (8, 8))]])
-    objective = build_objective("fsp", ctx, {"stages": [0, 1], "beta": 1.0})
+def fsp_with_identity_connectors(maps: list[MapSpec]):
+    """FSP (beta 1) over every one of ``maps`` on both sides, in pre-training, its connectors the identity."""
+    ctx = ObjectiveContext(student_dim=6, teacher_dims=[9], num_samples=20, teacher_num_classes=[4], student_maps=maps, teacher_maps=[maps])
+    objective = build_objective("fsp", ctx, {"stages": list(range(len(maps))), "beta": 1.0})
     objective.set_progress(PRETRAINING)
     with torch.no_grad():
         for connector in objective.connectors[0]:
             connector.weight.copy_(torch.eye(connector.weight.shape[0]).view_as(connector.weight))
             connector.bias.zero_()
+    return objective
+
+
+def test_fsp_loss_with_identity_connectors_is_the_papers_flow_difference():
+    objective = fsp_with_identity_connectors([MapSpec(2, (4, 4)), MapSpec(3, (8, 8))])
     generator = torch.Generator().manual_seed(13)
     s_maps = [torch.randn(2, 2, 4, 6, generator=generator), torch.randn(2, 3, 2, 3, generator=generator)]
     t_maps = [torch.randn(2, 2, 6, 6, generator=generator), torch.randn(2, 3, 3, 3, generator=generator)]
@@ -622,15 +627,7 @@ def test_vid_starts_every_channel_at_its_initial_variance():
 
 
 def test_fsp_averages_the_flow_differences_of_every_consecutive_pair():
-    ctx = ObjectiveContext(student_dim=6, teacher_dims=[9], num_samples=20, teacher_num_classes=[4],
-                           student_maps=[MapSpec(2, (4, 4)), MapSpec(3, (8, 8)), MapSpec(2, (16, 16))],
-                           teacher_maps=[[MapSpec(2, (4, 4)), MapSpec(3, (8, 8)), MapSpec(2, (16, 16))]])
-    objective = build_objective("fsp", ctx, {"stages": [0, 1, 2], "beta": 1.0})
-    objective.set_progress(PRETRAINING)
-    with torch.no_grad():
-        for connector in objective.connectors[0]:
-            connector.weight.copy_(torch.eye(connector.weight.shape[0]).view_as(connector.weight))
-            connector.bias.zero_()
+    objective = fsp_with_identity_connectors([MapSpec(2, (4, 4)), MapSpec(3, (8, 8)), MapSpec(2, (16, 16))])
     generator = torch.Generator().manual_seed(14)
     s_maps = [torch.randn(2, 2, 4, 4, generator=generator), torch.randn(2, 3, 4, 4, generator=generator), torch.randn(2, 2, 2, 2, generator=generator)]
     t_maps = [torch.randn(2, 2, 4, 4, generator=generator), torch.randn(2, 3, 4, 4, generator=generator), torch.randn(2, 2, 2, 2, generator=generator)]
