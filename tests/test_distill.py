@@ -279,6 +279,21 @@ def test_shared_negatives_avoid_every_batch_positive():
     assert drawn == set(range(50)) - set(index.tolist())
 
 
+@pytest.mark.parametrize("index", [[3, 7, 7, 0, 49], [0, 1, 2], [49, 48, 47, 47], [25]])
+def test_each_shared_draw_picks_the_allowed_row_of_its_rank(index):
+    """The k-th uniform draw selects row number floor(u_k * A) among the A allowed rows, in order.
+
+    Pinning the mapping keeps every seeded run's negatives (and so its tables) the same whatever
+    way the rank is turned into a row id.
+    """
+    allowed = sorted(set(range(50)) - set(index))
+    torch.manual_seed(5)
+    uniforms = torch.rand(2000)
+    torch.manual_seed(5)
+    drawn = draw_shared_negatives(torch.tensor(index), 50, 2000)
+    assert drawn.tolist() == [allowed[int(u * len(allowed))] for u in uniforms.tolist()]
+
+
 def test_per_sample_negatives_avoid_only_the_anchor():
     torch.manual_seed(0)
     index = torch.tensor([0, 2, 4])

@@ -117,16 +117,21 @@ def draw_per_sample_negatives(index: Tensor, num_rows: int, num_negatives: int) 
 def draw_shared_negatives(index: Tensor, num_rows: int, num_negatives: int) -> Tensor:
     """N row ids for the whole batch, uniform with replacement over rows that are no anchor's positive.
 
-    Draws a rank among the allowed rows and maps it to a row id through the running count of
-    allowed rows, which needs no data-dependent shapes (works for repeated ids in the batch too).
+    Draws a rank among the allowed rows and maps it to the row id of that rank: the rank plus the
+    number of distinct excluded rows with at most that many allowed rows before them. It costs
+    O(N log B), not O(M), so a bank of a million rows samples as fast as a small one, and needs no
+    data-dependent shapes (repeated ids in the batch count once).
     """
-    excluded = torch.zeros(num_rows, dtype=torch.bool, device=index.device)
-    excluded[index] = True
-    allowed_up_to = torch.cumsum(~excluded, dim=0)
-    num_allowed = allowed_up_to[-1]
+    excluded, _ = index.sort()
+    first = torch.ones_like(excluded, dtype=torch.bool)
+    first[1:] = excluded[1:] != excluded[:-1]
+    distinct_before = torch.cumsum(first, dim=0) - 1
+    # Allowed rows below each distinct excluded row; repeats are pushed past every rank.
+    allowed_below = torch.where(first, excluded - distinct_before, num_rows).sort().values
+    num_allowed = num_rows - first.sum()
     rank = (torch.rand(num_negatives, device=index.device) * num_allowed).long()
     rank = torch.minimum(rank, num_allowed - 1)
-    return torch.searchsorted(allowed_up_to, rank, right=True)
+    return rank + torch.searchsorted(allowed_below, rank, right=True)
 
 
 class LogNormaliser(nn.Module):
