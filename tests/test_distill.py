@@ -168,6 +168,25 @@ def test_memory_bank_starts_with_unit_rows():
     assert (bank.rows < 0).any() and (bank.rows > 0).any()
 
 
+@pytest.mark.parametrize("placement", ["device", "host"])
+@pytest.mark.parametrize("num_rows", [10, 1000], ids=["rows-fewer-than-draws", "rows-more-than-draws"])
+def test_per_sample_scores_are_each_anchors_dot_products_with_its_drawn_rows(num_rows, placement):
+    """Both ways of scoring per-sample draws (whole bank then pick, or gather the drawn rows) give the plain sums."""
+    torch.manual_seed(0)
+    bank = MemoryBank(num_rows, 8, placement=placement)
+    anchor = torch.randn(4, 8, dtype=torch.float64, requires_grad=True)
+    index = torch.tensor([0, 3, 5, 9])
+    negatives = torch.randint(0, num_rows, (4, 5))
+    positive, negative = bank.score(anchor.float(), index, negatives)
+    rows = bank.rows.double()
+    expected = torch.stack([torch.stack([anchor[b] @ rows[n] for n in negatives[b]]) for b in range(4)])
+    torch.testing.assert_close(negative.double(), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(positive.double(), (anchor * rows[index]).sum(1), rtol=1e-5, atol=1e-6)
+    bank.update(index, torch.randn(4, 8))  # rewrites rows in place before backward, as a training step does
+    negative.sum().backward()
+    torch.testing.assert_close(anchor.grad, rows[negatives].sum(1), rtol=1e-5, atol=1e-6)
+
+
 def first_step_log_z_estimates(objective, data) -> tuple[float, float]:
     term = objective.terms[0]
     u = hand_embed(term.embed_student, data["student"].detach())

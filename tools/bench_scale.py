@@ -10,8 +10,8 @@ Printed, each from one run of this script:
    10^6 bank rows, each in its own process so its peak resident memory is its own: the ratio
    of each step to the M = 10^4 one (target: at most 1.2 at M = 10^6) and the memory; then the
    same at M = 10^6 with bfloat16 banks and with host-placed banks (``bank_placement: host``; on a
-   CPU this measures the gather of the distinct rows read, not a transfer), and the queue variant (``negatives: queue``, K = N keys,
-   no per-sample state, so no M).
+   CPU this measures the gather of the distinct rows read, not a transfer), the queue variant (``negatives: queue``, K = N keys,
+   no per-sample state, so no M), and ``per-sample`` sampling (B x N draws) at M = 10^4 and 10^6.
 2. What half-precision banks do to the loss: 50 training steps of the objective at M = 10^4
    from one seed with float32, bfloat16 and float16 banks; the largest relative gap of the
    loss to the float32 run's.
@@ -60,6 +60,7 @@ VARIANTS = {
     "bank-float16": {"bank_dtype": "float16"},
     "bank-host": {"bank_placement": "host"},
     "queue": {"negatives": "queue", "queue_size": NEGATIVES},
+    "per-sample": {"sampling": "per-sample"},
 }
 
 
@@ -191,6 +192,11 @@ def main() -> None:
     show(f"M = {BANK_ROWS[-1]:,}, bfloat16 banks", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "bank-bfloat16"]))
     show(f"M = {BANK_ROWS[-1]:,}, host banks", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "bank-host"]))
     show(f"queue of {NEGATIVES:,} keys", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "queue"]))
+    per_sample = {rows: run_child(["--child", "bank", str(rows), str(repeats), "per-sample"]) for rows in (BANK_ROWS[0], BANK_ROWS[-1])}
+    for rows, result in per_sample.items():
+        show(f"M = {rows:,}, per-sample", result)
+    print(f"  per-sample sampling: step at M = {BANK_ROWS[-1]:,} = "
+          f"{per_sample[BANK_ROWS[-1]]['step_ms'] / per_sample[BANK_ROWS[0]]['step_ms']:.2f} x its step at M = {BANK_ROWS[0]:,}")
     gaps = run_child(["--child", "precision", str(BANK_ROWS[0]), "50"])
     print(f"\nHalf-precision banks, 50 steps at M = {BANK_ROWS[0]:,} from one seed: largest relative loss gap to float32: "
           + ", ".join(f"{variant.split('-')[1]} {100 * gap:.3f} %" for variant, gap in gaps.items()))

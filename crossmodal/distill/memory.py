@@ -79,13 +79,9 @@ class MemoryBank(nn.Module):
             return self._score_gathered(anchor, index, negatives)
         positive = (anchor * self.rows.index_select(0, index).to(anchor.dtype)).sum(dim=1)
         if negatives.dim() == 1:
-            negative = anchor @ self.rows.index_select(0, negatives).to(anchor.dtype).T
-        else:
-            # Scoring against the whole bank and picking the sampled columns moves B x M floats
-            # instead of gathering B x N x D rows; the copy keeps the scored rows intact for
-            # backward, since update() rewrites the bank in place before the backward pass runs.
-            negative = (anchor @ self.rows.to(anchor.dtype, copy=True).T).gather(1, negatives)
-        return positive, negative
+            return positive, anchor @ self.rows.index_select(0, negatives).to(anchor.dtype).T
+        # update() rewrites the bank in place before the backward pass runs: score a copy.
+        return positive, _per_sample_scores(anchor, self.rows, negatives, copy=True)
 
     def _score_gathered(self, anchor: Tensor, index: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
         """``score`` for a host bank: the distinct rows the step reads, gathered and copied to the anchors' device once."""
@@ -98,7 +94,7 @@ class MemoryBank(nn.Module):
         picked = where[index.shape[0]:]
         if negatives.dim() == 1:
             return positive, anchor @ block[picked].T
-        return positive, (anchor @ block.T).gather(1, picked.view_as(negatives))
+        return positive, _per_sample_scores(anchor, block, picked.view_as(negatives), copy=False)
 
     @torch.no_grad()
     def update(self, index: Tensor, embeddings: Tensor) -> None:
@@ -106,6 +102,19 @@ class MemoryBank(nn.Module):
         index, embeddings = index.to(self.rows.device), embeddings.to(self.rows.device)
         blended = self.rows.index_select(0, index).float() * self.momentum + embeddings.float() * (1 - self.momentum)
         self.rows.index_copy_(0, index, F.normalize(blended, dim=1).to(self.rows.dtype))
+
+
+def _per_sample_scores(anchor: Tensor, rows: Tensor, negatives: Tensor, copy: bool) -> Tensor:
+    """B x N scores of each anchor against its own drawn rows, by the cheaper of two equal sums.
+
+    With fewer rows than draws, scoring every row and picking the drawn columns moves M x D + B x M
+    floats; with more (a large bank), gathering the B x N drawn rows moves B x N x D and costs no
+    O(M) work. ``copy``: score a copy of ``rows`` when they change before the backward pass.
+    """
+    if rows.shape[0] <= negatives.numel():
+        return (anchor @ rows.to(anchor.dtype, copy=copy).T).gather(1, negatives)
+    drawn = rows.index_select(0, negatives.reshape(-1)).view(*negatives.shape, -1).to(anchor.dtype)
+    return torch.bmm(drawn, anchor.unsqueeze(2)).squeeze(2)
 
 
 def draw_per_sample_negatives(index: Tensor, num_rows: int, num_negatives: int) -> Tensor:
