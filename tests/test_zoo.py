@@ -559,7 +559,14 @@ def test_unknown_options_are_all_named_beside_the_accepted_ones():
         build_objective("cc", context(), {"order": "two"})
 
 
-@pytest.mark.parametrize("name", ("ab", "fsp", "kd", "dist"))
+def test_a_combined_objectives_option_errors_name_the_combination():
+    with pytest.raises(InputError, match=r"^objective 'crd\+kd' option temperature must be positive, got 0.0$"):
+        build_objective("crd+kd", context(), {"temperature": 0})
+    with pytest.raises(InputError, match=r"^objective 'crd\+kd' option critic='cosine' is not one of: nce, infonce$"):
+        build_objective("crd+kd", context(), {"critic": "cosine"})
+
+
+@pytest.mark.parametrize("name", ("ab", "fsp", "kd", "dist", "crd+kd"))
 def test_logit_methods_name_themselves_when_the_teacher_has_no_logits(name):
     ctx = ObjectiveContext(student_dim=6, teacher_dims=[9], num_samples=20, teacher_num_classes=[None],
                            student_maps=context().student_maps, teacher_maps=context().teacher_maps)
