@@ -313,6 +313,27 @@ def test_each_shared_draw_picks_the_allowed_row_of_its_rank(index):
     assert drawn.tolist() == [allowed[int(u * len(allowed))] for u in uniforms.tolist()]
 
 
+def test_shared_draws_need_no_memory_per_bank_row():
+    """A trillion rows would not fit a per-row mask: the draw must cost O(N log B), whatever M."""
+    num_rows = 10**12
+    index = torch.tensor([7, num_rows - 1, 7])
+    drawn = draw_shared_negatives(index, num_rows, 1000)
+    assert drawn.shape == (1000,)
+    assert int(drawn.min()) >= 0 and int(drawn.max()) < num_rows - 1
+    assert not set(drawn.tolist()) & {7, num_rows - 1}
+
+
+def test_per_sample_scores_on_a_large_bank_gather_only_the_drawn_rows():
+    """Scoring every row of a large bank would build B x M scores; a bank of 10^9 rows (one stored row, expanded) shows it does not."""
+    bank = MemoryBank(2, 8)
+    bank.rows = torch.randn(1, 8).expand(10**9, 8)
+    anchor = torch.randn(3, 8)
+    positive, negative = bank.score(anchor, torch.tensor([0, 5, 10**9 - 1]), torch.randint(0, 10**9, (3, 4)))
+    expected = anchor @ bank.rows[0]
+    torch.testing.assert_close(positive, expected)
+    torch.testing.assert_close(negative, expected.unsqueeze(1).expand(3, 4))
+
+
 def test_per_sample_negatives_avoid_only_the_anchor():
     torch.manual_seed(0)
     index = torch.tensor([0, 2, 4])
