@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from crossmodal.eval.benchmark import grid_specs
 from crossmodal.eval.grid import GridSpec, method_config, zoo_methods
 from crossmodal.eval.protocols import EvalSettings
 from crossmodal.eval.report import collect, markdown_table, mean_ranks
-from crossmodal.eval.tuning import Sweep, run_sweep, sweep_table, weight_option
+from crossmodal.eval.tuning import Sweep, run_sweep, summarise_sweep, sweep_table, weight_option
 from crossmodal.modalities import MODALITIES
 
 torch.set_num_threads(1)
@@ -83,9 +84,35 @@ def test_sweep_points_multiply_the_default_and_never_score_the_test_split(tmp_pa
 
 def test_sweep_table_marks_the_choice_and_failures(tmp_path):
     sweep = Sweep("depth", ("at",), (0.1, 1, 10), (0, 1), tmp_path)
-    table = sweep_table(sweep, {"at": {"100": 0.41, "1000": 0.45, "10000": None}}, {"at": "1000"})
+    table = sweep_table(sweep, {"scores": {"at": {"100": 0.41, "1000": 0.45, "10000": None}}, "chosen": {"at": "1000"}})
     assert "| AT | beta=100: 41.0; **beta=1000: 45.0**; beta=10000: — |" in table
-    assert "mean over seeds 0, 1" in table
+    assert "mean ± sample standard deviation over seeds 0, 1" in table
+    assert "Each metric" not in table
+
+
+def _record(seed: int, probe: float, pixels: float, miou: float) -> dict[str, float]:
+    return {"seed": seed, "probe_top1": probe, "pixel_accuracy": pixels, "miou": miou}
+
+
+def test_a_sweep_over_seeds_reports_each_points_spread_and_metrics(tmp_path):
+    sweep = Sweep("depth", ("kd",), (1, 10), (0, 1, 2), tmp_path)
+    runs = [[_record(0, 0.40, 0.60, 0.10), _record(1, 0.46, 0.63, 0.13), _record(2, 0.43, 0.57, 0.16)],
+            [_record(0, 0.5, 0.6, 0.2), {"seed": 1, "error": "non-finite loss"}, _record(2, 0.5, 0.6, 0.2)]]
+    document = summarise_sweep(sweep, [("kd", 1.0), ("kd", 10.0)], runs)
+    per_run = [1.10 / 3, 1.22 / 3, 1.16 / 3]  # each run's mean of the three metrics
+    assert document["scores"]["kd"]["1"] == pytest.approx(statistics.mean(per_run))
+    assert document["spreads"]["kd"]["1"] == pytest.approx(statistics.stdev(per_run))
+    assert document["scores"]["kd"]["10"] is None and document["metrics"]["kd"]["10"] is None
+    probe_mean, probe_spread = document["metrics"]["kd"]["1"]["probe_top1"]
+    assert probe_mean == pytest.approx(0.43) and probe_spread == pytest.approx(0.03)
+    table = sweep_table(sweep, document)
+    assert "| KD | **alpha=1: " in table and "alpha=10: —" in table
+    assert "| KD | alpha=1 | 43.0 ± 3.0 | 60.0 ± 3.0 | 13.0 ± 3.0 |" in table
+    assert "alpha=10 |" not in table
+    one_seed = Sweep("depth", ("kd",), (1,), (0,), tmp_path)
+    single = summarise_sweep(one_seed, [("kd", 1.0)], [runs[0][:1]])
+    assert single["spreads"]["kd"]["1"] is None and single["metrics"]["kd"]["1"]["miou"] == [0.10, None]
+    assert "| KD | alpha=1 | 40.0 | 60.0 | 10.0 |" in sweep_table(one_seed, single)
 
 
 TINY = [

@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sweep = Sweep(args.target, sweep_methods(names), parse_factors(args.factors), tuple(range(args.seeds)),
                       args.out, args.metric, tuple(args.overrides))
         document = run_sweep(sweep, args.jobs, args.threads)
-        print(sweep_table(sweep, document["scores"], document["chosen"]))
+        print(sweep_table(sweep, document))
         print(f"wrote {args.out / 'tune.md'} and tune.json")
         return 0
 
