@@ -25,10 +25,14 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def format_mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 1) -> str:
     """``"41.3 ± 2.0"`` (values times ``scale``); one value prints alone."""
-    mean, std = mean_std(values)
-    if math.isnan(std):
+    return format_mean_spread(*mean_std(values), scale=scale, digits=digits)
+
+
+def format_mean_spread(mean: float, spread: float, scale: float = 100.0, digits: int = 1) -> str:
+    """``format_mean_std`` of a mean and spread already computed; a NaN spread (one value) prints the mean alone."""
+    if math.isnan(spread):
         return f"{scale * mean:.{digits}f}"
-    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * spread:.{digits}f}"
 
 
 def method_title(method: str) -> str:

@@ -22,7 +22,7 @@ from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
 from crossmodal.eval.grid import GridSpec, run_grids
 from crossmodal.eval.protocols import EvalSettings
-from crossmodal.eval.report import mean_std, method_title
+from crossmodal.eval.report import format_mean_spread, mean_std, method_title
 from crossmodal.fileio import write_json_atomically, write_text_atomically
 from crossmodal.modalities import MODALITIES
 
@@ -158,7 +158,7 @@ def _best(by_weight: dict[str, float | None]) -> str | None:
 def _percent(mean: float | None, spread: float | None) -> str:
     if mean is None or math.isnan(mean):
         return "—"
-    return f"{100 * mean:.1f}" if spread is None else f"{100 * mean:.1f} ± {100 * spread:.1f}"
+    return format_mean_spread(mean, math.nan if spread is None else spread)
 
 
 def sweep_table(sweep: Sweep, document: dict[str, Any]) -> str:
