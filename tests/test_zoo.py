@@ -10,9 +10,12 @@ import torch
 import torch.nn.functional as F
 
 from crossmodal.distill import OBJECTIVES, ObjectiveContext, TrainingProgress, build_objective
+from crossmodal.distill.at import AttentionTransfer
 from crossmodal.distill.base import TeacherReads
+from crossmodal.distill.combined import CombinedObjective
 from crossmodal.distill.fsp import fsp_matrix
 from crossmodal.distill.ft import factor_distance
+from crossmodal.distill.kd import KD
 from crossmodal.distill.stage_maps import common_size, matched
 from crossmodal.distill.two_stage import pretrain_epochs
 from crossmodal.errors import InputError
@@ -564,6 +567,24 @@ def test_a_combined_objectives_option_errors_name_the_combination():
         build_objective("crd+kd", context(), {"temperature": 0})
     with pytest.raises(InputError, match=r"^objective 'crd\+kd' option critic='cosine' is not one of: nce, infonce$"):
         build_objective("crd+kd", context(), {"critic": "cosine"})
+
+
+def test_any_combination_names_itself_in_its_parts_errors():
+    """The name comes from registration, not from strings in the parts: a combination registered here speaks as itself."""
+
+    class KDPlusAT(CombinedObjective):
+        part_classes = {"kd": KD, "at": AttentionTransfer}
+
+    OBJECTIVES.register("kd+at")(KDPlusAT)
+    try:
+        with pytest.raises(InputError, match=r"^objective 'kd\+at' option temperature must be positive, got -1.0$"):
+            build_objective("kd+at", context(), {"temperature": -1})
+        with pytest.raises(InputError, match=r"^objective 'kd\+at' option stages=\[9\] is out of range for networks with 4 stage maps$"):
+            build_objective("kd+at", context(), {"stages": [9]})
+        with pytest.raises(InputError, match=r"^objective 'kd\+at' has no option 'tau'; its options are: alpha, beta, p, stages, temperature$"):
+            build_objective("kd+at", context(), {"tau": 1})
+    finally:
+        OBJECTIVES.unregister("kd+at")
 
 
 @pytest.mark.parametrize("name", ("ab", "fsp", "kd", "dist", "crd+kd"))

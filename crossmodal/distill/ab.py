@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext
+from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import check_stages, matched
 from crossmodal.distill.two_stage import PretrainThenKD
-from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 
@@ -49,9 +49,9 @@ class ActivationBoundaries(PretrainThenKD):
         temperature: float = 4.0,
     ) -> None:
         super().__init__(ctx, beta, pretrain_fraction, alpha, temperature)
-        self.stages = check_stages("ab", stages, ctx)
+        self.stages = check_stages(stages, ctx)
         if margin <= 0:
-            raise InputError(f"objective 'ab' option margin must be positive, got {margin}")
+            raise OptionError(f"option margin must be positive, got {margin}")
         self.margin = margin
         self.connectors = nn.ModuleList(
             nn.ModuleList(

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
+from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import check_stages, matched
-from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 
@@ -41,8 +41,8 @@ class AttentionTransfer(PerTeacherObjective):
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (0, 1, 2, 3), p: float = 2.0, beta: float = 100.0) -> None:
         super().__init__(ctx, beta)
         if p <= 0:
-            raise InputError(f"objective 'at' option p must be positive, got {p}")
-        self.stages = check_stages("at", stages, ctx)
+            raise OptionError(f"option p must be positive, got {p}")
+        self.stages = check_stages(stages, ctx)
         self.p = p
 
     def teacher_reads(self) -> TeacherReads:

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from crossmodal.distill.options import accepted_options, option_defaults
+from crossmodal.distill.options import accepted_options, named_errors, option_defaults
 from crossmodal.models.features import Features, MapSpec
 from crossmodal.registry import Registry
 
@@ -109,11 +109,15 @@ class Objective(nn.Module):
     @classmethod
     def check_options(cls, options: dict[str, Any]) -> dict[str, Any]:
         """``options`` converted to the defaults' types; an unknown or ill-typed option is an InputError."""
-        return accepted_options(cls.name, cls.option_defaults(), options)
+        with named_errors(cls.name):
+            return accepted_options(cls.option_defaults(), options)
 
     @classmethod
     def build(cls, ctx: ObjectiveContext, options: dict[str, Any]) -> Objective:
-        return cls(ctx, **cls.check_options(options))
+        """The objective sized by ``ctx``; every error about its options or sizes names ``cls.name``."""
+        checked = cls.check_options(options)
+        with named_errors(cls.name):
+            return cls(ctx, **checked)
 
     def set_progress(self, progress: TrainingProgress) -> None:
         """Called by the trainer before every step."""

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
-from crossmodal.errors import InputError
+from crossmodal.distill.options import OptionError
 from crossmodal.models.features import Features
 
 
@@ -40,7 +40,7 @@ class CorrelationCongruence(PerTeacherObjective):
     def __init__(self, ctx: ObjectiveContext, *, gamma: float = 0.4, order: int = 2, beta: float = 0.2) -> None:
         super().__init__(ctx, beta)
         if gamma <= 0 or order < 1:
-            raise InputError(f"objective 'cc' needs gamma > 0 and order >= 1, got gamma={gamma}, order={order}")
+            raise OptionError(f"needs gamma > 0 and order >= 1, got gamma={gamma}, order={order}")
         self.gamma = gamma
         self.order = order
 

@@ -1,7 +1,8 @@
 """Objectives that add up other objectives' terms, e.g. ``crd+kd`` = ``alpha * KD + beta * CRD``.
 
 Each part keeps its own options, weights and state; the combination only routes options to the
-part that declares them and merges the loss dicts.
+part that declares them and merges the loss dicts. A part's option errors name the combination
+(``Objective.build``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from torch import Tensor, nn
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads, TrainingProgress
 from crossmodal.distill.crd import CRD
 from crossmodal.distill.kd import KD
-from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 
@@ -32,14 +32,10 @@ class CombinedObjective(Objective):
 
     def __init__(self, ctx: ObjectiveContext, **options: Any) -> None:
         super().__init__()
-        self.parts = nn.ModuleDict({name: self._build_part(part, ctx, options) for name, part in self.part_classes.items()})
-
-    def _build_part(self, part: type[Objective], ctx: ObjectiveContext, options: dict[str, Any]) -> Objective:
-        """One part with its own options; its errors name the objective the user chose, not the part."""
-        try:
-            return part(ctx, **{key: value for key, value in options.items() if key in part.option_defaults()})
-        except InputError as error:
-            raise InputError(str(error).replace(f"objective {part.name!r}", f"objective {self.name!r}", 1)) from None
+        self.parts = nn.ModuleDict({
+            name: part(ctx, **{key: value for key, value in options.items() if key in part.option_defaults()})
+            for name, part in self.part_classes.items()
+        })
 
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:

@@ -58,6 +58,7 @@ from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads, term_keys
 from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample_negatives, draw_shared_negatives
+from crossmodal.distill.options import OptionError
 from crossmodal.distill.queue import NegativeQueue, momentum_copy, momentum_update
 from crossmodal.distill.stage_maps import check_stages
 from crossmodal.engine.distributed import gather_rows
@@ -286,23 +287,23 @@ class CRD(Objective):
     ) -> None:
         super().__init__()
         if ctx.num_samples < 2:
-            raise InputError(f"objective 'crd' needs at least 2 training samples for its memory bank, got {ctx.num_samples}")
+            raise OptionError(f"needs at least 2 training samples for its memory bank, got {ctx.num_samples}")
         for option, value, choices in (
             ("z_mode", z_mode, LogNormaliser.modes), ("sampling", sampling, SAMPLING_MODES), ("embed_inputs", embed_inputs, EMBED_INPUTS),
             ("critic", critic, CRITICS), ("negatives", negatives, NEGATIVE_SOURCES), ("bank_dtype", bank_dtype, tuple(BANK_DTYPES)),
             ("bank_placement", bank_placement, MemoryBank.placements), ("key_encoder", key_encoder, KEY_ENCODERS),
         ):
             if value not in choices:
-                raise InputError(f"objective 'crd' option {option}={value!r} is not one of: {', '.join(choices)}")
+                raise OptionError(f"option {option}={value!r} is not one of: {', '.join(choices)}")
         if negatives == "queue" and bank_placement == "host":
-            raise InputError("objective 'crd' option bank_placement=host applies to negatives=bank; a queue's rows stay on the training device")
+            raise OptionError("option bank_placement=host applies to negatives=bank; a queue's rows stay on the training device")
         if key_encoder == "student" and negatives != "queue":
-            raise InputError("objective 'crd' option key_encoder=student applies to negatives=queue; a bank stores past embeddings instead")
+            raise OptionError("option key_encoder=student applies to negatives=queue; a bank stores past embeddings instead")
         if num_negatives < 1 or feat_dim < 1 or tau <= 0 or queue_size < 1:
-            raise InputError("objective 'crd' options num_negatives, queue_size, feat_dim and tau must be positive")
+            raise OptionError("options num_negatives, queue_size, feat_dim and tau must be positive")
         for option, value, low_included in (("momentum", momentum, True), ("z_momentum", z_momentum, False), ("key_momentum", key_momentum, True)):
             if not (0 <= value < 1 if low_included else 0 < value < 1):
-                raise InputError(f"objective 'crd' option {option} must lie in {'[' if low_included else '('}0, 1), got {value}")
+                raise OptionError(f"option {option} must lie in {'[' if low_included else '('}0, 1), got {value}")
         self.num_samples = ctx.num_samples
         self.num_negatives = min(num_negatives, ctx.num_samples - 1)
         self.sampling = sampling
@@ -315,7 +316,7 @@ class CRD(Objective):
             self.key_network = momentum_copy(ctx.student)
             self._student = [ctx.student]  # a reference, not a submodule: its weights are the trainer's
         self.beta = beta
-        self.stages = check_stages("crd", stages, ctx) if stages else []
+        self.stages = check_stages(stages, ctx) if stages else []
         self.num_teachers = len(ctx.teacher_dims)
         # one term per (teacher, input): teacher-major, so the default (pooled only) keeps one term per teacher
         dims = [
@@ -342,7 +343,7 @@ class CRD(Objective):
         if self.sampling == "shared":
             if index.shape[0] >= self.num_samples:
                 raise InputError(
-                    f"objective 'crd' with sampling 'shared' needs more training samples ({self.num_samples}) "
+                    f"objective {self.name!r} with sampling 'shared' needs more training samples ({self.num_samples}) "
                     f"than the batch size ({index.shape[0]}); use sampling 'per-sample' or a smaller batch"
                 )
             return draw_shared_negatives(index, self.num_samples, self.num_negatives)

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads
 from crossmodal.distill.kd import check_shared_label_set, teacher_logits
-from crossmodal.errors import InputError
+from crossmodal.distill.options import OptionError
 from crossmodal.models.features import Features
 
 EPSILON = 1e-8
@@ -58,9 +58,9 @@ class DIST(Objective):
         self, ctx: ObjectiveContext, *, tau: float = 1.0, inter_weight: float = 1.0, intra_weight: float = 1.0, beta: float = 1.0
     ) -> None:
         super().__init__()
-        check_shared_label_set("dist", ctx)
+        check_shared_label_set(ctx)
         if tau <= 0:
-            raise InputError(f"objective 'dist' option tau must be positive, got {tau}")
+            raise OptionError(f"option tau must be positive, got {tau}")
         self.tau = tau
         self.inter_weight = inter_weight
         self.intra_weight = intra_weight

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
+from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import matched
-from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 TARGETS = ("pooled", "map")
@@ -43,7 +43,7 @@ class FitNet(PerTeacherObjective):
     ) -> None:
         super().__init__(ctx, beta)
         if target not in TARGETS:
-            raise InputError(f"objective 'fitnet' option target={target!r} is not one of: {', '.join(TARGETS)}")
+            raise OptionError(f"option target={target!r} is not one of: {', '.join(TARGETS)}")
         self.target = target
         self.student_stage = student_stage
         self.teacher_stage = teacher_stage
@@ -69,7 +69,7 @@ class FitNet(PerTeacherObjective):
 
 def _stage_channels(channels: list[int], stage: int, option: str) -> int:
     if not -len(channels) <= stage < len(channels):
-        raise InputError(
-            f"objective 'fitnet' option {option}={stage} is out of range for a network with {len(channels)} stage maps"
+        raise OptionError(
+            f"option {option}={stage} is out of range for a network with {len(channels)} stage maps"
         )
     return channels[stage]

@@ -23,9 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext
+from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import check_stages, common_size, pool_to
 from crossmodal.distill.two_stage import PretrainThenKD
-from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 
@@ -54,9 +54,9 @@ class FlowOfSolutionProcedure(PretrainThenKD):
         temperature: float = 4.0,
     ) -> None:
         super().__init__(ctx, beta, pretrain_fraction, alpha, temperature)
-        self.stages = check_stages("fsp", stages, ctx)
+        self.stages = check_stages(stages, ctx)
         if len(self.stages) < 2:
-            raise InputError(f"objective 'fsp' pairs consecutive stages, so option stages needs at least two, got {list(stages)}")
+            raise OptionError(f"pairs consecutive stages, so option stages needs at least two, got {list(stages)}")
         self.connectors = nn.ModuleList(
             nn.ModuleList(nn.Conv2d(ctx.student_map_channels[s], channels[s], kernel_size=1) for s in self.stages)
             for channels in ctx.teacher_map_channels

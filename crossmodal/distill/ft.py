@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, TeacherReads, term_keys
+from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import check_stages, matched
 from crossmodal.distill.two_stage import TwoStageObjective, check_fraction
-from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 
 
@@ -74,10 +74,10 @@ class FactorTransfer(TwoStageObjective):
     ) -> None:
         super().__init__()
         self.beta = beta
-        self.stages = check_stages("ft", stages, ctx)
+        self.stages = check_stages(stages, ctx)
         if not 0 < rate <= 4:
-            raise InputError(f"objective 'ft' option rate must lie in (0, 4], got {rate}")
-        self.pretrain_fraction = check_fraction("ft", pretrain_fraction)
+            raise OptionError(f"option rate must lie in (0, 4], got {rate}")
+        self.pretrain_fraction = check_fraction(pretrain_fraction)
         self.paraphrasers = nn.ModuleList(
             nn.ModuleList(Paraphraser(channels[s], max(1, round(rate * channels[s]))) for s in self.stages)
             for channels in ctx.teacher_map_channels

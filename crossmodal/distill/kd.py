@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads
-from crossmodal.errors import InputError
+from crossmodal.distill.options import OptionError
 from crossmodal.models.features import Features
 
 
@@ -26,13 +26,13 @@ def kd_loss(student_logits: Tensor, teacher_logits: list[Tensor], temperature: f
     return F.kl_div(student_log_probs, teacher_probs, reduction="batchmean") * temperature**2
 
 
-def check_shared_label_set(objective: str, ctx: ObjectiveContext) -> None:
+def check_shared_label_set(ctx: ObjectiveContext) -> None:
     """Objectives on logits need every teacher to have a classifier, all over one label set."""
     classes = set(ctx.teacher_num_classes)
     if not ctx.teacher_num_classes or None in classes:
-        raise InputError(f"objective {objective!r} needs teachers with class logits; at least one teacher has none")
+        raise OptionError("needs teachers with class logits; at least one teacher has none")
     if len(classes) != 1:
-        raise InputError(f"objective {objective!r} needs all teachers to share one label set, got class counts {sorted(classes)}")
+        raise OptionError(f"needs all teachers to share one label set, got class counts {sorted(classes)}")
 
 
 def teacher_logits(objective: str, student_out: Features, teacher_outs: list[Features]) -> list[Tensor]:
@@ -52,9 +52,9 @@ class KD(Objective):
 
     def __init__(self, ctx: ObjectiveContext, *, temperature: float = 4.0, alpha: float = 1.0) -> None:
         super().__init__()
-        check_shared_label_set("kd", ctx)
+        check_shared_label_set(ctx)
         if temperature <= 0:
-            raise InputError(f"objective 'kd' option temperature must be positive, got {temperature}")
+            raise OptionError(f"option temperature must be positive, got {temperature}")
         self.temperature = temperature
         self.alpha = alpha
 

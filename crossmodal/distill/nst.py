@@ -46,7 +46,7 @@ class NeuronSelectivityTransfer(PerTeacherObjective):
 
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (3,), beta: float = 50.0) -> None:
         super().__init__(ctx, beta)
-        self.stages = check_stages("nst", stages, ctx)
+        self.stages = check_stages(stages, ctx)
 
     def teacher_reads(self) -> TeacherReads:
         return TeacherReads(stages=tuple(self.stages))

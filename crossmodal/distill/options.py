@@ -2,14 +2,31 @@
 
 Each objective class declares its options as keyword-only constructor parameters with defaults,
 so the signature is the single list of what a config may set. Numbers arriving as strings (CLI
-overrides) are converted to the default's type.
+overrides) are converted to the default's type. Objectives say what is wrong without saying who
+they are (OptionError); ``named_errors`` puts the name the user chose in front, so a part of a
+combined objective (KD inside ``crd+kd``) speaks as the combination.
 """
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from crossmodal.errors import InputError
+
+
+class OptionError(InputError):
+    """A bad option or size of an objective, said without the objective's name (see ``named_errors``)."""
+
+
+@contextmanager
+def named_errors(objective: str) -> Iterator[None]:
+    """Turn an OptionError raised inside into one InputError sentence that starts with ``objective 'name'``."""
+    try:
+        yield
+    except OptionError as error:
+        raise InputError(f"objective {objective!r} {error}") from None
 
 
 def option_defaults(cls: type) -> dict[str, Any]:
@@ -18,23 +35,23 @@ def option_defaults(cls: type) -> dict[str, Any]:
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
-def accepted_options(objective: str, defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def accepted_options(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """Check ``options`` against ``defaults`` (what an objective accepts) and convert values to the defaults' types."""
-    reject_unknown(objective, options, set(defaults))
-    return {name: _convert(objective, name, value, defaults[name]) for name, value in options.items()}
+    reject_unknown(options, set(defaults))
+    return {name: _convert(name, value, defaults[name]) for name, value in options.items()}
 
 
-def reject_unknown(objective: str, options: dict[str, Any], known: set[str]) -> None:
-    """Raise InputError naming every option of ``options`` that is not in ``known``."""
+def reject_unknown(options: dict[str, Any], known: set[str]) -> None:
+    """Raise OptionError naming every option of ``options`` that is not in ``known``."""
     unknown = sorted(set(options) - known)
     if unknown:
-        raise InputError(
-            f"objective {objective!r} has no option {', '.join(map(repr, unknown))}; "
+        raise OptionError(
+            f"has no option {', '.join(map(repr, unknown))}; "
             f"its options are: {', '.join(sorted(known)) or 'none'}"
         )
 
 
-def _convert(objective: str, name: str, value: Any, default: Any) -> Any:
+def _convert(name: str, value: Any, default: Any) -> Any:
     kind = type(default)
     if kind in (int, float) and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         try:
@@ -47,4 +64,4 @@ def _convert(objective: str, name: str, value: Any, default: Any) -> Any:
         return tuple(value)  # lists from YAML and the command line, e.g. stages: [1, 2, 3]
     elif isinstance(value, kind):
         return value
-    raise InputError(f"objective {objective!r} option {name!r} must be a {kind.__name__}, got {value!r}")
+    raise OptionError(f"option {name!r} must be a {kind.__name__}, got {value!r}")

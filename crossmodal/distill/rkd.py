@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
-from crossmodal.errors import InputError
+from crossmodal.distill.options import OptionError
 from crossmodal.models.features import Features
 
 
@@ -56,7 +56,7 @@ class RelationalKD(PerTeacherObjective):
     def __init__(self, ctx: ObjectiveContext, *, distance_weight: float = 25.0, angle_weight: float = 50.0, beta: float = 0.1) -> None:
         super().__init__(ctx, beta)
         if distance_weight < 0 or angle_weight < 0 or distance_weight + angle_weight == 0:
-            raise InputError(f"objective 'rkd' weights must be non-negative and not both 0, got {distance_weight}, {angle_weight}")
+            raise OptionError(f"weights must be non-negative and not both 0, got {distance_weight}, {angle_weight}")
         self.distance_weight = distance_weight
         self.angle_weight = angle_weight
 

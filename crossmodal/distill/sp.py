@@ -39,7 +39,7 @@ class SimilarityPreserving(PerTeacherObjective):
 
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (3,), beta: float = 300.0) -> None:
         super().__init__(ctx, beta)
-        self.stages = check_stages("sp", stages, ctx)
+        self.stages = check_stages(stages, ctx)
 
     def teacher_reads(self) -> TeacherReads:
         return TeacherReads(stages=tuple(self.stages))

@@ -18,26 +18,26 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import ObjectiveContext
-from crossmodal.errors import InputError
+from crossmodal.distill.options import OptionError
 
 
-def check_stages(objective: str, stages: Sequence[int], ctx: ObjectiveContext) -> list[int]:
+def check_stages(stages: Sequence[int], ctx: ObjectiveContext) -> list[int]:
     """``stages`` as non-negative indices valid for the student and every teacher; otherwise one InputError."""
     counts = [len(ctx.student_maps), *(len(maps) for maps in ctx.teacher_maps)]
     if not stages or not all(isinstance(s, int) and not isinstance(s, bool) for s in stages):
-        raise InputError(f"objective {objective!r} option stages must be a non-empty list of stage indices, got {list(stages)!r}")
+        raise OptionError(f"option stages must be a non-empty list of stage indices, got {list(stages)!r}")
     if len(set(counts)) != 1:
-        raise InputError(
-            f"objective {objective!r} reads the same stages of student and teacher, but the student has "
+        raise OptionError(
+            "reads the same stages of student and teacher, but the student has "
             f"{counts[0]} stage maps and the teachers {counts[1:]}"
         )
     count = counts[0]
     bad = [s for s in stages if not -count <= s < count]
     if bad:
-        raise InputError(f"objective {objective!r} option stages={list(stages)} is out of range for networks with {count} stage maps")
+        raise OptionError(f"option stages={list(stages)} is out of range for networks with {count} stage maps")
     chosen = [s % count for s in stages]
     if len(set(chosen)) != len(chosen):
-        raise InputError(f"objective {objective!r} option stages={list(stages)} names a stage twice")
+        raise OptionError(f"option stages={list(stages)} names a stage twice")
     return chosen
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from torch import Tensor
 
 from crossmodal.distill.base import DISTILL, PRETRAIN, Objective, ObjectiveContext, TeacherReads, TrainingProgress, term_keys
-from crossmodal.distill.kd import KD, check_shared_label_set
-from crossmodal.errors import InputError
+from crossmodal.distill.kd import KD
+from crossmodal.distill.options import OptionError
 from crossmodal.models.features import Features
 
 
@@ -41,9 +41,9 @@ class TwoStageObjective(Objective):
         return self.progress is not None and self.phase(self.progress) == PRETRAIN
 
 
-def check_fraction(objective: str, fraction: float) -> float:
+def check_fraction(fraction: float) -> float:
     if not 0 < fraction < 1:
-        raise InputError(f"objective {objective!r} option pretrain_fraction must lie in (0, 1), got {fraction}")
+        raise OptionError(f"option pretrain_fraction must lie in (0, 1), got {fraction}")
     return fraction
 
 
@@ -57,12 +57,9 @@ class PretrainThenKD(TwoStageObjective):
 
     def __init__(self, ctx: ObjectiveContext, beta: float, pretrain_fraction: float, alpha: float, temperature: float) -> None:
         super().__init__()
-        check_shared_label_set(self.name, ctx)
-        if temperature <= 0:
-            raise InputError(f"objective {self.name!r} option temperature must be positive, got {temperature}")
-        self.pretrain_fraction = check_fraction(self.name, pretrain_fraction)
-        self.beta = beta
         self.second_phase = KD(ctx, temperature=temperature, alpha=alpha)
+        self.pretrain_fraction = check_fraction(pretrain_fraction)
+        self.beta = beta
 
     def teacher_reads(self) -> TeacherReads:
         """The pre-training term's stage maps (``stages``, set by the subclass), then KD's logits."""

@@ -63,7 +63,7 @@ class VariationalInformationDistillation(PerTeacherObjective):
 
     def __init__(self, ctx: ObjectiveContext, *, stages: tuple[int, ...] = (1, 2, 3), beta: float = 10.0) -> None:
         super().__init__(ctx, beta)
-        self.stages = check_stages("vid", stages, ctx)
+        self.stages = check_stages(stages, ctx)
         self.regressors = nn.ModuleList(
             nn.ModuleList(GaussianRegressor(ctx.student_map_channels[s], channels[s]) for s in self.stages)
             for channels in ctx.teacher_map_channels

@@ -252,7 +252,6 @@ class Trainer:
         """The student (built once: the objective class says beforehand whether it needs logits), then the objective."""
         config, teachers = self.config, self.teachers
         objective_class = OBJECTIVES.get(config.objective.name)
-        options = objective_class.check_options(config.objective.options)
         num_classes = None
         if objective_class.needs_student_logits:
             classes = {t.num_classes for t in teachers}
@@ -280,7 +279,7 @@ class Trainer:
             teacher_num_classes=[t.num_classes for t in teachers],
             student=student,
         )
-        objective = objective_class(context, **options)
+        objective = objective_class.build(context, config.objective.options)
         student = student.to(self.device, memory_format=self._memory_format)
         return student, spec, objective.to(self.device)
 
