@@ -15,6 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 lint: $(STAMP)
 	$(PY) -m ruff check crossmodal tools tests
+	$(PY) -m mypy
 
 test: lint
 	$(PY) -m pytest -q -m "not slow"

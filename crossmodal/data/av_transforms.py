@@ -6,6 +6,7 @@ generator, as in PairedTransform, so seeding makes an epoch reproducible.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -33,7 +34,7 @@ class VideoPairTransform(PairedTransform):
 
     def __init__(
         self,
-        size: tuple[int, int] = (112, 112),
+        size: Sequence[int] = (112, 112),
         train: bool = True,
         scale: tuple[float, float] = (0.6, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig
-from crossmodal.data.kinds import DataSetKind
+from crossmodal.data.kinds import DataSetKind, num_items
 from crossmodal.errors import InputError
 
 SOURCES = ("rgb",)
@@ -46,7 +46,7 @@ def prepare_data(config: DataConfig, progress: bool = True) -> None:
 def open_items(config: DataConfig) -> Dataset:
     """The data set of raw items (dicts with "rgb" and the target's key)."""
     items = data_set_kind(config).open(config)
-    if len(items) == 0:
+    if num_items(items) == 0:
         raise InputError(f"data set {describe(config)} has no samples")
     return items
 
@@ -61,7 +61,7 @@ def build_train_dataset(config: DataConfig, augment: bool = True) -> Dataset:
     if config.target not in first or "rgb" not in first:
         missing = "rgb" if config.target in first else config.target
         raise InputError(f"data set {describe(config)} has no {missing!r} modality, so it cannot train rgb -> {config.target}")
-    raw.transform = MODALITIES.get(config.target).transform(config, train=augment)
+    raw.transform = MODALITIES.get(config.target).transform(config, train=augment)  # type: ignore[attr-defined]  # every kind's items take one
     return raw
 
 

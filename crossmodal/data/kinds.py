@@ -22,6 +22,11 @@ def data_dir(config: DataConfig) -> Path:
     return Path(config.root or os.environ.get(DATA_DIR_ENV) or "data").expanduser()
 
 
+def num_items(dataset: Dataset) -> int:
+    """How many items a data set holds: every one here has a length, which torch's Dataset type leaves undeclared."""
+    return len(dataset)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class DataSetKind:
     """One training data set.

@@ -115,9 +115,8 @@ class RGBDFolder(Dataset):
                     continue
                 if not complete:
                     truncated.append(self._relative(path))
-            for role in ("depth", "labels"):
-                if "rgb" in sizes and role in sizes and sizes[role] != sizes["rgb"]:
-                    other = depth_path if role == "depth" else label_path
+            for role, other in (("depth", depth_path), ("labels", label_path)):
+                if other is not None and "rgb" in sizes and role in sizes and sizes[role] != sizes["rgb"]:
                     errors.append(f"{self._relative(rgb_path)} is {_size(sizes['rgb'])} but {self._relative(other)} is {_size(sizes[role])}")
         if truncated and strict:
             errors += [f"{name} ends early (truncated)" for name in truncated]

@@ -9,7 +9,7 @@ epoch reproducible.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cv2
@@ -112,7 +112,7 @@ class PairedTransform:
 
     def __init__(
         self,
-        size: tuple[int, int] = (240, 320),
+        size: Sequence[int] = (240, 320),
         train: bool = True,
         scale: tuple[float, float] = (0.5, 1.0),
         ratio: tuple[float, float] = (3 / 4, 4 / 3),

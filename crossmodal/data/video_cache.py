@@ -272,8 +272,8 @@ def prepare_video_cache(
             warnings.warn(f"skipping {error}", stacklevel=2)
 
     entries = []
-    for video in videos:
-        path = _cache_file(out, video)
+    for relative in videos:
+        path = _cache_file(out, relative)
         if not path.exists():
             continue
         with h5py.File(path, "r") as h5:
@@ -282,10 +282,10 @@ def prepare_video_cache(
         summary.samples += count
         entries.append(
             {
-                "video": video.as_posix(),
+                "video": relative.as_posix(),
                 "file": path.relative_to(out).as_posix(),
                 "samples": count,
-                "label": labels.get(video.as_posix()),
+                "label": labels.get(relative.as_posix()),
             }
         )
     write_json_atomically(out / INDEX_FILE, {"class_names": class_names, "videos": entries})

@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, summed
 from crossmodal.distill.options import OptionError
-from crossmodal.distill.stage_maps import check_stages, matched
+from crossmodal.distill.stage_maps import check_stages, matched, teacher_modules
 from crossmodal.distill.two_stage import PretrainThenKD
 from crossmodal.models.features import Features
 
@@ -62,7 +62,7 @@ class ActivationBoundaries(PretrainThenKD):
         )
 
     def pretraining_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
-        return sum(
+        return summed(
             boundary_loss(connector(student_out.maps[s].float()), teacher_out.maps[s].float(), self.margin)
-            for s, connector in zip(self.stages, self.connectors[teacher])
+            for s, connector in zip(self.stages, teacher_modules(self.connectors, teacher, nn.Sequential))
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads, summed
 from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import check_stages, matched
 from crossmodal.models.features import Features
@@ -49,4 +49,4 @@ class AttentionTransfer(PerTeacherObjective):
         return TeacherReads(stages=tuple(self.stages))
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
-        return sum(attention_loss(student_out.maps[s], teacher_out.maps[s], self.p) for s in self.stages)
+        return summed(attention_loss(student_out.maps[s], teacher_out.maps[s], self.p) for s in self.stages)

@@ -1,8 +1,9 @@
 """The contract every distillation objective follows, and the registry of objective classes the trainer builds from."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from torch import Tensor, nn
 
@@ -117,7 +118,7 @@ class Objective(nn.Module):
         """The objective sized by ``ctx``; every error about its options or sizes names ``cls.name``."""
         checked = cls.check_options(options)
         with named_errors(cls.name):
-            return cls(ctx, **checked)
+            return cls(ctx, **checked)  # type: ignore[call-arg]  # every subclass takes (ctx, **options)
 
     def set_progress(self, progress: TrainingProgress) -> None:
         """Called by the trainer before every step."""
@@ -140,6 +141,11 @@ class Objective(nn.Module):
     def teacher_reads(self) -> TeacherReads | None:
         """The teacher outputs ``forward`` reads (a teacher-output cache keeps only these); None: it may read any."""
         return None
+
+
+def summed(terms: Iterable[Tensor]) -> Tensor:
+    """Python's ``sum`` of one or more loss terms, typed as the Tensor it is (the builtin's start value is 0)."""
+    return cast(Tensor, sum(terms))
 
 
 def term_keys(name: str, count: int) -> list[str]:
@@ -173,7 +179,7 @@ class PerTeacherObjective(Objective):
 class ObjectiveRegistry(Registry[type[Objective]]):
     """Objective classes by name; registering a class also records its name on it (for messages)."""
 
-    def register(self, name: str):  # type: ignore[override]
+    def register(self, name: str):
         add = super().register(name)
 
         def register_class(cls: type[Objective]) -> type[Objective]:

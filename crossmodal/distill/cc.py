@@ -18,7 +18,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads, summed
 from crossmodal.distill.options import OptionError
 from crossmodal.models.features import Features
 
@@ -27,7 +27,7 @@ def correlation_matrix(features: Tensor, gamma: float, order: int) -> Tensor:
     """B x B Taylor-expanded Gaussian RBF kernel between the L2-normalised rows of ``features``."""
     unit = F.normalize(features.float(), dim=1)
     scaled = 2 * gamma * (unit @ unit.T)
-    return math.exp(-2 * gamma) * sum(scaled.pow(p) / math.factorial(p) for p in range(order + 1))
+    return math.exp(-2 * gamma) * summed(scaled.pow(p) / math.factorial(p) for p in range(order + 1))
 
 
 @OBJECTIVES.register("cc")

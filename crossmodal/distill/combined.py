@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from torch import Tensor, nn
 
@@ -33,9 +33,14 @@ class CombinedObjective(Objective):
     def __init__(self, ctx: ObjectiveContext, **options: Any) -> None:
         super().__init__()
         self.parts = nn.ModuleDict({
-            name: part(ctx, **{key: value for key, value in options.items() if key in part.option_defaults()})
+            name: part(ctx, **{key: value for key, value in options.items() if key in part.option_defaults()})  # type: ignore[call-arg]
             for name, part in self.part_classes.items()
         })
+
+    @property
+    def part_objectives(self) -> list[Objective]:
+        """The parts, typed (an nn.ModuleDict yields plain Modules)."""
+        return cast(list[Objective], list(self.parts.values()))
 
     @classmethod
     def option_defaults(cls) -> dict[str, Any]:
@@ -43,22 +48,22 @@ class CombinedObjective(Objective):
 
     def set_progress(self, progress: TrainingProgress) -> None:
         super().set_progress(progress)
-        for part in self.parts.values():
+        for part in self.part_objectives:
             part.set_progress(progress)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}
-        for part in self.parts.values():
+        for part in self.part_objectives:
             terms.update(part(student_out, teacher_outs, batch))
         return terms
 
     def teacher_reads(self) -> TeacherReads | None:
-        reads = [part.teacher_reads() for part in self.parts.values()]
+        reads = [part.teacher_reads() for part in self.part_objectives]
         return None if None in reads else functools.reduce(operator.or_, reads, TeacherReads())
 
     def diagnostics(self) -> dict[str, float]:
         values: dict[str, float] = {}
-        for part in self.parts.values():
+        for part in self.part_objectives:
             values.update(part.diagnostics())
         return values
 

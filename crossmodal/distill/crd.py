@@ -50,7 +50,7 @@ teacher-side embedding head ``W_T`` learns on that side.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -301,9 +301,9 @@ class CRD(Objective):
             raise OptionError("option key_encoder=student applies to negatives=queue; a bank stores past embeddings instead")
         if num_negatives < 1 or feat_dim < 1 or tau <= 0 or queue_size < 1:
             raise OptionError("options num_negatives, queue_size, feat_dim and tau must be positive")
-        for option, value, low_included in (("momentum", momentum, True), ("z_momentum", z_momentum, False), ("key_momentum", key_momentum, True)):
-            if not (0 <= value < 1 if low_included else 0 < value < 1):
-                raise OptionError(f"option {option} must lie in {'[' if low_included else '('}0, 1), got {value}")
+        for option, fraction, low_included in (("momentum", momentum, True), ("z_momentum", z_momentum, False), ("key_momentum", key_momentum, True)):
+            if not (0 <= fraction < 1 if low_included else 0 < fraction < 1):
+                raise OptionError(f"option {option} must lie in {'[' if low_included else '('}0, 1), got {fraction}")
         self.num_samples = ctx.num_samples
         self.num_negatives = min(num_negatives, ctx.num_samples - 1)
         self.sampling = sampling
@@ -349,13 +349,18 @@ class CRD(Objective):
             return draw_shared_negatives(index, self.num_samples, self.num_negatives)
         return draw_per_sample_negatives(index, self.num_samples, self.num_negatives)
 
+    @property
+    def contrast_terms(self) -> list[ContrastTerm]:
+        """The terms, teacher-major (``terms`` as a typed list: an nn.ModuleList yields plain Modules)."""
+        return cast(list[ContrastTerm], list(self.terms))
+
     def teacher_reads(self) -> TeacherReads:
         return TeacherReads(stages=tuple(self.stages)) if self.stages else TeacherReads(pooled=True)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
         if len(teacher_outs) != self.num_teachers:
             raise ValueError(f"CRD was built for {self.num_teachers} teachers but got {len(teacher_outs)} outputs")
-        device = self.terms[0].student_anchor_z.log_z.device
+        device = self.contrast_terms[0].student_anchor_z.log_z.device
         if self.negatives == "queue":
             index = negatives = torch.empty(0, dtype=torch.long, device=device)  # a queue needs neither
         else:
@@ -391,4 +396,4 @@ class CRD(Objective):
         """Mean positive / negative scores (v.u) and log Z per direction, from the last step (per stage when ``stages`` is set)."""
         inputs = [f"/stage{s}" for s in self.stages] or [""]
         names = [f"{key}{stage}" for key in term_keys("crd", self.num_teachers) for stage in inputs]
-        return {f"{name}/{diag}": value for name, term in zip(names, self.terms) for diag, value in term.diagnostics().items()}
+        return {f"{name}/{diag}": value for name, term in zip(names, self.contrast_terms) for diag, value in term.diagnostics().items()}

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads
-from crossmodal.distill.kd import check_shared_label_set, teacher_logits
+from crossmodal.distill.kd import check_shared_label_set, student_and_teacher_logits
 from crossmodal.distill.options import OptionError
 from crossmodal.models.features import Features
 
@@ -70,5 +70,5 @@ class DIST(Objective):
         return TeacherReads(logits=True)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
-        inter, intra = dist_terms(student_out.logits, teacher_logits("DIST", student_out, teacher_outs), self.tau)
+        inter, intra = dist_terms(*student_and_teacher_logits("DIST", student_out, teacher_outs), self.tau)
         return {"dist": self.beta * (self.inter_weight * inter + self.intra_weight * intra)}

@@ -22,9 +22,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, summed
 from crossmodal.distill.options import OptionError
-from crossmodal.distill.stage_maps import check_stages, common_size, pool_to
+from crossmodal.distill.stage_maps import check_stages, common_size, pool_to, teacher_modules
 from crossmodal.distill.two_stage import PretrainThenKD
 from crossmodal.models.features import Features
 
@@ -63,9 +63,9 @@ class FlowOfSolutionProcedure(PretrainThenKD):
         )
 
     def pretraining_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
-        student_maps = [connector(student_out.maps[s].float()) for s, connector in zip(self.stages, self.connectors[teacher])]
+        student_maps = [connector(student_out.maps[s].float()) for s, connector in zip(self.stages, teacher_modules(self.connectors, teacher, nn.Conv2d))]
         with torch.no_grad():
             teacher_maps = [teacher_out.maps[s].detach().float() for s in self.stages]
             teacher_flows = [fsp_matrix(a, b) for a, b in zip(teacher_maps, teacher_maps[1:])]
         student_flows = [fsp_matrix(a, b) for a, b in zip(student_maps, student_maps[1:])]
-        return sum((s - t).pow(2).mean() for s, t in zip(student_flows, teacher_flows)) / len(student_flows)
+        return summed((s - t).pow(2).mean() for s, t in zip(student_flows, teacher_flows)) / len(student_flows)

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, TeacherReads, term_keys
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, TeacherReads, summed, term_keys
 from crossmodal.distill.options import OptionError
-from crossmodal.distill.stage_maps import check_stages, matched
+from crossmodal.distill.stage_maps import check_stages, matched, teacher_modules
 from crossmodal.distill.two_stage import TwoStageObjective, check_fraction
 from crossmodal.models.features import Features
 
@@ -98,16 +98,17 @@ class FactorTransfer(TwoStageObjective):
         keys = term_keys("ft", len(teacher_outs))
         if self.pretraining:
             return {
-                key: sum(p.reconstruction_loss(out.maps[s]) for s, p in zip(self.stages, self.paraphrasers[k]))
+                key: summed(p.reconstruction_loss(out.maps[s]) for s, p in zip(self.stages, teacher_modules(self.paraphrasers, k, Paraphraser)))
                 for k, (key, out) in enumerate(zip(keys, teacher_outs))
             }
         return {key: self.beta * self._transfer_loss(k, student_out, out) for k, (key, out) in enumerate(zip(keys, teacher_outs))}
 
     def _transfer_loss(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
-        total = 0.0
-        for s, paraphraser, translator in zip(self.stages, self.paraphrasers[teacher], self.translators[teacher]):
+        terms = []
+        paraphrasers = teacher_modules(self.paraphrasers, teacher, Paraphraser)
+        for s, paraphraser, translator in zip(self.stages, paraphrasers, teacher_modules(self.translators, teacher, nn.Module)):
             paraphraser.eval()  # fixed after pre-training, BatchNorm statistics included
             with torch.no_grad():
                 teacher_factor = paraphraser.encoder(teacher_out.maps[s].detach().float())
-            total = total + factor_distance(translator(student_out.maps[s].float()), teacher_factor)
-        return total
+            terms.append(factor_distance(translator(student_out.maps[s].float()), teacher_factor))
+        return summed(terms)

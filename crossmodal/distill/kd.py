@@ -28,18 +28,19 @@ def kd_loss(student_logits: Tensor, teacher_logits: list[Tensor], temperature: f
 
 def check_shared_label_set(ctx: ObjectiveContext) -> None:
     """Objectives on logits need every teacher to have a classifier, all over one label set."""
-    classes = set(ctx.teacher_num_classes)
-    if not ctx.teacher_num_classes or None in classes:
+    if not ctx.teacher_num_classes or None in ctx.teacher_num_classes:
         raise OptionError("needs teachers with class logits; at least one teacher has none")
+    classes = {count for count in ctx.teacher_num_classes if count is not None}
     if len(classes) != 1:
         raise OptionError(f"needs all teachers to share one label set, got class counts {sorted(classes)}")
 
 
-def teacher_logits(objective: str, student_out: Features, teacher_outs: list[Features]) -> list[Tensor]:
-    """The teachers' logits, after checking that the student and every teacher returned logits."""
-    if student_out.logits is None or any(out.logits is None for out in teacher_outs):
+def student_and_teacher_logits(objective: str, student_out: Features, teacher_outs: list[Features]) -> tuple[Tensor, list[Tensor]]:
+    """The student's logits and the teachers', after checking that the student and every teacher returned logits."""
+    teachers = [out.logits for out in teacher_outs if out.logits is not None]
+    if student_out.logits is None or len(teachers) != len(teacher_outs):
         raise ValueError(f"{objective} needs logits from the student and from every teacher")
-    return [out.logits for out in teacher_outs]
+    return student_out.logits, teachers
 
 
 @OBJECTIVES.register("kd")
@@ -62,5 +63,5 @@ class KD(Objective):
         return TeacherReads(logits=True)
 
     def forward(self, student_out: Features, teacher_outs: list[Features], batch: dict[str, Any]) -> dict[str, Tensor]:
-        logits = teacher_logits("KD", student_out, teacher_outs)
-        return {"kd": self.alpha * kd_loss(student_out.logits, logits, self.temperature)}
+        student, teachers = student_and_teacher_logits("KD", student_out, teacher_outs)
+        return {"kd": self.alpha * kd_loss(student, teachers, self.temperature)}

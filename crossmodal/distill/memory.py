@@ -46,6 +46,7 @@ class MemoryBank(nn.Module):
 
     synchronises_itself = True
     placements = ("device", "host")
+    rows: Tensor
 
     def __init__(
         self, num_rows: int, dim: int, momentum: float = 0.5, dtype: torch.dtype = torch.float32, placement: str = "device",
@@ -157,6 +158,9 @@ class LogNormaliser(nn.Module):
 
     modes = ("first-batch", "ema")
     synchronises_itself = True
+
+    log_z: Tensor
+    initialised: Tensor
 
     def __init__(self, mode: str = "first-batch", momentum: float = 0.99) -> None:
         super().__init__()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads, summed
 from crossmodal.distill.stage_maps import check_stages, matched
 from crossmodal.models.features import Features
 
@@ -52,4 +52,4 @@ class NeuronSelectivityTransfer(PerTeacherObjective):
         return TeacherReads(stages=tuple(self.stages))
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
-        return sum(selectivity_mmd(student_out.maps[s], teacher_out.maps[s]) for s in self.stages)
+        return summed(selectivity_mmd(student_out.maps[s], teacher_out.maps[s]) for s in self.stages)

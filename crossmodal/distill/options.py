@@ -31,7 +31,7 @@ def named_errors(objective: str) -> Iterator[None]:
 
 def option_defaults(cls: type) -> dict[str, Any]:
     """The keyword-only parameters of ``cls.__init__`` and their defaults: the options it accepts."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
+    parameters = inspect.signature(cls).parameters.values()
     return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 

@@ -24,6 +24,8 @@ class NegativeQueue(nn.Module):
     """
 
     synchronises_itself = True
+    keys: Tensor
+    pointer: Tensor
 
     def __init__(self, size: int, dim: int, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()

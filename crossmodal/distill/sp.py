@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads, summed
 from crossmodal.distill.stage_maps import check_stages
 from crossmodal.models.features import Features
 
@@ -45,4 +45,4 @@ class SimilarityPreserving(PerTeacherObjective):
         return TeacherReads(stages=tuple(self.stages))
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
-        return sum(similarity_loss(student_out.maps[s], teacher_out.maps[s]) for s in self.stages)
+        return summed(similarity_loss(student_out.maps[s], teacher_out.maps[s]) for s in self.stages)

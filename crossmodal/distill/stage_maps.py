@@ -13,9 +13,10 @@ teacher; negative indices count from the deepest. Every network here has four st
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar, cast
 
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from crossmodal.distill.base import ObjectiveContext
 from crossmodal.distill.options import OptionError
@@ -39,6 +40,14 @@ def check_stages(stages: Sequence[int], ctx: ObjectiveContext) -> list[int]:
     if len(set(chosen)) != len(chosen):
         raise OptionError(f"option stages={list(stages)} names a stage twice")
     return chosen
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def teacher_modules(modules: nn.ModuleList, teacher: int, kind: type[M]) -> list[M]:
+    """The per-stage modules (of class ``kind``) of teacher number ``teacher`` in a per-teacher ModuleList of ModuleLists."""
+    return cast(list[M], list(cast(nn.ModuleList, modules[teacher])))
 
 
 def common_size(student: Tensor, teacher: Tensor) -> tuple[int, int]:

@@ -54,6 +54,8 @@ class PretrainThenKD(TwoStageObjective):
     """
 
     needs_student_logits = True
+    stages: list[int]
+    """The stage maps the pre-training term reads, set by the subclass."""
 
     def __init__(self, ctx: ObjectiveContext, beta: float, pretrain_fraction: float, alpha: float, temperature: float) -> None:
         super().__init__()

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
-from crossmodal.distill.stage_maps import check_stages, matched
+from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads, summed
+from crossmodal.distill.stage_maps import check_stages, matched, teacher_modules
 from crossmodal.models.features import Features
 
 INITIAL_VARIANCE = 5.0
@@ -73,7 +73,7 @@ class VariationalInformationDistillation(PerTeacherObjective):
         return TeacherReads(stages=tuple(self.stages))
 
     def teacher_term(self, teacher: int, student_out: Features, teacher_out: Features) -> Tensor:
-        return sum(
+        return summed(
             regressor.negative_log_likelihood(student_out.maps[s], teacher_out.maps[s])
-            for s, regressor in zip(self.stages, self.regressors[teacher])
+            for s, regressor in zip(self.stages, teacher_modules(self.regressors, teacher, GaussianRegressor))
         )

@@ -119,7 +119,7 @@ class WandbLogger:
                 job_type="train",
                 name=name,
                 config=config,
-                mode=mode,
+                mode=mode,  # type: ignore[arg-type]  # wandb's Literal; other values are wandb's to reject
                 dir=os.environ.get("WANDB_DIR", str(directory)),
                 id=run_id,
                 resume="allow" if run_id else None,
@@ -173,10 +173,10 @@ def log_evaluation(
         import wandb
 
         run = wandb.init(
-            project=WANDB_PROJECT, group=group, job_type="eval", name=name, config=config, mode=mode,
+            project=WANDB_PROJECT, group=group, job_type="eval", name=name, config=config, mode=mode,  # type: ignore[arg-type]
             dir=str(directory), settings=_wandb_settings(),
         )
-        summary = {f"segment/{key}": value for key, value in scores.items() if isinstance(value, (int, float))}
+        summary: dict[str, Any] = {f"segment/{key}": value for key, value in scores.items() if isinstance(value, (int, float))}
         if image is not None:
             summary["segment/examples"] = wandb.Image(image)
         run.log(summary)

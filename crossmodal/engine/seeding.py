@@ -6,7 +6,7 @@ Snapshots hold only tensors, ints and lists, so checkpoints stay loadable with
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 def capture_rng_state() -> dict[str, Any]:
     """The state of every global RNG the training loop draws from."""
     version, mt_state, gauss_next = random.getstate()
-    kind, np_keys, np_pos, np_has_gauss, np_cached = np.random.get_state()
+    kind, np_keys, np_pos, np_has_gauss, np_cached = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
     state: dict[str, Any] = {
         "python": {"version": version, "state": torch.tensor(mt_state, dtype=torch.int64), "gauss_next": gauss_next},
         "numpy": {

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from crossmodal.data.kinds import num_items
 from crossmodal.distill.base import TeacherReads
 from crossmodal.engine.checkpoint import state_checksum
 from crossmodal.engine.distributed import DistributedContext, barrier
@@ -99,7 +100,7 @@ class TeacherOutputCache:
         self.num_maps = [len(out.maps) for out in example]
         self.kept = [kept_outputs(reads, out) for out in example]
         shapes = [{name: tuple(output_of(out, name).shape[1:]) for name in names} for out, names in zip(example, self.kept)]
-        num_rows = len(dataset)
+        num_rows = num_items(dataset)
         if folder is None:
             self.outputs: list[dict[str, Any]] = [{name: torch.empty(num_rows, *shape) for name, shape in per.items()} for per in shapes]
             self.fill(range(num_rows), self.outputs)
@@ -125,7 +126,7 @@ class TeacherOutputCache:
 
     def fill(self, rows: range, outputs: list[dict[str, Any]]) -> None:
         """Run the teachers over the dataset rows ``rows`` and write each output named in ``outputs`` (per teacher) into its array."""
-        subset = self._dataset if len(rows) == len(self._dataset) else Subset(self._dataset, list(rows))
+        subset = self._dataset if len(rows) == num_items(self._dataset) else Subset(self._dataset, list(rows))
         loader = DataLoader(subset, batch_size=self._batch_size, shuffle=False)
         for batch in tqdm(loader, desc="caching teacher outputs", disable=not self._progress, leave=False):
             index = torch.as_tensor(batch["index"])

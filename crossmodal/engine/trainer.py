@@ -31,6 +31,7 @@ from tqdm import tqdm
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
 from crossmodal.data.build import build_train_dataset, data_set_kind, prepare_data
 from crossmodal.data.chunk_sampler import ORDERS, ChunkShuffleSampler
+from crossmodal.data.kinds import num_items
 from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 from crossmodal.distill.base import DISTILL
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
@@ -152,7 +153,7 @@ class Trainer:
         self._resume_path = checkpoint_path(resume) if resume is not None else None
         resume_state = load_checkpoint(self._resume_path) if self._resume_path is not None else None
         self.teachers = [
-            build_teacher(spec).to(self.device, memory_format=self._memory_format) for spec in config.teacher.specs
+            build_teacher(spec).to(self.device, memory_format=self._memory_format) for spec in config.teacher.specs  # type: ignore[call-overload]  # stubs omit memory_format
         ]
 
         if self.dist.is_main:
@@ -162,7 +163,7 @@ class Trainer:
         self._check_batch_fits()
 
         seed_everything(config.run.seed)
-        self.student, self.student_spec, self.objective = self._build_student_and_objective(len(self.dataset))
+        self.student, self.student_spec, self.objective = self._build_student_and_objective(num_items(self.dataset))
         if config.run.sync_batchnorm:
             convert_to_sync_batchnorm(self.student)
             convert_to_sync_batchnorm(self.objective)
@@ -239,7 +240,7 @@ class Trainer:
 
     @property
     def _samples_per_rank(self) -> int:
-        return len(self._chunk_sampler()) if self.config.data.order == "chunks" else len(self.dataset) // self.dist.world_size
+        return len(self._chunk_sampler()) if self.config.data.order == "chunks" else num_items(self.dataset) // self.dist.world_size
 
     def _check_batch_fits(self) -> None:
         if self.steps_per_epoch == 0:
@@ -280,7 +281,7 @@ class Trainer:
             student=student,
         )
         objective = objective_class.build(context, config.objective.options)
-        student = student.to(self.device, memory_format=self._memory_format)
+        student = student.to(self.device, memory_format=self._memory_format)  # type: ignore[call-overload]  # stubs omit memory_format
         return student, spec, objective.to(self.device)
 
     def _check_phases(self) -> None:
@@ -422,7 +423,7 @@ class Trainer:
 
     def _chunk_sampler(self) -> ChunkShuffleSampler:
         data = self.config.data
-        return ChunkShuffleSampler(len(self.dataset), data.chunk_size, data.window_chunks, self.config.run.seed,
+        return ChunkShuffleSampler(num_items(self.dataset), data.chunk_size, data.window_chunks, self.config.run.seed,
                                    self.dist.rank, self.dist.world_size)
 
     def _loader(self, epoch: int) -> DataLoader:
@@ -529,10 +530,10 @@ class Trainer:
         for key, tensor in built.items():
             old = stored.get(key)
             if isinstance(old, Tensor) and old.dim() >= 1 and tensor.dim() >= 1 and old.shape[0] != tensor.shape[0] \
-                    and old.shape[1:] == tensor.shape[1:] and tensor.shape[0] == len(self.dataset):
+                    and old.shape[1:] == tensor.shape[1:] and tensor.shape[0] == num_items(self.dataset):
                 raise InputError(
                     f"checkpoint {self._resume_path} holds per-sample state ({key}) for {old.shape[0]} training samples, "
-                    f"but the data set now has {len(self.dataset)}; a run continues on the data it started with, "
+                    f"but the data set now has {num_items(self.dataset)}; a run continues on the data it started with, "
                     "so start afresh in another --run-dir"
                 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -90,7 +90,7 @@ def window_extractor(
     say: Callable[[str], None] = print,
 ) -> Extract:
     """Pooled, window-averaged features of a clip set; stored under ``cache_dir`` keyed by weights and settings when given."""
-    encoder = WindowAveraged(student.model, round(window_seconds(student) * student.model.sample_rate))
+    encoder = WindowAveraged(student.model, round(window_seconds(student) * cast(int, student.model.sample_rate)))
 
     def extract(part: str, settings: dict[str, Any], clips: Dataset) -> tuple[np.ndarray, np.ndarray]:
         def compute() -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -106,7 +106,7 @@ def plot_summary(
     width = 0.8 / max(1, len(shown))
     many = len(shown) > 5  # the zoo: a wider chart, 20 distinct colours, the legend beside the bars
     figure, axes = plt.subplots(figsize=(12, 4.5) if many else (8, 4), dpi=120)
-    colours = plt.get_cmap("tab20").colors if many else plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = cast(Any, plt.get_cmap("tab20")).colors if many else plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for position, method in enumerate(shown):
         stats = [mean_std(table[method][metric]) for metric in metrics]
         means = [100 * mean for mean, _ in stats]

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from crossmodal.data.kinds import num_items
 from crossmodal.eval.extract import cached_features, extract_pooled, settings_fingerprint
 from crossmodal.eval.probe import format_probe_table, linear_probe
 from crossmodal.eval.protocols import ProbeReport, ProbeSettings
@@ -46,7 +47,7 @@ def scene_probe(
     }
     scores = {
         "probe_top1": result.top1, "probe_mean_class_accuracy": result.mean_class_accuracy, "probe_c": result.chosen_c,
-        "num_fit": len(fit), "num_scored": len(scored),
+        "num_fit": num_items(fit), "num_scored": num_items(scored),
     }
     return ProbeReport(TASK, str(path), scores, details, format_probe_table(result))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -9,13 +10,21 @@ from torch import Tensor, nn
 
 from crossmodal.registry import Registry
 
-HeadFactory = Callable[[list[int], int], nn.Module]
-SEGMENTATION_HEADS: Registry[HeadFactory] = Registry("segmentation head")
 DEFAULT_LR = 1e-3
 
 
+class SegmentationHead(nn.Module):
+    """Stage maps -> per-pixel class scores; ``default_lr`` is the head's learning rate when none is given."""
+
+    default_lr: ClassVar[float] = DEFAULT_LR
+
+
+HeadFactory = Callable[[list[int], int], SegmentationHead]
+SEGMENTATION_HEADS: Registry[HeadFactory] = Registry("segmentation head")
+
+
 @SEGMENTATION_HEADS.register("linear")
-class LinearHead(nn.Module):
+class LinearHead(SegmentationHead):
     """A 1x1 convolution on the deepest stage: per-location linear separability of the last features."""
 
     default_lr = 1e-2
@@ -29,7 +38,7 @@ class LinearHead(nn.Module):
 
 
 @SEGMENTATION_HEADS.register("fcn")
-class FCNHead(nn.Module):
+class FCNHead(SegmentationHead):
     """Every stage resized to the second stage's resolution (stride 8, as in FCN-8s), concatenated, 3x3 conv-BN-ReLU, 1x1.
 
     Shallow stages carry the edges, deep stages the semantics; the small head mixes both.
@@ -49,8 +58,8 @@ class FCNHead(nn.Module):
         self.classify = nn.Conv2d(hidden, num_classes, kernel_size=1)
 
     def forward(self, maps: list[Tensor]) -> Tensor:
-        size = tuple(maps[min(1, len(maps) - 1)].shape[-2:])
-        return self.classify(self.mix(torch.cat([_resize_map(m, size) for m in maps], dim=1)))
+        height, width = maps[min(1, len(maps) - 1)].shape[-2:]
+        return self.classify(self.mix(torch.cat([_resize_map(m, (height, width)) for m in maps], dim=1)))
 
 
 def _resize_map(features: Tensor, size: tuple[int, int]) -> Tensor:
@@ -62,5 +71,5 @@ def _resize_map(features: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(features, size=size, mode="bilinear", align_corners=False)
 
 
-def build_segmentation_head(kind: str, map_channels: list[int], num_classes: int) -> nn.Module:
+def build_segmentation_head(kind: str, map_channels: list[int], num_classes: int) -> SegmentationHead:
     return SEGMENTATION_HEADS.get(kind)(list(map_channels), num_classes)

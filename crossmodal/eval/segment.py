@@ -46,7 +46,7 @@ class Segmenter(nn.Module):
     def forward(self, x: Tensor, size: tuple[int, int] | None = None) -> Tensor:
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.finetune):
             maps = self.encoder(x).maps
-        return self.decode(maps, size or tuple(x.shape[-2:]))
+        return self.decode(maps, size or (x.shape[-2], x.shape[-1]))
 
     def decode(self, maps: list[Tensor], size: tuple[int, int]) -> Tensor:
         """Head logits for the encoder's stage maps, upsampled to ``size``."""
@@ -102,17 +102,18 @@ def train_segmenter(
     Batches without a labelled pixel are skipped; a train split without any is an InputError.
     """
     num_workers = settings.num_workers
+    samples: Any = dataset  # a Dataset, or the list of precomputed maps (both index and have a length)
     if settings.precompute_maps:
         if model.finetune:
             raise InputError("precompute_maps needs a frozen encoder; a fine-tuned encoder changes its maps every step")
-        dataset = frozen_maps(model.encoder.to(device), dataset, device, settings.batch_size, num_workers)
+        samples = frozen_maps(model.encoder.to(device), dataset, device, settings.batch_size, num_workers)
         num_workers = 0  # the maps are in memory already
     generator = torch.Generator().manual_seed(settings.seed)
     loader = DataLoader(
-        dataset, batch_size=settings.batch_size, shuffle=True, num_workers=num_workers,
-        generator=generator, drop_last=len(dataset) > settings.batch_size,
+        samples, batch_size=settings.batch_size, shuffle=True, num_workers=num_workers,
+        generator=generator, drop_last=len(samples) > settings.batch_size,
     )
-    lr = settings.lr or getattr(model.head, "default_lr", DEFAULT_LR)
+    lr: float = settings.lr if settings.lr else getattr(model.head, "default_lr", DEFAULT_LR)
     groups = [{"params": list(model.head.parameters()), "lr": lr}]
     if model.finetune:
         groups.append({"params": list(model.encoder.parameters()), "lr": lr * ENCODER_LR_FACTOR})

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from crossmodal.data.kinds import num_items
 from crossmodal.errors import InputError
 from crossmodal.eval.metrics import segmentation_scores
 from crossmodal.eval.protocols import SegmentReport, SegmentSettings
@@ -60,8 +61,8 @@ def segmentation_protocol(
         scores=segmentation_scores(confusion),
         confusion=confusion.tolist(),
         train_losses=losses,
-        num_fit=len(fit),
-        num_scored=len(scored),
+        num_fit=num_items(fit),
+        num_scored=num_items(scored),
         labelled_pixels=int(confusion.sum()),
         picture=render_examples(examples, draw_input) if examples else None,
         settings={

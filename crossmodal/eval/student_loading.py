@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from crossmodal.config import TrainConfig, config_from_dict
 from crossmodal.engine.checkpoint import checkpoint_path, load_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval.extract import weights_fingerprint
+from crossmodal.models.features import FeatureNetwork
 from crossmodal.models.frozen import freeze
 from crossmodal.models.student_registry import build_student
 
@@ -33,7 +33,7 @@ class LoadedStudent:
     for linking evaluation to it.
     """
 
-    model: nn.Module
+    model: FeatureNetwork
     config: TrainConfig
     modality: str
     spec: dict[str, Any]
@@ -104,7 +104,7 @@ def random_init_student(name: str, width: int, config: TrainConfig, seed: int = 
 
     modality = MODALITIES.get(config.data.target)
     config = replace(config, student=replace(config.student, name=name, width=width))
-    spec = {"name": name, "in_channels": modality.channels(config.data), "width": width, "num_classes": None}
+    spec: dict[str, Any] = {"name": name, "in_channels": modality.channels(config.data), "width": width, "num_classes": None}
     _check_fits(modality.name, config, spec, "--random-init")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

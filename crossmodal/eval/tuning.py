@@ -13,7 +13,7 @@ learning rate) counts as a failure, not an error.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,7 @@ def summarise_sweep(sweep: Sweep, points: Sequence[tuple[str, float]], results: 
             "runs": [record for records in results for record in records]}
 
 
-def _metric_summary(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> dict[str, list[float | None]]:
+def _metric_summary(records: Sequence[dict[str, Any]], metrics: Iterable[str]) -> dict[str, list[float | None]]:
     """[mean, spread] over the records of each metric."""
     summary: dict[str, list[float | None]] = {}
     for metric in metrics:

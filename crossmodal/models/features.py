@@ -40,6 +40,19 @@ class MapSpec:
     stride: tuple[int, int]
 
 
-def feature_info(network: nn.Module) -> list[MapSpec]:
+class FeatureNetwork(nn.Module):
+    """A network whose forward returns Features: every student and teacher.
+
+    Declares what the trainer, the objectives and the probes read from any of them: the pooled
+    size, each stage map's channels and stride, and the classifier's size (None: no classifier).
+    """
+
+    feature_dim: int
+    map_channels: list[int]
+    map_strides: list[tuple[int, int]]
+    num_classes: int | None
+
+
+def feature_info(network: FeatureNetwork) -> list[MapSpec]:
     """The stage maps a Features-returning network declares (``map_channels`` and ``map_strides``)."""
     return [MapSpec(int(c), (int(s[0]), int(s[1]))) for c, s in zip(network.map_channels, network.map_strides)]

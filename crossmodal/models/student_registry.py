@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from torch import nn
-
 from crossmodal.errors import InputError
+from crossmodal.models.features import FeatureNetwork
 from crossmodal.registry import Registry
 
 INPUT_KINDS = ("image", "waveform")
@@ -19,21 +18,21 @@ INPUT_KINDS = ("image", "waveform")
 
 @dataclass(frozen=True)
 class StudentArch:
-    """A student factory ``(in_channels, width, num_classes) -> nn.Module`` and the input kind it takes."""
+    """A student factory ``(in_channels, width, num_classes) -> FeatureNetwork`` and the input kind it takes."""
 
-    factory: Callable[..., nn.Module]
+    factory: Callable[..., FeatureNetwork]
     takes: str
 
 
 STUDENTS: Registry[StudentArch] = Registry("student")
 
 
-def register_student(name: str, takes: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register_student(name: str, takes: str) -> Callable[[Callable[..., FeatureNetwork]], Callable[..., FeatureNetwork]]:
     """Decorator: register a factory under ``name`` as a student taking ``takes`` inputs."""
     if takes not in INPUT_KINDS:
         raise ValueError(f"student {name!r}: takes must be one of {INPUT_KINDS}, got {takes!r}")
 
-    def add(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    def add(factory: Callable[..., FeatureNetwork]) -> Callable[..., FeatureNetwork]:
         STUDENTS.register(name)(StudentArch(factory, takes))
         return factory
 
@@ -47,7 +46,7 @@ def student_takes(name: str) -> str:
 
 def build_student(
     name: str = "resnet18", in_channels: int = 1, width: int = 64, num_classes: int | None = None
-) -> nn.Module:
+) -> FeatureNetwork:
     """Builds the student ``name`` with freshly initialised weights (drawn from torch's global generator)."""
     arch = STUDENTS.get(name)
     for option, value in (("in_channels", in_channels), ("width", width)):

@@ -9,11 +9,11 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
-from crossmodal.models.features import Features
+from crossmodal.models.features import FeatureNetwork, Features
 from crossmodal.models.student_registry import register_student
 
 
-class ResNetStudent(nn.Module):
+class ResNetStudent(FeatureNetwork):
     """ResNet of BasicBlocks on ``in_channels`` inputs; stage widths width x (1, 2, 4, 8).
 
     pooled: B x 8·width (global average pool of the last stage); maps: the four stage

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import torch
 import torchvision
-from torch import Tensor, nn
+from torch import Tensor
 
 from crossmodal.errors import InputError
 from crossmodal.models import efficientnet_lite
-from crossmodal.models.features import Features
+from crossmodal.models.features import FeatureNetwork, Features
 from crossmodal.models.frozen import Frozen
 from crossmodal.models.timm_teacher import build_timm_teacher
 from crossmodal.registry import Registry
@@ -41,7 +41,7 @@ TIMM_PREFIX = "timm"
 class TeacherArch:
     """How to build one architecture from its weights, and where its default weights live."""
 
-    from_state_dict: Callable[[dict[str, Tensor]], nn.Module]
+    from_state_dict: Callable[[dict[str, Tensor]], FeatureNetwork]
     default_weights: Callable[[], Path]
     how_to_get_weights: str
 
@@ -49,7 +49,7 @@ class TeacherArch:
 TEACHERS: Registry[TeacherArch] = Registry("teacher")
 
 
-class TorchvisionResNet(nn.Module):
+class TorchvisionResNet(FeatureNetwork):
     """A torchvision ResNet returning Features: pooled avgpool output, layer1..layer4 maps, fc logits."""
 
     def __init__(self, arch: str, num_classes: int) -> None:
@@ -78,13 +78,13 @@ def _classifier_rows(state_dict: dict[str, Tensor], keys: tuple[str, ...]) -> in
     raise ValueError(f"no classifier weight ({' or '.join(keys)})")
 
 
-def _load_resnet(arch: str, state_dict: dict[str, Tensor]) -> nn.Module:
+def _load_resnet(arch: str, state_dict: dict[str, Tensor]) -> FeatureNetwork:
     network = TorchvisionResNet(arch, num_classes=_classifier_rows(state_dict, ("fc.weight",)))
     network.net.load_state_dict(state_dict, strict=True)
     return network
 
 
-def _load_efficientnet_lite0(state_dict: dict[str, Tensor]) -> nn.Module:
+def _load_efficientnet_lite0(state_dict: dict[str, Tensor]) -> FeatureNetwork:
     network = efficientnet_lite.EfficientNetLite0(
         num_classes=_classifier_rows(state_dict, ("_fc.weight", "classifier.weight"))
     )
@@ -126,7 +126,7 @@ def _read_weights(path: Path, what: str) -> dict:
         raise InputError(f"{what} {path} is not a readable torch file ({type(error).__name__})") from None
 
 
-def _build_network(arch_name: str, state_dict: object, source: Path) -> nn.Module:
+def _build_network(arch_name: str, state_dict: object, source: Path) -> FeatureNetwork:
     if not isinstance(state_dict, dict):
         raise InputError(f"weights file {source} holds a {type(state_dict).__name__}, not a state dict")
     try:
@@ -138,7 +138,7 @@ def _build_network(arch_name: str, state_dict: object, source: Path) -> nn.Modul
         raise InputError(f"weights file {source} does not fit teacher {arch_name!r}: {reason}") from None
 
 
-def _from_checkpoint(path: Path) -> nn.Module:
+def _from_checkpoint(path: Path) -> FeatureNetwork:
     checkpoint = _read_weights(path, "teacher checkpoint")
     if not isinstance(checkpoint, dict) or not {"arch", "state_dict"} <= checkpoint.keys():
         raise InputError(f"teacher checkpoint {path} must be a dict with 'arch' and 'state_dict' keys")
@@ -149,7 +149,7 @@ def _from_checkpoint(path: Path) -> nn.Module:
     return _build_network(checkpoint["arch"], checkpoint["state_dict"], path)
 
 
-def _from_arch(arch_name: str, weights: Path | None) -> nn.Module:
+def _from_arch(arch_name: str, weights: Path | None) -> FeatureNetwork:
     arch = TEACHERS.get(arch_name)
     if weights is None:
         weights = arch.default_weights()
@@ -161,7 +161,7 @@ def _from_arch(arch_name: str, weights: Path | None) -> nn.Module:
     return _build_network(arch_name, _read_weights(weights, "weights file"), weights)
 
 
-def build_teacher(spec: str) -> nn.Module:
+def build_teacher(spec: str) -> FeatureNetwork:
     """Builds the frozen teacher named by ``spec`` (see the module docstring for the forms)."""
     name, _, path = spec.partition(":")
     if name == TIMM_PREFIX:

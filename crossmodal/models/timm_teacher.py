@@ -10,14 +10,15 @@ crossmodal contract) and is converted to the normalisation the architecture's we
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import timm
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from crossmodal.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from crossmodal.errors import InputError
-from crossmodal.models.features import Features
+from crossmodal.models.features import FeatureNetwork, Features
 
 STAGES = 4
 """Stage maps a timm teacher returns: the deepest four of its feature_info, like every other network here."""
@@ -40,8 +41,8 @@ def read_state_dict(path: Path) -> dict[str, Tensor]:
     return state
 
 
-def create_network(arch: str, num_classes: int = 1000) -> nn.Module:
-    """The architecture without weights; ViTs and the like take any input size."""
+def create_network(arch: str, num_classes: int = 1000) -> Any:
+    """The architecture without weights; ViTs and the like take any input size (Any: timm's attributes are untyped)."""
     try:
         # Dynamic image size lets ViTs take the non-square inputs the students' data come at.
         return timm.create_model(arch, pretrained=False, num_classes=num_classes, dynamic_img_size=True)
@@ -49,14 +50,18 @@ def create_network(arch: str, num_classes: int = 1000) -> nn.Module:
         return timm.create_model(arch, pretrained=False, num_classes=num_classes)
 
 
-class TimmTeacher(nn.Module):
+class TimmTeacher(FeatureNetwork):
     """A timm network returning Features; ``feature_dim``, ``map_channels``, ``map_strides`` from its feature_info."""
+
+    input_scale: Tensor
+    input_shift: Tensor
 
     def __init__(self, arch: str, state_dict: dict[str, Tensor], source: Path) -> None:
         super().__init__()
         if arch not in timm.list_models():
             raise InputError(f"teacher 'timm:{arch}': timm has no architecture {arch!r} (see timm.list_models())")
-        classifier = timm.get_pretrained_cfg(arch).classifier if timm.get_pretrained_cfg(arch) else None
+        pretrained = timm.get_pretrained_cfg(arch)
+        classifier = pretrained.classifier if pretrained else None
         weight = state_dict.get(f"{classifier}.weight") if classifier else None
         self.num_classes = int(weight.shape[0]) if weight is not None else 0
         self.net = create_network(arch, self.num_classes)
@@ -85,7 +90,7 @@ class TimmTeacher(nn.Module):
         return Features(pooled=pooled, maps=list(maps), logits=logits)
 
 
-def build_timm_teacher(arch_and_path: str) -> nn.Module:
+def build_timm_teacher(arch_and_path: str) -> FeatureNetwork:
     """``<arch>:/path/weights`` -> the (unfrozen) timm network; the caller freezes it."""
     arch, _, path = arch_and_path.partition(":")
     if not arch or not path:
