@@ -1,7 +1,7 @@
 """The contract every distillation objective follows, and the registry of objective classes the trainer builds from."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -179,7 +179,7 @@ class PerTeacherObjective(Objective):
 class ObjectiveRegistry(Registry[type[Objective]]):
     """Objective classes by name; registering a class also records its name on it (for messages)."""
 
-    def register(self, name: str):
+    def register(self, name: str) -> Callable[[type[Objective]], type[Objective]]:
         add = super().register(name)
 
         def register_class(cls: type[Objective]) -> type[Objective]:
