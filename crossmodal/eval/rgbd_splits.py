@@ -13,7 +13,6 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from crossmodal.config import TrainConfig
-from crossmodal.data.kinds import num_items
 from crossmodal.data.nyu import NYUDepthV2
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.errors import InputError
@@ -66,7 +65,7 @@ def rgbd_eval_splits(config: TrainConfig, path: Path, split: str, labels: str) -
     class_names, scene_classes = list(train_set.class_names), list(train_set.scene_classes)
     if split == "test":
         return train_set, open_labelled_split(config, path, "test", labels), class_names, scene_classes
-    held_out = np.arange(num_items(train_set)) % VALIDATION_EVERY == VALIDATION_EVERY - 1
+    held_out = np.arange(len(train_set)) % VALIDATION_EVERY == VALIDATION_EVERY - 1
     if not held_out.any():
         raise InputError(f"the train split of {path} has fewer than {VALIDATION_EVERY} frames, too few to hold out a validation part")
     fit = Subset(train_set, np.flatnonzero(~held_out).tolist())
