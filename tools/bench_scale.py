@@ -2,6 +2,7 @@
 
     python tools/bench_scale.py --quick        # M up to 10^6, few repeats: under 5 minutes on 2 CPU cores
     python tools/bench_scale.py                # more repeats
+    python tools/bench_scale.py --quick --device cuda   # part 1 and 2 on a GPU (tools/gpu_check.sh)
 
 Printed, each from one run of this script:
 
@@ -20,6 +21,10 @@ Printed, each from one run of this script:
    scores, BatchNorm statistics are averaged), against one process running the half batch alone;
    the difference is set against the default depth student's forward and backward step
    (ResNet-18 width 32, 96 x 128, batch 32; target: at most 5 %).
+
+With ``--device cuda`` parts 1 and 2 run on the GPU, in this one process: peak memory is what
+PyTorch allocated on the device for each setting, and host-placed banks pay the real copy of
+the rows read through pinned memory. Part 3 needs a GPU per rank (NCCL), so it is left out.
 """
 from __future__ import annotations
 
@@ -41,15 +46,19 @@ BATCH = 64
 NEGATIVES = 4096
 """Fewer than the smallest bank's rows, so every M draws the same number (CRD caps N at M - 1)."""
 BANK_ROWS = (10**4, 10**5, 10**6)
+CPU = torch.device("cpu")
 
 
-def median_seconds(step: Callable[[], None], repeats: int) -> float:
+def median_seconds(step: Callable[[], object], repeats: int, device: torch.device = CPU) -> float:
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(2):
         step()
+    sync()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         step()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -64,20 +73,20 @@ VARIANTS = {
 }
 
 
-def crd_step(num_samples: int, batch: int, variant: str = "bank", learn: bool = False) -> Callable[[], torch.Tensor]:
-    """One step of the CRD objective on fixed random features (``learn``: with an SGD step of its heads); returns the loss."""
+def crd_step(num_samples: int, batch: int, variant: str = "bank", learn: bool = False, device: torch.device = CPU) -> Callable[[], torch.Tensor]:
+    """One step of the CRD objective on fixed random features on ``device`` (``learn``: with an SGD step of its heads); returns the loss."""
     from crossmodal.distill import ObjectiveContext, build_objective
     from crossmodal.models.features import Features
 
     ctx = ObjectiveContext(student_dim=256, teacher_dims=[TEACHER_DIM], num_samples=num_samples)
-    objective = build_objective("crd", ctx, {"num_negatives": NEGATIVES, **VARIANTS[variant]}).train()
-    student = torch.randn(batch, 256, requires_grad=True)
-    teacher = Features(pooled=torch.randn(batch, TEACHER_DIM))
+    objective = build_objective("crd", ctx, {"num_negatives": NEGATIVES, **VARIANTS[variant]}).train().to(device)
+    student = torch.randn(batch, 256, device=device, requires_grad=True)
+    teacher = Features(pooled=torch.randn(batch, TEACHER_DIM, device=device))
     optimizer = torch.optim.SGD(objective.parameters(), lr=0.5) if learn else None
     generator = torch.Generator().manual_seed(0)
 
     def step() -> float:
-        index = torch.randint(0, num_samples, (batch,), generator=generator)
+        index = torch.randint(0, num_samples, (batch,), generator=generator).to(device)
         objective.zero_grad(set_to_none=True)
         student.grad = None
         loss = objective(Features(pooled=student), [teacher], {"index": index})["crd"]
@@ -89,22 +98,27 @@ def crd_step(num_samples: int, batch: int, variant: str = "bank", learn: bool = 
     return step
 
 
-def measure_bank(num_samples: int, repeats: int, variant: str) -> dict[str, float]:
-    """In a fresh process: the CRD step's median time and this process's peak resident memory."""
+def measure_bank(num_samples: int, repeats: int, variant: str, device: torch.device = CPU) -> dict[str, float]:
+    """The CRD step's median time and peak memory: on the CPU, in a fresh process, its peak resident memory;
+    on CUDA, in this process, what PyTorch allocated on the device for this setting alone."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    step = crd_step(num_samples, BATCH, variant)
-    seconds = median_seconds(step, repeats)
-    return {"step_ms": 1000 * seconds, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    step = crd_step(num_samples, BATCH, variant, device=device)
+    seconds = median_seconds(step, repeats, device)
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 1024 * resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"step_ms": 1000 * seconds, "peak_mib": peak / 2**20}
 
 
-def precision_gaps(num_samples: int, steps: int) -> dict[str, float]:
+def precision_gaps(num_samples: int, steps: int, device: torch.device = CPU) -> dict[str, float]:
     """Largest |loss - float32 loss| / float32 loss over ``steps`` steps from one seed, per bank precision."""
     torch.set_num_threads(1)
     losses = {}
     for variant in ("bank", "bank-bfloat16", "bank-float16"):
         torch.manual_seed(0)
-        step = crd_step(num_samples, BATCH, variant, learn=True)
+        step = crd_step(num_samples, BATCH, variant, learn=True, device=device)
         losses[variant] = [float(step()) for _ in range(steps)]
     return {variant: max(abs(a - b) / abs(b) for a, b in zip(losses[variant], losses["bank"])) for variant in losses if variant != "bank"}
 
@@ -161,8 +175,10 @@ def run_child(arguments: list[str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats: under 5 minutes on 2 CPU cores")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the objective runs (default cpu)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    device = torch.device(args.device)
     repeats = 5 if args.quick else 20
     if args.child:
         kind, *values = args.child
@@ -175,9 +191,15 @@ def main() -> None:
             print(json.dumps(measure_ranks(rank, world, port, rows, child_repeats)))
         return
 
+    def bank(rows: int, variant: str) -> dict[str, float]:
+        if device.type == "cuda":
+            return measure_bank(rows, repeats, variant, device)
+        return run_child(["--child", "bank", str(rows), str(repeats), variant])
+
     start = time.perf_counter()
-    print(f"CRD step: B = {BATCH}, N = {NEGATIVES}, shared sampling, 1 torch thread, median of {repeats}")
-    banks = {rows: run_child(["--child", "bank", str(rows), str(repeats), "bank"]) for rows in BANK_ROWS}
+    where = f"on {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "1 torch thread"
+    print(f"CRD step: B = {BATCH}, N = {NEGATIVES}, shared sampling, {where}, median of {repeats}")
+    banks = {rows: bank(rows, "bank") for rows in BANK_ROWS}
     base = banks[BANK_ROWS[0]]["step_ms"]
     base_memory = banks[BANK_ROWS[0]]["peak_mib"]
 
@@ -189,17 +211,20 @@ def main() -> None:
         show(f"M = {rows:,}", result)
     ratio = banks[BANK_ROWS[-1]]["step_ms"] / base
     print(f"  target: step at M = {BANK_ROWS[-1]:,} <= 1.2 x step at M = {BANK_ROWS[0]:,}: {ratio:.2f} -> {'met' if ratio <= 1.2 else 'missed'}")
-    show(f"M = {BANK_ROWS[-1]:,}, bfloat16 banks", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "bank-bfloat16"]))
-    show(f"M = {BANK_ROWS[-1]:,}, host banks", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "bank-host"]))
-    show(f"queue of {NEGATIVES:,} keys", run_child(["--child", "bank", str(BANK_ROWS[-1]), str(repeats), "queue"]))
-    per_sample = {rows: run_child(["--child", "bank", str(rows), str(repeats), "per-sample"]) for rows in (BANK_ROWS[0], BANK_ROWS[-1])}
+    show(f"M = {BANK_ROWS[-1]:,}, bfloat16 banks", bank(BANK_ROWS[-1], "bank-bfloat16"))
+    show(f"M = {BANK_ROWS[-1]:,}, host banks", bank(BANK_ROWS[-1], "bank-host"))
+    show(f"queue of {NEGATIVES:,} keys", bank(BANK_ROWS[-1], "queue"))
+    per_sample = {rows: bank(rows, "per-sample") for rows in (BANK_ROWS[0], BANK_ROWS[-1])}
     for rows, result in per_sample.items():
         show(f"M = {rows:,}, per-sample", result)
     print(f"  per-sample sampling: step at M = {BANK_ROWS[-1]:,} = "
           f"{per_sample[BANK_ROWS[-1]]['step_ms'] / per_sample[BANK_ROWS[0]]['step_ms']:.2f} x its step at M = {BANK_ROWS[0]:,}")
-    gaps = run_child(["--child", "precision", str(BANK_ROWS[0]), "50"])
+    gaps = precision_gaps(BANK_ROWS[0], 50, device) if device.type == "cuda" else run_child(["--child", "precision", str(BANK_ROWS[0]), "50"])
     print(f"\nHalf-precision banks, 50 steps at M = {BANK_ROWS[0]:,} from one seed: largest relative loss gap to float32: "
           + ", ".join(f"{variant.split('-')[1]} {100 * gap:.3f} %" for variant, gap in gaps.items()))
+    if device.type == "cuda":
+        print(f"\nRank synchronisation needs a GPU per rank (NCCL): not measured here.\n{time.perf_counter() - start:.0f} s")
+        return
 
     rows = BANK_ROWS[1]
     alone = run_child(["--child", "ranks", "0", "1", "0", str(rows), str(repeats)])["step_ms"]

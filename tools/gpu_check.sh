@@ -5,11 +5,16 @@
 #   2. the default training step per precision (fp32, AMP) and memory layout (contiguous,
 #      channels-last): ms per step, samples/s, CRD's share of the step, peak memory
 #      (tools/bench_step.py);
-#   3. a 2-epoch run of the default experiment (crossmodal-train), timed.
+#   3. the CRD objective's step against the bank size M = 10^4 .. 10^6 on the GPU, with device,
+#      bfloat16 and host-placed banks (the real pinned copy), the queue and per-sample
+#      negatives (tools/bench_scale.py --device cuda);
+#   4. a 2-epoch run of the default experiment (crossmodal-train), timed.
+# Every part runs even when an earlier one fails (a GPU is often lent for one call only);
+# the exit status says whether all passed, and the last line names those that did not.
 # Where pip cannot download, first run tools/gpu_wheels.sh on a machine that can and bring .whl/
 # along: the wheels are installed into a private folder. The log goes to $OUT/gpu_check.log
 # when OUT is set, else to runs/gpu_check.log.
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 log_dir="${OUT:-runs}"
@@ -20,15 +25,27 @@ if [ -d .whl ]; then
     "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/crossmodal-site .whl/*.whl
     export PYTHONPATH="$PYTHONPATH:/tmp/crossmodal-site"
 fi
+failed=()
+part() {  # part NAME COMMAND...: run one part, note it if it fails, go on
+    echo "== $1"
+    "${@:2}" || failed+=("$1")
+}
+default_run() {
+    local start
+    start=$(date +%s)
+    "$python" -m crossmodal.cli.train --epochs 2 --out "/tmp/crossmodal-gpu-check-$$" --wandb disabled --set run.progress=false || return
+    echo "2-epoch default run: $(( $(date +%s) - start )) s (data generation and teacher loading included)"
+}
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     "$python" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'device', torch.cuda.get_device_name())"
-    echo "== 1. CUDA tests"
-    "$python" -m pytest -q -p no:cacheprovider tests/test_cuda.py
-    echo "== 2. training step"
-    "$python" tools/bench_step.py --device cuda
-    echo "== 3. 2-epoch default run"
-    start=$(date +%s)
-    "$python" -m crossmodal.cli.train --epochs 2 --out "/tmp/crossmodal-gpu-check-$$" --wandb disabled --set run.progress=false
-    echo "2-epoch default run: $(( $(date +%s) - start )) s (data generation and teacher loading included)"
+    part "1. CUDA tests" "$python" -m pytest -q -p no:cacheprovider tests/test_cuda.py
+    part "2. training step" "$python" tools/bench_step.py --device cuda
+    part "3. CRD step against bank size" "$python" tools/bench_scale.py --device cuda
+    part "4. 2-epoch default run" default_run
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "GPU check: failed: ${failed[*]}"
+        exit 1
+    fi
+    echo "GPU check: every part passed"
 } 2>&1 | tee "$log"
