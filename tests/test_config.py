@@ -36,13 +36,13 @@ def test_base_file_is_merged_key_by_key(tmp_path):
 def test_overrides_parse_yaml_values_and_reach_free_options():
     config = apply_overrides(
         TrainConfig(),
-        ["optim.lr=0.01", "objective.options.num_negatives=4096", "data.input_size=[64, 80]", "teacher.specs=[resnet18, resnet50]", "run.amp=false"],
+        ["optim.lr=0.01", "objective.options.num_negatives=4096", "data.input_size=[64, 80]", "teacher.specs=[resnet18, resnet50]", "run.amp=true"],
     )
     assert config.optim.lr == 0.01
     assert config.objective.options == {"num_negatives": 4096}
     assert config.data.input_size == (64, 80)
     assert config.teacher.specs == ["resnet18", "resnet50"]
-    assert config.run.amp is False
+    assert config.run.amp is True
     assert TrainConfig().objective.options == {}, "overrides must not mutate the defaults"
 
 
