@@ -23,8 +23,6 @@ no more than the plain gather.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
@@ -33,24 +31,11 @@ from crossmodal.distill import ObjectiveContext, build_objective
 from crossmodal.models.features import Features
 from crossmodal.models.student_registry import build_student
 
+from timing import median_seconds
+
 TEACHER_DIM = 1280  # EfficientNet-Lite0's pooled feature size
 STUDENT_SETTINGS = {"120x160 w32": ((120, 160), 32), "96x128 w32": ((96, 128), 32), "240x320 w64": ((240, 320), 64)}
 DEFAULT_STUDENT = "120x160 w32"
-
-
-def median_seconds(step: Callable[[], None], device: torch.device, repeats: int) -> float:
-    def timed() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter() - start
-
-    for _ in range(2):
-        timed()
-    return statistics.median(timed() for _ in range(repeats))
 
 
 def student_step(
@@ -121,18 +106,18 @@ def main() -> None:
     student_ms = {}
     for label, (size, width) in STUDENT_SETTINGS.items():
         step = student_step(size, width, args.batch_size, device, args.amp)
-        student_ms[label] = 1000 * median_seconds(step, device, args.student_repeats)
+        student_ms[label] = 1000 * median_seconds(step, args.student_repeats, device)
         print(f"student resnet18 {label}: forward + backward {student_ms[label]:9.2f} ms")
     student_dim = build_student("resnet18", width=STUDENT_SETTINGS[DEFAULT_STUDENT][1]).feature_dim
 
     for num_negatives in args.negatives:
         gather = gather_step(num_negatives, args.num_samples, args.batch_size, device)
-        gather_ms = 1000 * median_seconds(gather, device, args.repeats)
+        gather_ms = 1000 * median_seconds(gather, args.repeats, device)
         print(f"\nN = {num_negatives}: plain gather of B x N bank rows {gather_ms:9.2f} ms")
         crd_ms = {}
         for sampling in ("shared", "per-sample"):
             step = crd_step(sampling, num_negatives, student_dim, args.num_samples, args.batch_size, device)
-            crd_ms[sampling] = 1000 * median_seconds(step, device, args.repeats)
+            crd_ms[sampling] = 1000 * median_seconds(step, args.repeats, device)
             ratios = ", ".join(f"{100 * crd_ms[sampling] / ms:5.1f} % of {label}" for label, ms in student_ms.items())
             print(f"  crd {sampling:10s} {crd_ms[sampling]:9.2f} ms = {crd_ms[sampling] / gather_ms:5.2f} x gather; {ratios}")
         shared_share = crd_ms["shared"] / student_ms[DEFAULT_STUDENT]

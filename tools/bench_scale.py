@@ -33,7 +33,6 @@ import json
 import os
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -41,26 +40,13 @@ from collections.abc import Callable
 
 import torch
 
+from timing import CPU, median_seconds
+
 TEACHER_DIM = 1280
 BATCH = 64
 NEGATIVES = 4096
 """Fewer than the smallest bank's rows, so every M draws the same number (CRD caps N at M - 1)."""
 BANK_ROWS = (10**4, 10**5, 10**6)
-CPU = torch.device("cpu")
-
-
-def median_seconds(step: Callable[[], object], repeats: int, device: torch.device = CPU) -> float:
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(2):
-        step()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 VARIANTS = {

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -27,23 +24,7 @@ import torch
 from crossmodal.config import apply_overrides, load_config
 from crossmodal.engine.trainer import Trainer
 
-
-def synchronised(device: torch.device) -> Callable[[], None]:
-    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-
-def median_ms(step: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> float:
-    sync = synchronised(device)
-    for _ in range(warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+from timing import median_seconds
 
 
 def peak_mib(device: torch.device) -> float:
@@ -65,7 +46,7 @@ def measure(overrides: list[str], warmup: int, repeats: int) -> dict[str, float]
         batch = next(iter(trainer._loader(1)))
         trainer.student.train()
         trainer.objective.train()
-        step_ms = median_ms(lambda: trainer._step(batch), device, warmup, repeats)
+        step_ms = 1000 * median_seconds(lambda: trainer._step(batch), repeats, device, warmup)
 
         on_device = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
         teacher_outs = trainer._teacher_outputs(on_device)
@@ -76,7 +57,7 @@ def measure(overrides: list[str], warmup: int, repeats: int) -> dict[str, float]
         def objective_step() -> None:
             sum(trainer.objective(features, teacher_outs, on_device).values()).backward()
 
-        objective_ms = median_ms(objective_step, device, warmup, repeats)
+        objective_ms = 1000 * median_seconds(objective_step, repeats, device, warmup)
         return {"step_ms": step_ms, "objective_ms": objective_ms, "peak_mib": peak_mib(device),
                 "batch": float(config.schedule.batch_size), "device": str(device)}
 
