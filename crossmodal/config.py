@@ -147,10 +147,10 @@ class RunConfig:
     ``dir``: the exact run directory; when unset a new ``<runs_dir>/<name>-<timestamp>``.
     ``wandb``: "auto" (online when logged in, else offline), "online", "offline", "disabled".
     ``device``: "auto" (CUDA when available), "cpu", "cuda", "cuda:N".
-    ``amp`` (autocast to bf16, fp16 where bf16 is missing) and ``channels_last`` apply on CUDA only. AMP is off by default: on an
-    H200 the default experiment's fastest step was float32 (``tools/bench_step.py``: 10.1 ms against
-    12.1 with AMP at batch 32; 14.8 against 17.2 with channels-last at batch 256), its student and
-    CRD being too small to gain from half precision; turn it on for large students or teachers.
+    ``amp`` (autocast to bf16, fp16 where bf16 is missing) and ``channels_last`` apply on CUDA only.
+    AMP is off by default: on an H200 the default experiment's fastest step was float32 in every
+    run of ``tools/bench_step.py`` (README, "On a GPU"), its student and CRD being too small to gain
+    from half precision; turn it on for large students or teachers.
     ``on_nonfinite``: what a step with a NaN or infinite loss does: "stop" (one sentence naming the
     step and the term; the last checkpoint is kept) or "skip" (no update; the epoch records count
     them, run so far, as ``skipped_steps``).
