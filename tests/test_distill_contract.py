@@ -27,7 +27,7 @@ PRETRAINED_KD = {"pretrain_fraction": 0.125, "alpha": 1.0, "temperature": 4.0}
 DOCUMENTED = {
     "ab": ({"stages": (1, 2, 3), "margin": 1.0, "beta": 1.0, **PRETRAINED_KD}, None, "AB"),
     "at": ({"stages": (0, 1, 2, 3), "p": 2.0, "beta": 100.0}, 1000.0, "AT"),
-    "cc": ({"gamma": 0.4, "order": 2, "beta": 0.2}, 0.02, "CC"),
+    "cc": ({"gamma": 0.4, "order": 2, "beta": 2.0}, 0.02, "CC"),
     "crd": (CRD_DEFAULTS, None, "CRD"),
     "crd+kd": ({**KD_DEFAULTS, **CRD_DEFAULTS}, None, "CRD+KD"),
     "dist": ({"tau": 1.0, "inter_weight": 1.0, "intra_weight": 1.0, "beta": 1.0}, 1.0, "DIST"),
