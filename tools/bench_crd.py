@@ -31,7 +31,7 @@ from crossmodal.distill import ObjectiveContext, build_objective
 from crossmodal.models.features import Features
 from crossmodal.models.student_registry import build_student
 
-from timing import median_seconds
+from measure import median_seconds
 
 TEACHER_DIM = 1280  # EfficientNet-Lite0's pooled feature size
 STUDENT_SETTINGS = {"120x160 w32": ((120, 160), 32), "96x128 w32": ((96, 128), 32), "240x320 w64": ((240, 320), 64)}

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from collections.abc import Callable
 
 import torch
 
-from timing import CPU, median_seconds
+from measure import CPU, median_seconds, peak_mib
 
 TEACHER_DIM = 1280
 BATCH = 64
@@ -94,8 +93,7 @@ def measure_bank(num_samples: int, repeats: int, variant: str, device: torch.dev
         torch.cuda.reset_peak_memory_stats(device)
     step = crd_step(num_samples, BATCH, variant, device=device)
     seconds = median_seconds(step, repeats, device)
-    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 1024 * resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"step_ms": 1000 * seconds, "peak_mib": peak / 2**20}
+    return {"step_ms": 1000 * seconds, "peak_mib": peak_mib(device)}
 
 
 def precision_gaps(num_samples: int, steps: int, device: torch.device = CPU) -> dict[str, float]:

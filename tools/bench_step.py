@@ -15,7 +15,6 @@ peak memory (CUDA: allocated by PyTorch; CPU: the process's resident peak).
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 from pathlib import Path
 
@@ -24,13 +23,7 @@ import torch
 from crossmodal.config import apply_overrides, load_config
 from crossmodal.engine.trainer import Trainer
 
-from timing import median_seconds
-
-
-def peak_mib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from measure import median_seconds, peak_mib
 
 
 def measure(overrides: list[str], warmup: int, repeats: int) -> dict[str, float]:

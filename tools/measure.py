@@ -1,6 +1,8 @@
-"""The timing the benchmark scripts share: a step's median wall time, the device drained around each."""
+"""What the benchmark scripts measure the same way: a step's median wall time, the device drained
+around each, and the peak memory of this process."""
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -26,3 +28,10 @@ def median_seconds(step: Callable[[], object], repeats: int, device: torch.devic
     for _ in range(warmup):
         timed()
     return statistics.median(timed() for _ in range(repeats))
+
+
+def peak_mib(device: torch.device = CPU) -> float:
+    """MiB at the peak: on CUDA what PyTorch allocated on ``device`` since its last reset, else this process's resident peak."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
