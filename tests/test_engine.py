@@ -21,6 +21,7 @@ from crossmodal.engine.logging import MetricsFile, resolve_wandb_mode
 from crossmodal.engine.trainer import Trainer
 from crossmodal.errors import InputError
 from crossmodal.eval.student_loading import load_trained_student
+from crossmodal.machine import machine_description
 from crossmodal.models.sync_batchnorm import SyncBatchNorm, convert_to_sync_batchnorm
 
 torch.set_num_threads(1)  # small batches gain nothing from more threads on a shared machine
@@ -77,6 +78,7 @@ def test_run_writes_config_metrics_and_weights_only_checkpoint(tmp_path, data_ro
     epoch_record = [r for r in records if r.get("event") == "epoch"][-1]
     assert np.isfinite(epoch_record["loss"]) and epoch_record["samples_per_s"] > 0
     assert {"lr", "loss/crd", "diag/crd/pos_score"} <= epoch_record.keys()
+    assert epoch_record["machine"] == machine_description(trainer.device), "tables name the kind of machine that trained them"
     assert _states_equal(teacher_before, trainer.teachers[0].state_dict()), "teacher weights or BN statistics changed"
     student = load_trained_student(run).model
     assert student(torch.zeros(2, 1, 32, 48)).pooled.shape == (2, 64)

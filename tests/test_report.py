@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from crossmodal import machine
 from crossmodal.errors import InputError
+from crossmodal.eval.benchmark import machines_note
 from crossmodal.eval.grid import GridSpec, method_config, run_grid
 from crossmodal.eval.protocols import EvalSettings
 from crossmodal.eval.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
+from crossmodal.machine import machine_description
 from crossmodal.modalities import MODALITIES
 
 torch.set_num_threads(1)  # tiny batches gain nothing from more threads on a shared machine
@@ -66,6 +69,29 @@ def test_summary_keeps_every_value_and_marks_single_seeds():
     single = summarise(KNOWN[:2], ["none", "crd"], DEPTH)
     assert single["none"]["probe_top1"] == {"mean": 0.30, "std": None, "n": 1, "values": [0.30]}
     assert json.loads(json.dumps(single)) == single
+
+
+def test_the_machines_note_names_the_one_kind_or_counts_each_of_a_mix():
+    epyc, xeon = "AMD EPYC, AVX512 kernels, torch 2.9.1", "Intel Xeon, AVX2 kernels, torch 2.9.1"
+    untrained = {"machines": []}
+    assert machines_note([untrained, {"machines": [epyc]}, {"machines": [epyc]}]) == f"Trained on: {epyc}."
+    assert machines_note([untrained]) == "Trained on: no training (every run untrained)."
+    mixed = machines_note([{"machines": [epyc, xeon]}, {"machines": [epyc]}, {}])
+    assert mixed == (f"Trained on 3 kinds of machine, so the numbers repeat only on the same mix: {epyc} (2 runs); "
+                     f"{xeon} (1 run); not recorded (1 run).")
+
+
+def test_the_cpu_model_comes_from_cpuinfo_else_the_platform(tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654 96-Core Processor\n\nprocessor\t: 1\n")
+    monkeypatch.setattr(machine, "CPUINFO", cpuinfo)
+    assert machine.cpu_model() == "AMD EPYC 9654 96-Core Processor"
+    described = machine.machine_description(torch.device("cpu"))
+    assert described == f"AMD EPYC 9654 96-Core Processor, {torch.backends.cpu.get_cpu_capability()} kernels, torch {torch.__version__}"
+    monkeypatch.setattr(machine, "CPUINFO", tmp_path / "absent")
+    monkeypatch.setattr(machine.platform, "processor", lambda: "")
+    monkeypatch.setattr(machine.platform, "machine", lambda: "x86_64")
+    assert machine.cpu_model() == "x86_64"
 
 
 def test_chart_is_a_png(tmp_path):
@@ -133,6 +159,7 @@ def test_tiny_grid_trains_and_scores_every_method_on_a_validation_fifth(tmp_path
                     EvalSettings(head_epochs=1, split="validation"))
     records = run_grid(spec, jobs=2)
     assert [(r["method"], r["seed"]) for r in records] == [("none", 0), ("crd", 0)]
+    assert [r["machines"] for r in records] == [[], [machine_description(torch.device("cpu"))]], "only trained epochs name a machine"
     for run in records:
         assert run["num_scored"] == (run["num_fit"] + run["num_scored"]) // 5
         assert 0 <= run["probe_top1"] <= 1 and 0 <= run["miou"] <= run["pixel_accuracy"] <= 1
@@ -175,6 +202,7 @@ def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypat
     assert report["summary"]["crd"]["miou"]["values"] == [report["runs"][1]["miou"]]
     markdown = (out / "report.md").read_text()
     assert markdown_table(report["runs"], ["none", "crd"], DEPTH) in markdown and "Seeds: 0." in markdown
+    assert f"Trained on: {machine_description(torch.device('cpu'))}." in markdown
     assert (out / "report-depth.png").is_file()
 
     checkpoint = out / "depth" / "crd-seed0" / "last.pt"

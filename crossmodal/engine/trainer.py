@@ -41,6 +41,7 @@ from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restor
 from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint
 from crossmodal.errors import InputError
 from crossmodal.fileio import remove_stale_temporaries
+from crossmodal.machine import machine_description
 from crossmodal.modalities import MODALITIES
 from crossmodal.models.features import Features, feature_info
 from crossmodal.models.student_registry import STUDENTS, build_student
@@ -148,6 +149,7 @@ class Trainer:
         self.config = config
         self.dist = init_distributed(resolve_device(config.run.device))
         self.device = resolve_device(config.run.device, self.dist.local_rank)
+        self.machine = machine_description(self.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         self._resume_path = checkpoint_path(resume) if resume is not None else None
@@ -486,7 +488,7 @@ class Trainer:
         samples = steps * config.schedule.batch_size * self.dist.world_size
         record = self._record(epoch, means, samples / max(elapsed, 1e-9))
         progress = TrainingProgress(epoch, self.global_step - 1, self.steps_per_epoch, config.schedule.epochs)
-        record.update(event="epoch", phase=self.objective.phase(progress), epoch_time_s=round(elapsed, 3))
+        record.update(event="epoch", phase=self.objective.phase(progress), epoch_time_s=round(elapsed, 3), machine=self.machine)
         if self.skipped_steps:
             record["skipped_steps"] = self.skipped_steps
         if self.dist.enabled:

@@ -48,6 +48,7 @@ from crossmodal.modalities import MODALITIES, Modality
 PROGRESS_POLL_S = 2.0
 RESULTS_FILE = "report.json"
 WORKER_OVERRIDES = ("run.progress=false",)
+UNRECORDED = "not recorded"
 """Added to every run of a grid: the trainers' own bars would interleave across workers; run_grid shows one bar instead."""
 
 
@@ -146,6 +147,7 @@ def run_one(spec: GridSpec, method: str, seed: int, say: Callable[[str], None] =
     run_dir = train(config)
     record: dict[str, Any] = {"method": method, "seed": seed, "run_dir": str(run_dir)}
     record["train_s"] = round(time.perf_counter() - start, 1)
+    record["machines"] = training_machines(run_dir)
     loads.append(os.getloadavg()[0])
 
     student = load_trained_student(run_dir)
@@ -242,6 +244,15 @@ def epochs_done(config: TrainConfig) -> int:
         if record.get("event") == "epoch":
             done = max(done, int(record["epoch"]))
     return done
+
+
+def training_machines(run_dir: Path) -> list[str]:
+    """The kinds of machine that trained the run's epochs, from its metrics file (an untrained run: none).
+
+    Epochs logged before runs recorded their machine count as UNRECORDED.
+    """
+    records = MetricsFile(run_dir / METRICS_FILE).read()
+    return sorted({str(record.get("machine", UNRECORDED)) for record in records if record.get("event") == "epoch"})
 
 
 def save_records(spec: GridSpec, records: Sequence[dict[str, Any]], path: Path) -> None:
