@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 
 CPUINFO = Path("/proc/cpuinfo")
+UNRECORDED = "not recorded"
+"""The machine of epochs trained before runs recorded it."""
 
 
 def cpu_model() -> str:

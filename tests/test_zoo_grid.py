@@ -17,6 +17,7 @@ from crossmodal.eval.grid import GridSpec, method_config, zoo_methods
 from crossmodal.eval.protocols import EvalSettings
 from crossmodal.eval.report import collect, markdown_table, mean_ranks
 from crossmodal.eval.tuning import Sweep, run_sweep, summarise_sweep, sweep_table, weight_option
+from crossmodal.machine import machine_description
 from crossmodal.modalities import MODALITIES
 
 torch.set_num_threads(1)
@@ -133,4 +134,5 @@ def test_a_tiny_sweep_picks_the_finite_weight_and_records_the_diverged_one(tmp_p
     failed = [run for run in document["runs"] if "error" in run]
     assert len(failed) == 1 and "non-finite" in failed[0]["error"]
     assert json.loads((tmp_path / "tune" / "tune.json").read_text())["chosen"] == {"at": "1000"}
-    assert "**beta=1000:" in (tmp_path / "tune" / "tune.md").read_text()
+    markdown = (tmp_path / "tune" / "tune.md").read_text()
+    assert "**beta=1000:" in markdown and f"Trained on: {machine_description(torch.device('cpu'))}." in markdown

@@ -8,16 +8,15 @@ report.json (every per-seed number, the specs and the summaries).
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
-from crossmodal.eval.grid import RESULTS_FILE, UNRECORDED, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
+from crossmodal.eval.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
 from crossmodal.eval.protocols import EvalSettings
-from crossmodal.eval.report import markdown_table, plot_summary, report_section, summarise
+from crossmodal.eval.report import machines_note, markdown_table, plot_summary, report_section, summarise
 from crossmodal.fileio import write_json_atomically, write_text_atomically
 from crossmodal.modalities import MODALITIES
 from crossmodal.parallel import usable_cores
@@ -83,15 +82,6 @@ def describe(spec: GridSpec, records: Sequence[dict[str, Any]]) -> list[str]:
         f"mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f})."
     )
     return notes
-
-
-def machines_note(records: Sequence[dict[str, Any]]) -> str:
-    """Which kind of machine trained the runs: seeded numbers repeat bit for bit on one kind only (crossmodal.machine)."""
-    counts = Counter(machine for record in records for machine in record.get("machines", [UNRECORDED]))
-    if len(counts) <= 1:
-        return f"Trained on: {next(iter(counts), 'no training (every run untrained)')}."
-    kinds = "; ".join(f"{machine} ({count} run{'' if count == 1 else 's'})" for machine, count in sorted(counts.items()))
-    return f"Trained on {len(counts)} kinds of machine, so the numbers repeat only on the same mix: {kinds}."
 
 
 def write_report(

@@ -43,12 +43,12 @@ from crossmodal.errors import InputError
 from crossmodal.eval.protocols import EvalSettings
 from crossmodal.eval.student_loading import load_trained_student
 from crossmodal.fileio import write_json_atomically
+from crossmodal.machine import UNRECORDED
 from crossmodal.modalities import MODALITIES, Modality
 
 PROGRESS_POLL_S = 2.0
 RESULTS_FILE = "report.json"
 WORKER_OVERRIDES = ("run.progress=false",)
-UNRECORDED = "not recorded"
 """Added to every run of a grid: the trainers' own bars would interleave across workers; run_grid shows one bar instead."""
 
 

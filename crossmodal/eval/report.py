@@ -7,9 +7,12 @@ single seed prints its value alone rather than a "± 0.0" that would claim a spr
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
+
+from crossmodal.machine import UNRECORDED
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -137,3 +140,12 @@ def report_section(title: str, table: str, notes: Sequence[str], chart: str | No
     if chart:
         parts.append(f"![{title}]({chart})")
     return "\n\n".join(parts) + "\n"
+
+
+def machines_note(records: Sequence[dict[str, Any]]) -> str:
+    """Which kind of machine trained the runs: seeded numbers repeat bit for bit on one kind only (crossmodal.machine)."""
+    counts = Counter(machine for record in records for machine in record.get("machines", [UNRECORDED]))
+    if len(counts) <= 1:
+        return f"Trained on: {next(iter(counts), 'no training (every run untrained)')}."
+    kinds = "; ".join(f"{machine} ({count} run{'' if count == 1 else 's'})" for machine, count in sorted(counts.items()))
+    return f"Trained on {len(counts)} kinds of machine, so the numbers repeat only on the same mix: {kinds}."

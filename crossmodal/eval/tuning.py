@@ -22,7 +22,7 @@ from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
 from crossmodal.eval.grid import GridSpec, run_grids
 from crossmodal.eval.protocols import EvalSettings
-from crossmodal.eval.report import format_mean_spread, mean_std, method_title
+from crossmodal.eval.report import format_mean_spread, machines_note, mean_std, method_title
 from crossmodal.fileio import write_json_atomically, write_text_atomically
 from crossmodal.modalities import MODALITIES
 
@@ -186,6 +186,7 @@ def sweep_table(sweep: Sweep, document: dict[str, Any]) -> str:
         for method, weight, values in rows:
             option = weight_option(method)[0]
             lines.append(f"| {method_title(method)} | {option}={weight} | " + " | ".join(_percent(*values[m]) for m in titles) + " |")
+    lines += ["", machines_note([record for record in document.get("runs", []) if "error" not in record])]
     return "\n".join(lines) + "\n"
 
 
