@@ -26,8 +26,8 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown processor"
 
 
-def machine_description(device: torch.device | None = None) -> str:
+def machine_description(device: torch.device) -> str:
     """What computes on ``device`` and torch's version: 'AMD EPYC, AVX512 kernels, torch 2.9.1' on a CPU, the GPU's name on CUDA."""
-    if device is not None and device.type == "cuda":
+    if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, CUDA {torch.version.cuda}, torch {torch.__version__}"
     return f"{cpu_model()}, {torch.backends.cpu.get_cpu_capability()} kernels, torch {torch.__version__}"
