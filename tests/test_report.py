@@ -15,7 +15,7 @@ import torch
 
 from crossmodal import machine
 from crossmodal.errors import InputError
-from crossmodal.eval.benchmark import machines_note
+from crossmodal.eval.benchmark import machines_note, time_note
 from crossmodal.eval.grid import GridSpec, method_config, run_grid
 from crossmodal.eval.protocols import EvalSettings
 from crossmodal.eval.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
@@ -69,6 +69,20 @@ def test_summary_keeps_every_value_and_marks_single_seeds():
     single = summarise(KNOWN[:2], ["none", "crd"], DEPTH)
     assert single["none"]["probe_top1"] == {"mean": 0.30, "std": None, "n": 1, "values": [0.30]}
     assert json.loads(json.dumps(single)) == single
+
+
+def test_the_time_note_says_when_runs_trained_in_an_earlier_invocation():
+    fresh = {"train_s": 90.0, "epoch_s": 60.0, "continued": False, "load_1min": [1.0, 2.0, 3.0]}
+    kept = {"train_s": 6.0, "epoch_s": 120.0, "continued": True, "load_1min": [2.0, 2.0, 2.0]}
+    assert time_note([fresh, fresh]) == (
+        "Training time: 3.0 min summed over runs, 2.0 min of it in training epochs "
+        "(1-minute load average at stage boundaries: mean 2.0, max 3.0)."
+    )
+    assert time_note([fresh, kept]) == (
+        "Training time: 3.0 min summed over the runs' training epochs in every invocation of the command; 1 of 2 runs "
+        "were continued or kept from an earlier invocation, so the wall time above and the 1.6 min summed over runs "
+        "count this invocation only (1-minute load average at stage boundaries: mean 2.0, max 3.0)."
+    )
 
 
 def test_the_machines_note_names_the_one_kind_or_counts_each_of_a_mix():
@@ -160,6 +174,8 @@ def test_tiny_grid_trains_and_scores_every_method_on_a_validation_fifth(tmp_path
     records = run_grid(spec, jobs=2)
     assert [(r["method"], r["seed"]) for r in records] == [("none", 0), ("crd", 0)]
     assert [r["machines"] for r in records] == [[], [machine_description(torch.device("cpu"))]], "only trained epochs name a machine"
+    assert [r["continued"] for r in records] == [False, False]
+    assert records[0]["epoch_s"] == 0 and 0 < records[1]["epoch_s"] <= records[1]["train_s"]
     for run in records:
         assert run["num_scored"] == (run["num_fit"] + run["num_scored"]) // 5
         assert 0 <= run["probe_top1"] <= 1 and 0 <= run["miou"] <= run["pixel_accuracy"] <= 1
@@ -209,6 +225,7 @@ def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypat
     written = checkpoint.stat().st_mtime_ns
     assert benchmark.main(argv) == 0, "a second identical call reuses the finished runs"
     assert checkpoint.stat().st_mtime_ns == written
+    assert "2 of 2 runs were continued or kept from an earlier invocation" in (out / "report.md").read_text()
     assert benchmark.main([*argv, "schedule.epochs=2"]) == 2, "a run directory with other settings is not overwritten"
     assert "other settings" in capsys.readouterr().err
 

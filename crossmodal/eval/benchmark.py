@@ -66,22 +66,32 @@ def describe(spec: GridSpec, records: Sequence[dict[str, Any]]) -> list[str]:
     config = method_config(spec, spec.methods[0], spec.seeds[0])
     seeds = ", ".join(map(str, spec.seeds))
     spread = f"mean ± sample standard deviation over {len(spec.seeds)} seeds" if len(spec.seeds) > 1 else "one seed"
-    loads = [load for record in records for load in record["load_1min"]]
-    notes = [
+    return [
         f"Seeds: {seeds}. Each sets the training seed (student init, data order, augmentation) and the "
         f"evaluation seed; the data set is fixed. Cells: {spread}.",
         f"Training: `configs/<method>_{spec.target}.yaml` (methods without one: `configs/{spec.modality.base_experiment}` "
         f"with `objective.name=<method>` and the method's default options) with overrides `{' '.join((*spec.overrides, *WORKER_OVERRIDES))}` "
         f"(each run's config.yaml has the full settings).",
         *spec.modality.benchmark_notes(config, spec.evaluation, records[0]),
+        machines_note(records),
+        time_note(records),
     ]
-    notes.append(machines_note(records))
+
+
+def time_note(records: Sequence[dict[str, Any]]) -> str:
+    """How long the runs trained; a run continued or kept from an earlier invocation trained partly (or wholly) there."""
+    loads = [load for record in records for load in record["load_1min"]]
+    load = f"1-minute load average at stage boundaries: mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f}"
     train_min = sum(record["train_s"] for record in records) / 60
-    notes.append(
-        f"Training time: {train_min:.1f} min summed over runs (1-minute load average at stage boundaries: "
-        f"mean {sum(loads) / len(loads):.1f}, max {max(loads):.1f})."
+    epoch_min = sum(record["epoch_s"] for record in records) / 60
+    continued = sum(bool(record["continued"]) for record in records)
+    if not continued:
+        return f"Training time: {train_min:.1f} min summed over runs, {epoch_min:.1f} min of it in training epochs ({load})."
+    return (
+        f"Training time: {epoch_min:.1f} min summed over the runs' training epochs in every invocation of the command; "
+        f"{continued} of {len(records)} runs were continued or kept from an earlier invocation, so the wall time above "
+        f"and the {train_min:.1f} min summed over runs count this invocation only ({load})."
     )
-    return notes
 
 
 def write_report(

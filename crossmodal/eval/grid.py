@@ -142,12 +142,13 @@ def run_one(spec: GridSpec, method: str, seed: int, say: Callable[[str], None] =
     tag = f"[{spec.target} {method} seed {seed}]"
     config = method_config(spec, method, seed)
     say(f"{tag} train: {spec.experiment_file(method)} -> {config.run.dir}")
+    continued = check_existing_run(config)  # an earlier invocation's run: this one's times cover only its part
     loads = [os.getloadavg()[0]]
     start = time.perf_counter()
     run_dir = train(config)
-    record: dict[str, Any] = {"method": method, "seed": seed, "run_dir": str(run_dir)}
+    record: dict[str, Any] = {"method": method, "seed": seed, "run_dir": str(run_dir), "continued": continued}
     record["train_s"] = round(time.perf_counter() - start, 1)
-    record["machines"] = training_machines(run_dir)
+    record.update(training_history(run_dir))
     loads.append(os.getloadavg()[0])
 
     student = load_trained_student(run_dir)
@@ -246,13 +247,17 @@ def epochs_done(config: TrainConfig) -> int:
     return done
 
 
-def training_machines(run_dir: Path) -> list[str]:
-    """The kinds of machine that trained the run's epochs, from its metrics file (an untrained run: none).
+def training_history(run_dir: Path) -> dict[str, Any]:
+    """What the run's metrics file says of its epochs over every invocation: the kinds of machine that
+    trained them and the seconds they took (an untrained run: none and 0).
 
     Epochs logged before runs recorded their machine count as UNRECORDED.
     """
-    records = MetricsFile(run_dir / METRICS_FILE).read()
-    return sorted({str(record.get("machine", UNRECORDED)) for record in records if record.get("event") == "epoch"})
+    epochs = [record for record in MetricsFile(run_dir / METRICS_FILE).read() if record.get("event") == "epoch"]
+    return {
+        "machines": sorted({str(record.get("machine", UNRECORDED)) for record in epochs}),
+        "epoch_s": round(sum(float(record.get("epoch_time_s", 0.0)) for record in epochs), 1),
+    }
 
 
 def save_records(spec: GridSpec, records: Sequence[dict[str, Any]], path: Path) -> None:
