@@ -225,7 +225,7 @@ def test_an_objective_built_without_options_is_the_one_its_documented_defaults_b
         objective.set_progress(TrainingProgress(epoch=8, step=70, steps_per_epoch=10, epochs=8))  # past any pre-training
         torch.manual_seed(1)
         losses = objective(_zoo_features(0), [_zoo_features(1)], {"index": torch.arange(5), "target": torch.zeros(5, 1)})
-        built.append((objective, {key: float(value) for key, value in losses.items()}))
+        built.append((objective, {key: float(value.detach()) for key, value in losses.items()}))
     (implicit, implicit_losses), (explicit, explicit_losses) = built
     assert implicit_losses == explicit_losses
     assert implicit.state_dict().keys() == explicit.state_dict().keys()
