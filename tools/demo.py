@@ -1,4 +1,4 @@
-"""The demo (`make demo`): every distillation method once, seed 0, on the embedded data; one results table per target.
+"""The demo (`make demo`): CRD and its core baselines once, seed 0, on the embedded data; one results table per target.
 
     python tools/demo.py                   # -> runs/demo/report.md, report.json, report-<target>.png
     python tools/demo.py --targets depth   # the rgb -> depth grid alone
