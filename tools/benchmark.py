@@ -1,6 +1,7 @@
-"""Every distillation method over several seeds, on every target with a method grid: mean ± standard deviation per method and metric.
+"""Distillation methods over several seeds, on every target with a method grid: mean ± standard deviation per method and metric.
 
-    python tools/benchmark.py --seeds 3     # seeds 0, 1, 2 -> runs/benchmark/report.{md,json}, report-<target>.png
+    python tools/benchmark.py --seeds 3     # each target's core methods, seeds 0, 1, 2 -> runs/benchmark/report.{md,json}, report-<target>.png
+    python tools/benchmark.py --methods zoo # every registered method
     python tools/demo.py                    # the same grids with one seed -> runs/demo/
 
 Each method trains its experiment file (configs/<objective>_<target>.yaml) with the target's
