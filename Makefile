@@ -16,6 +16,7 @@ $(STAMP): requirements.lock pyproject.toml
 lint: $(STAMP)
 	$(PY) -m ruff check crossmodal tools tests
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 test: lint
 	$(PY) -m pytest -q -m "not slow"

@@ -15,11 +15,11 @@ from crossmodal.cli.train import build_parser, config_from_args, main, train_mai
 from crossmodal.config import load_config
 from crossmodal.data.av_sets import synthetic_cache_dir
 from crossmodal.data.av_transforms import VideoPairTransform
-from crossmodal.data.build import build_train_dataset, prepare_data
 from crossmodal.data.synthetic.av_files import write_av_file
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile
 from crossmodal.modalities import default_config
+from crossmodal.modalities.training_set import build_train_dataset, prepare_data
 
 torch.set_num_threads(1)
 

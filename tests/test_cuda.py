@@ -12,7 +12,7 @@ import torch
 from crossmodal.distill import ObjectiveContext, build_objective
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.trainer import Trainer
-from crossmodal.eval.student_loading import load_trained_student
+from crossmodal.experiments.student_loading import load_trained_student
 from crossmodal.models.features import Features
 from tests.test_engine import tiny_config
 

@@ -15,13 +15,13 @@ from torch import nn
 
 import crossmodal.engine.trainer as trainer_module
 from crossmodal.config import TrainConfig, apply_overrides, load_config
-from crossmodal.data.build import build_train_dataset, prepare_data
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile, resolve_wandb_mode
 from crossmodal.engine.trainer import Trainer
 from crossmodal.errors import InputError
-from crossmodal.eval.student_loading import load_trained_student
+from crossmodal.experiments.student_loading import load_trained_student
 from crossmodal.machine import machine_description
+from crossmodal.modalities.training_set import build_train_dataset, prepare_data
 from crossmodal.models.sync_batchnorm import SyncBatchNorm, convert_to_sync_batchnorm
 
 torch.set_num_threads(1)  # small batches gain nothing from more threads on a shared machine
@@ -278,7 +278,7 @@ class _Stats(nn.Module):
 def _collectives_worker(rank: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist
 
-    from crossmodal.engine.distributed import average_buffers, gather_rows, global_logsumexp
+    from crossmodal.distributed import average_buffers, gather_rows, global_logsumexp
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     module = _Stats()

@@ -22,9 +22,9 @@ import pytest
 import torch
 
 from crossmodal.config import TrainConfig, apply_overrides
-from crossmodal.data.build import prepare_data
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile
+from crossmodal.modalities.training_set import prepare_data
 
 EPOCHS = 3
 TINY = [

@@ -18,18 +18,20 @@ from torch.utils.data import Dataset
 
 from crossmodal.cli.probe import main as probe_main
 from crossmodal.config import DataConfig, apply_overrides
-from crossmodal.data.kinds import DataSetKind
+from crossmodal.data.catalog import DATA_SETS, DataSetKind, register_data_set
 from crossmodal.data.nyu import NYUDepthV2
 from crossmodal.data.rgbd_sets import SYNTHETIC_ROOMS
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.trainer import Trainer
 from crossmodal.errors import InputError
-from crossmodal.eval import ProbeReport, ProbeSettings, probe_run
+from crossmodal.eval import ProbeReport, ProbeSettings
 from crossmodal.eval.extract import extract_pooled
 from crossmodal.eval.probe import format_probe_table, linear_probe
 from crossmodal.eval.rgbd_splits import labelled_data_path
-from crossmodal.eval.student_loading import LoadedStudent, load_trained_student
+from crossmodal.eval.student import LoadedStudent
+from crossmodal.experiments import probe_run
+from crossmodal.experiments.student_loading import load_trained_student
 from crossmodal.modalities import MODALITIES, Modality, default_config, register_modality
 
 torch.set_num_threads(1)
@@ -71,7 +73,7 @@ class PairedGradients:
 
 
 GRADIENT_ROOMS = DataSetKind(
-    "gradient-rooms", SYNTHETIC_ROOMS.prepare, lambda config: GradientItems(SYNTHETIC_ROOMS.open(config)),
+    "gradient-rooms", NAME, SYNTHETIC_ROOMS.prepare, lambda config: GradientItems(SYNTHETIC_ROOMS.open(config)),
     SYNTHETIC_ROOMS.location, labelled=SYNTHETIC_ROOMS.labelled,
 )
 
@@ -80,7 +82,6 @@ class DepthGradients(Modality):
     name = NAME
     takes = "image"
     example_student = "resnet10"
-    data_sets = (GRADIENT_ROOMS,)
     default_experiment = {"data": {"name": "gradient-rooms", "target": NAME}, "student": {"name": "resnet10"}}
     probe_tasks = {"scene": "the rooms' scene labels"}
 
@@ -103,9 +104,11 @@ class DepthGradients(Modality):
 
 @pytest.fixture
 def toy_modality():
+    register_data_set(GRADIENT_ROOMS)
     register_modality(DepthGradients)
     yield MODALITIES.get(NAME)
     MODALITIES.unregister(NAME)
+    DATA_SETS.unregister(GRADIENT_ROOMS.name)
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ import torch
 
 from crossmodal import machine
 from crossmodal.errors import InputError
-from crossmodal.eval.benchmark import machines_note, time_note
-from crossmodal.eval.grid import GridSpec, method_config, run_grid
 from crossmodal.eval.protocols import EvalSettings
-from crossmodal.eval.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
+from crossmodal.experiments.benchmark import machines_note, time_note
+from crossmodal.experiments.grid import GridSpec, method_config, run_grid
+from crossmodal.experiments.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
 from crossmodal.machine import machine_description
 from crossmodal.modalities import MODALITIES
 

@@ -125,7 +125,7 @@ def _free_port() -> int:
 def _sharded_worker(rank: int, port: int, folder: str) -> None:
     import torch.distributed as dist
 
-    from crossmodal.engine.distributed import DistributedContext
+    from crossmodal.distributed import DistributedContext
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     teacher = SlicingTeacher()

@@ -7,9 +7,10 @@ import torchvision.transforms.v2.functional as TF
 from skimage import data
 from torch import nn
 
+from crossmodal.constants import IMAGENET_MEAN, IMAGENET_STD
 from crossmodal.errors import InputError
 from crossmodal.models import efficientnet_lite
-from crossmodal.models.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0
+from crossmodal.models.efficientnet_lite import EfficientNetLite0
 from crossmodal.models.features import Features
 from crossmodal.models.teachers import TEACHERS, build_teacher
 from crossmodal.models.timm_teacher import create_network

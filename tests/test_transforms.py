@@ -7,7 +7,8 @@ import torch
 from scipy.ndimage import maximum_filter, minimum_filter
 from torch.utils.data import DataLoader
 
-from crossmodal.data.transforms import DEPTH_ENCODINGS, IMAGENET_MEAN, IMAGENET_STD, PairedTransform
+from crossmodal.constants import IMAGENET_MEAN, IMAGENET_STD
+from crossmodal.data.transforms import DEPTH_ENCODINGS, PairedTransform
 from crossmodal.errors import InputError
 
 CELL = 16

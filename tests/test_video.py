@@ -7,9 +7,9 @@ import av.logging
 import numpy as np
 import pytest
 
+from crossmodal.constants import SAMPLE_RATE
 from crossmodal.data.synthetic.av_files import write_av_file
 from crossmodal.data.video import decode_audio, frames_at, list_videos, sample_times
-from crossmodal.data.waveform import SAMPLE_RATE
 from crossmodal.errors import InputError
 
 

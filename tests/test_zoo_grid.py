@@ -12,11 +12,11 @@ from crossmodal.cli.train import build_parser, config_from_args
 from crossmodal.config import apply_overrides, config_to_dict, load_config
 from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
-from crossmodal.eval.benchmark import grid_specs
-from crossmodal.eval.grid import GridSpec, method_config, zoo_methods
 from crossmodal.eval.protocols import EvalSettings
-from crossmodal.eval.report import collect, markdown_table, mean_ranks
-from crossmodal.eval.tuning import Sweep, run_sweep, summarise_sweep, sweep_table, weight_option
+from crossmodal.experiments.benchmark import grid_specs
+from crossmodal.experiments.grid import GridSpec, method_config, zoo_methods
+from crossmodal.experiments.report import collect, markdown_table, mean_ranks
+from crossmodal.experiments.tuning import Sweep, run_sweep, summarise_sweep, sweep_table, weight_option
 from crossmodal.machine import machine_description
 from crossmodal.modalities import MODALITIES
 

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from crossmodal.constants import SAMPLE_RATE
 from crossmodal.data import video_cache
 from crossmodal.data.chunk_sampler import ChunkShuffleSampler
 from crossmodal.data.video import DecodedAudio
 from crossmodal.data.video_cache import INDEX_FILE, SETTINGS_FILE, VideoAudioPairs
-from crossmodal.data.waveform import SAMPLE_RATE
 
 FPS, CLIP_SECONDS, SIZE = 2.0, 1.0, (64, 64)
 

@@ -131,7 +131,7 @@ def measure_ranks(rank: int, world: int, port: int, num_samples: int, repeats: i
     """The CRD step on half a batch in each of ``world`` processes (world 1: one process alone)."""
     import torch.distributed as dist
 
-    from crossmodal.engine.distributed import average_buffers
+    from crossmodal.distributed import average_buffers
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -6,7 +6,7 @@
 
 Each method trains its experiment file (configs/<objective>_<target>.yaml) with the target's
 pinned schedule and any --set overrides on top (every run's config.yaml records the result),
-then is judged frozen by its modality's protocols (crossmodal.eval.benchmark). Runs go to
+then is judged frozen by its modality's protocols (crossmodal.experiments.benchmark). Runs go to
 <out>/<target>/<method>-seed<k>; each target's runs are rewritten to <out>/<target>/report.json
 after each run, so a long benchmark shows its progress; run again with the same arguments,
 finished runs are kept and unfinished ones resume.
@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
-from crossmodal.eval.benchmark import grid_specs, run_benchmark
-from crossmodal.eval.grid import grid_targets
 from crossmodal.eval.protocols import EVAL_SPLITS, LABEL_SETS, EvalSettings
 from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
+from crossmodal.experiments.benchmark import grid_specs, run_benchmark
+from crossmodal.experiments.grid import grid_targets
 from crossmodal.modalities import MODALITIES
 from crossmodal.parallel import usable_cores
 

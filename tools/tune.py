@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
-from crossmodal.eval.grid import grid_targets
-from crossmodal.eval.tuning import Sweep, parse_factors, run_sweep, sweep_methods, sweep_table
+from crossmodal.experiments.grid import grid_targets
+from crossmodal.experiments.tuning import Sweep, parse_factors, run_sweep, sweep_methods, sweep_table
 from crossmodal.parallel import usable_cores
 
 

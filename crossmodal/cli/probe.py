@@ -1,4 +1,4 @@
-"""`crossmodal-probe`: linear probe of a frozen student's pooled features (``crossmodal.eval.probe_run``).
+"""`crossmodal-probe`: linear probe of a frozen student's pooled features (``crossmodal.experiments.probe_run``).
 
 The student's modality decides the task. Depth: the 10-class NYU scene task (train/test split).
 Audio: the five-fold ESC-50 protocol on a labelled sound set (train on four folds, test on the
@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
-from crossmodal.engine.trainer import resolve_device
+from crossmodal.device import resolve_device
 from crossmodal.errors import InputError
 from crossmodal.eval.probe import DEFAULT_CS, VALIDATION_FRACTION
-from crossmodal.eval.protocols import EVAL_SPLITS, ProbeSettings, probe_run
-from crossmodal.eval.student_loading import LoadedStudent, select_student
+from crossmodal.eval.protocols import EVAL_SPLITS, ProbeSettings
+from crossmodal.eval.student import LoadedStudent
+from crossmodal.experiments.evaluate import probe_run
+from crossmodal.experiments.student_loading import select_student
 from crossmodal.modalities import MODALITIES
 
 

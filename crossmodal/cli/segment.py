@@ -1,4 +1,4 @@
-"""`crossmodal-segment`: train a segmentation head on a (frozen) student's stage maps, score it (``crossmodal.eval.segment_run``).
+"""`crossmodal-segment`: train a segmentation head on a (frozen) student's stage maps, score it (``crossmodal.experiments.segment_run``).
 
 Metrics come from one confusion matrix over every labelled scored pixel (the test split by
 default); means run over the classes present in the ground truth. Writes segment.json and
@@ -14,11 +14,12 @@ from typing import Any
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.cli.probe import add_student_arguments, student_from_args
+from crossmodal.device import resolve_device
 from crossmodal.engine.logging import WANDB_MODES, log_evaluation
-from crossmodal.engine.trainer import resolve_device
-from crossmodal.eval.protocols import SegmentSettings, segment_run
+from crossmodal.eval.protocols import SegmentSettings
 from crossmodal.eval.render import save_png
 from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
+from crossmodal.experiments.evaluate import segment_run
 
 LABEL_SETS = {40: "nyu40", 13: "nyu13"}
 DEFAULTS = SegmentSettings()

@@ -14,7 +14,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig
-from crossmodal.data.kinds import DataSetKind, data_dir
+from crossmodal.data.kinds import DataSetKind, data_dir, register_data_set
 from crossmodal.data.synthetic.av import EVENT_CLASSES
 from crossmodal.data.synthetic.av_set import GENERATOR_VERSION, generate_synthetic_av
 from crossmodal.data.video_cache import INDEX_FILE, SETTINGS_FILE, VideoAudioPairs, prepare_video_cache
@@ -141,8 +141,8 @@ def _pairs_in(cache_dir: Callable[[DataConfig], Path]) -> Callable[[DataConfig],
     return open_pairs
 
 
-SYNTHETIC_AV = DataSetKind(
-    "synthetic-av", _prepare_synthetic, _pairs_in(synthetic_cache_dir), synthetic_cache_dir, labelled=synthetic_sound_set
-)
-VIDEO = DataSetKind("video", _prepare_videos, _pairs_in(user_cache_dir), user_cache_dir)
-VIDEO_CACHE = DataSetKind("video-cache", _prepare_cache, _pairs_in(_given_cache_dir), _given_cache_dir)
+SYNTHETIC_AV = register_data_set(DataSetKind(
+    "synthetic-av", "audio", _prepare_synthetic, _pairs_in(synthetic_cache_dir), synthetic_cache_dir, labelled=synthetic_sound_set
+))
+VIDEO = register_data_set(DataSetKind("video", "audio", _prepare_videos, _pairs_in(user_cache_dir), user_cache_dir))
+VIDEO_CACHE = register_data_set(DataSetKind("video-cache", "audio", _prepare_cache, _pairs_in(_given_cache_dir), _given_cache_dir))

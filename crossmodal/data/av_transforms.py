@@ -13,9 +13,9 @@ import cv2
 import torch
 
 from crossmodal.config import VideoConfig
+from crossmodal.constants import SAMPLE_RATE
 from crossmodal.data.resize import resize_rgb
 from crossmodal.data.transforms import PairedTransform
-from crossmodal.data.waveform import SAMPLE_RATE
 from crossmodal.errors import InputError
 
 

@@ -18,7 +18,7 @@ import torch
 import torchaudio.functional
 from torch.utils.data import Dataset
 
-from crossmodal.data.waveform import SAMPLE_RATE
+from crossmodal.constants import SAMPLE_RATE
 from crossmodal.errors import InputError
 
 REQUIRED_COLUMNS = ("filename", "fold", "target", "category")

@@ -1,7 +1,9 @@
 """What a training data set is to the rest of the program: how to make sure it exists, open it, and name it.
 
-Each format module's data sets are described by one DataSetKind; a modality lists the kinds it
-trains on (``crossmodal.modalities``), and ``data.build`` asks the modality, never the name.
+Each format module describes its data sets with one DataSetKind each and registers them in
+``DATA_SETS`` (as detectron2's DatasetCatalog); ``crossmodal.data.catalog`` imports the built-in
+formats, so looking a name up there finds every kind. A kind names the modality it pairs with
+RGB, so a modality's data sets are the catalog's kinds that name it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig
+from crossmodal.registry import Registry
 
 DATA_DIR_ENV = "CROSSMODAL_DATA"
 
@@ -29,7 +32,7 @@ def num_items(dataset: Dataset) -> int:
 
 @dataclass(frozen=True)
 class DataSetKind:
-    """One training data set.
+    """One training data set, pairing RGB with ``modality``.
 
     ``prepare(config, progress)``: generate or cache what is missing and check user paths (runs in
     one process before any other opens the data). ``open(config)``: the raw items, dicts with "rgb"
@@ -39,7 +42,16 @@ class DataSetKind:
     """
 
     name: str
+    modality: str
     prepare: Callable[[DataConfig, bool], None]
     open: Callable[[DataConfig], Dataset]
     location: Callable[[DataConfig], Path | str | None]
     labelled: Callable[[DataConfig], Path | None] = lambda config: None
+
+
+DATA_SETS: Registry[DataSetKind] = Registry("data set")
+
+
+def register_data_set(kind: DataSetKind) -> DataSetKind:
+    """Add ``kind`` to the catalog under its name (a name registered twice is an error)."""
+    return DATA_SETS.register(kind.name)(kind)

@@ -10,7 +10,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig
-from crossmodal.data.kinds import DataSetKind, data_dir
+from crossmodal.data.kinds import DataSetKind, data_dir, register_data_set
 from crossmodal.data.nyu import NYUDepthV2
 from crossmodal.data.rgbd_folder import RGBDFolder
 from crossmodal.data.synthetic.rooms import generate_rooms
@@ -66,6 +66,6 @@ def _open_folder(config: DataConfig) -> Dataset:
     return RGBDFolder(Path(config.folder or "").expanduser(), strict=config.strict)
 
 
-SYNTHETIC_ROOMS = DataSetKind("synthetic-rooms", _prepare_rooms, _open_rooms, rooms_file, labelled=rooms_file)
-NYU = DataSetKind("nyu", _prepare_nyu, _open_nyu, lambda config: config.nyu, labelled=_nyu_path)
-RGBD_FOLDER = DataSetKind("rgbd-folder", _prepare_folder, _open_folder, lambda config: config.folder)
+SYNTHETIC_ROOMS = register_data_set(DataSetKind("synthetic-rooms", "depth", _prepare_rooms, _open_rooms, rooms_file, labelled=rooms_file))
+NYU = register_data_set(DataSetKind("nyu", "depth", _prepare_nyu, _open_nyu, lambda config: config.nyu, labelled=_nyu_path))
+RGBD_FOLDER = register_data_set(DataSetKind("rgbd-folder", "depth", _prepare_folder, _open_folder, lambda config: config.folder))

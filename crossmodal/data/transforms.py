@@ -16,12 +16,10 @@ import cv2
 import numpy as np
 import torch
 
+from crossmodal.constants import IMAGENET_MEAN, IMAGENET_STD
 from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
 from crossmodal.errors import InputError
 from crossmodal.registry import Registry
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 Resize = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 DepthEncoding = Callable[[np.ndarray, float, float], np.ndarray]

@@ -17,8 +17,8 @@ import av
 import av.logging
 import numpy as np
 
+from crossmodal.constants import SAMPLE_RATE
 from crossmodal.data.resize import resize_rgb
-from crossmodal.data.waveform import SAMPLE_RATE
 from crossmodal.errors import InputError
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".webm", ".mov")

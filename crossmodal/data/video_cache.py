@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from crossmodal.config import VideoConfig
+from crossmodal.constants import SAMPLE_RATE
 from crossmodal.data.video import (
     VIDEO_EXTENSIONS,
     DecodedAudio,
@@ -41,7 +42,6 @@ from crossmodal.data.video import (
     sample_times,
 )
 from crossmodal.data.video_cache_check import CHECKSUM_ATTR, content_checksum, file_problem
-from crossmodal.data.waveform import SAMPLE_RATE
 from crossmodal.errors import InputError, listed
 from crossmodal.fileio import atomic_path, write_json_atomically
 from crossmodal.parallel import process_pool, worker_count

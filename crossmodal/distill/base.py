@@ -95,7 +95,7 @@ class Objective(nn.Module):
     trains_student: ClassVar[bool] = True
     paper_weight: ClassVar[float | None] = None
     """The loss weight the method's paper (or the CRD paper's comparison) ran, where the default differs
-    or was chosen again: weight sweeps (``crossmodal.eval.tuning``) multiply it, so a sweep does not
+    or was chosen again: weight sweeps (``crossmodal.experiments.tuning``) multiply it, so a sweep does not
     move when a default changes."""
 
     def __init__(self) -> None:

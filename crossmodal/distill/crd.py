@@ -61,7 +61,7 @@ from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample
 from crossmodal.distill.options import OptionError
 from crossmodal.distill.queue import NegativeQueue, momentum_copy, momentum_update
 from crossmodal.distill.stage_maps import check_stages
-from crossmodal.engine.distributed import gather_rows
+from crossmodal.distributed import gather_rows
 from crossmodal.errors import InputError
 from crossmodal.models.features import Features
 

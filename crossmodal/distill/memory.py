@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossmodal.engine.distributed import global_logsumexp
+from crossmodal.distributed import global_logsumexp
 
 
 def random_unit_rows(num_rows: int, dim: int, dtype: torch.dtype = torch.float32, chunk: int = 65536) -> Tensor:

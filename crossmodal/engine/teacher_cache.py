@@ -35,8 +35,8 @@ from tqdm import tqdm
 
 from crossmodal.data.kinds import num_items
 from crossmodal.distill.base import TeacherReads
+from crossmodal.distributed import DistributedContext, barrier
 from crossmodal.engine.checkpoint import state_checksum
-from crossmodal.engine.distributed import DistributedContext, barrier
 from crossmodal.models.features import Features
 
 CACHE_FORMAT = 1

@@ -29,13 +29,13 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
-from crossmodal.data.build import build_train_dataset, data_set_kind, prepare_data
 from crossmodal.data.chunk_sampler import ORDERS, ChunkShuffleSampler
 from crossmodal.data.kinds import num_items
+from crossmodal.device import resolve_device
 from crossmodal.distill import OBJECTIVES, Objective, ObjectiveContext, TrainingProgress
 from crossmodal.distill.base import DISTILL
+from crossmodal.distributed import average_buffers, barrier, close_distributed, init_distributed
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
-from crossmodal.engine.distributed import average_buffers, barrier, close_distributed, init_distributed
 from crossmodal.engine.logging import WANDB_MODES, MetricsFile, WandbLogger, resolve_wandb_mode
 from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restore_rng_state, seed_everything
 from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint
@@ -43,6 +43,7 @@ from crossmodal.errors import InputError
 from crossmodal.fileio import remove_stale_temporaries
 from crossmodal.machine import machine_description
 from crossmodal.modalities import MODALITIES
+from crossmodal.modalities.training_set import build_train_dataset, data_set_kind, prepare_data
 from crossmodal.models.features import Features, feature_info
 from crossmodal.models.student_registry import STUDENTS, build_student
 from crossmodal.models.sync_batchnorm import convert_to_sync_batchnorm
@@ -52,22 +53,6 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 NONFINITE_ACTIONS = ("stop", "skip")
 RESUME_KEYS = ("epoch", "global_step", "finished", "student_spec", "student", "objective", "optimizer", "scheduler", "grad_scaler", "rng")
-
-
-def resolve_device(request: str, local_rank: int = 0) -> torch.device:
-    """"auto" -> this rank's CUDA device when there is one, else CPU; explicit CUDA requests are checked."""
-    if request == "auto":
-        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(request)
-    except RuntimeError:
-        raise InputError(f"--device {request!r} is not a device; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"--device {request} asks for CUDA, but torch finds no CUDA device here")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-    return device
 
 
 def run_config_from_checkpoint(run_or_file: str | Path) -> TrainConfig:

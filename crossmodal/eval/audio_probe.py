@@ -17,13 +17,14 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from crossmodal.data.catalog import DATA_SETS
 from crossmodal.data.esc50 import ESC50, esc50_fold_splits
 from crossmodal.data.video_cache import INDEX_FILE, VideoAudioPairs
 from crossmodal.errors import InputError
 from crossmodal.eval.extract import cached_features, extract_pooled, labelled_data, settings_fingerprint
 from crossmodal.eval.fold_probe import fold_probe, format_fold_table, stratified_group_folds
 from crossmodal.eval.protocols import ProbeReport, ProbeSettings
-from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.eval.student import LoadedStudent
 from crossmodal.models.features import Features
 
 ESC50_CLIP_SECONDS = 5.0
@@ -147,9 +148,7 @@ def labelled_video_cache(config: Any, override: str | Path | None = None) -> Pat
     if override is not None:
         path = Path(override).expanduser()
     else:
-        from crossmodal.modalities import MODALITIES
-
-        path = Path(str(MODALITIES.get(config.data.target).data_set(config.data.name).location(config.data)))
+        path = Path(str(DATA_SETS.get(config.data.name).location(config.data)))
     if not (path / INDEX_FILE).is_file():
         raise InputError(
             f"{path} is not a video cache (no {INDEX_FILE}); pass --cache with a cache prepared from videos with labels.csv"

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from crossmodal.config import TrainConfig
+from crossmodal.data.catalog import DATA_SETS
 from crossmodal.errors import InputError
 from crossmodal.fileio import atomic_path
 
@@ -33,9 +34,7 @@ def labelled_data(config: TrainConfig, override: str | Path | None, what: str, h
     """
     if override is not None:
         return Path(override).expanduser()
-    from crossmodal.modalities import MODALITIES
-
-    path = MODALITIES.get(config.data.target).data_set(config.data.name).labelled(config.data)
+    path = DATA_SETS.get(config.data.name).labelled(config.data)
     if path is None:
         raise InputError(f"the run trained on data set {config.data.name!r}, which brings no {what}; {how}")
     return path

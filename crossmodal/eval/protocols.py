@@ -1,22 +1,18 @@
-"""The evaluation protocols as library calls: ``probe_run`` and ``segment_run``.
+"""The evaluation protocols' settings and reports: what a probe or a segmentation head is asked, and what it answers.
 
-The student's modality decides what each protocol does (a depth student is probed on the
-10-class scene task, an audio student by the ESC-50 fold protocol); the console commands, the
-benchmark grid and the demo all call these two functions, so a number means the same wherever
-it is printed. Each returns a report object with the scores and everything needed to
-reproduce them.
+``crossmodal.experiments.evaluate`` runs them by the student's modality; each report carries the
+scores and everything needed to reproduce them.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from crossmodal.errors import InputError
 from crossmodal.eval.probe import DEFAULT_CS, VALIDATION_FRACTION
-from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
+from crossmodal.eval.student import LoadedStudent
 
 EVAL_SPLITS = ("test", "validation")
 LABEL_SETS = ("nyu13", "nyu40")
@@ -122,9 +118,6 @@ class EvalSettings:
     split: str = "test"
 
     def check(self) -> None:
-        from crossmodal.errors import InputError
-        from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
-
         if self.labels not in LABEL_SETS:
             raise InputError(f"segmentation labels {self.labels!r} must be one of: {', '.join(LABEL_SETS)}")
         if self.split not in EVAL_SPLITS:
@@ -138,27 +131,3 @@ class EvalSettings:
 
 def silent(line: str) -> None:
     """A ``say`` that prints nothing."""
-
-
-def probe_run(
-    student: LoadedStudent,
-    settings: ProbeSettings = ProbeSettings(),
-    device: torch.device | str = "cpu",
-    say: Callable[[str], None] = silent,
-) -> ProbeReport:
-    """The linear probe of ``student``'s frozen pooled features, by its modality's protocol; ``say`` gets progress lines."""
-    from crossmodal.modalities import MODALITIES
-
-    return MODALITIES.get(student.modality).probe(student, settings, torch.device(device), say)
-
-
-def segment_run(
-    student: LoadedStudent,
-    settings: SegmentSettings = SegmentSettings(),
-    device: torch.device | str = "cpu",
-    say: Callable[[str], None] = silent,
-) -> SegmentReport:
-    """A segmentation head on ``student``'s stage maps, by its modality's protocol (InputError if it has none)."""
-    from crossmodal.modalities import MODALITIES
-
-    return MODALITIES.get(student.modality).segment(student, settings, torch.device(device), say)

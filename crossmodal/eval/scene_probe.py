@@ -17,7 +17,7 @@ from crossmodal.eval.extract import cached_features, extract_pooled, settings_fi
 from crossmodal.eval.probe import format_probe_table, linear_probe
 from crossmodal.eval.protocols import ProbeReport, ProbeSettings
 from crossmodal.eval.rgbd_splits import extraction_settings, labelled_data_path, rgbd_eval_splits
-from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.eval.student import LoadedStudent
 
 LABEL_KEY = "label"
 TASK = "scene_label"

@@ -18,7 +18,7 @@ from crossmodal.eval.render import render_examples
 from crossmodal.eval.rgbd_splits import labelled_data_path, rgbd_eval_splits
 from crossmodal.eval.seg_heads import build_segmentation_head
 from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
-from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.eval.student import LoadedStudent
 
 
 def segmentation_protocol(

@@ -9,13 +9,13 @@ import numpy as np
 import torch
 
 from crossmodal.config import DataConfig, TrainConfig
-from crossmodal.data.av_sets import SYNTHETIC_AV, VIDEO, VIDEO_CACHE
+from crossmodal.data.av_sets import SYNTHETIC_AV
 from crossmodal.data.av_transforms import VideoPairTransform
 from crossmodal.eval.audio_probe import sound_probe
 from crossmodal.eval.probe import VALIDATION_FRACTION
 from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings
 from crossmodal.eval.render import depth_image
-from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.eval.student import LoadedStudent
 from crossmodal.modalities.base import Modality, Say, register_modality, silent
 from crossmodal.models.audio import LogMelSpectrogram
 
@@ -27,7 +27,6 @@ class Audio(Modality):
     name = "audio"
     takes = "waveform"
     example_student = "audio_resnet18"
-    data_sets = (SYNTHETIC_AV, VIDEO, VIDEO_CACHE)
     default_experiment: ClassVar[dict[str, Any]] = {
         "data": {"name": SYNTHETIC_AV.name, "target": "audio", "input_size": [96, 96]},
         "teacher": {"cache": True},

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from crossmodal.config import DataConfig, TrainConfig
-from crossmodal.data.kinds import DataSetKind
+from crossmodal.data.catalog import DataSetKind, data_sets_of
 from crossmodal.errors import InputError
 from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings, silent
-from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.eval.student import LoadedStudent
 from crossmodal.models.student_registry import student_takes
 from crossmodal.registry import Registry
 
@@ -29,8 +29,7 @@ class Modality:
     """Base of every target modality; subclasses set the class attributes and the protocol methods.
 
     ``name``: the ``--target`` value and the item key its data sets fill. ``takes``: what its
-    students take ("image" or "waveform"). ``data_sets``: the kinds it trains on, the default
-    first. ``default_experiment``: what its default (CRD) experiment changes in the TrainConfig
+    students take ("image" or "waveform"). ``default_experiment``: what its default (CRD) experiment changes in the TrainConfig
     defaults, i.e. configs/crd_<name>.yaml. ``experiments``: the core benchmark methods -> their
     experiment files. ``base_experiment``: the file those share, which every other registered
     objective (the zoo) trains from with its own name and default options.
@@ -41,7 +40,6 @@ class Modality:
 
     name: ClassVar[str]
     takes: ClassVar[str]
-    data_sets: ClassVar[tuple[DataSetKind, ...]]
     default_experiment: ClassVar[dict[str, Any]] = {}
     experiments: ClassVar[dict[str, str]] = {}
     base_experiment: ClassVar[str] = ""
@@ -60,6 +58,11 @@ class Modality:
     def channels(self, data: DataConfig) -> int:
         """Input channels of a student for data shaped by ``data`` (e.g. per depth encoding)."""
         return 1
+
+    @property
+    def data_sets(self) -> tuple[DataSetKind, ...]:
+        """The catalog's data sets that pair RGB with this modality, the default experiment's first."""
+        return data_sets_of(self.name, default=self.default_experiment.get("data", {}).get("name"))
 
     def data_set(self, name: str) -> DataSetKind:
         for kind in self.data_sets:

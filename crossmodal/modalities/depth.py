@@ -9,14 +9,14 @@ import numpy as np
 import torch
 
 from crossmodal.config import DataConfig, TrainConfig
-from crossmodal.data.rgbd_sets import NYU, RGBD_FOLDER, SYNTHETIC_ROOMS
+from crossmodal.data.rgbd_sets import SYNTHETIC_ROOMS
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.eval.probe import VALIDATION_FRACTION
 from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings
 from crossmodal.eval.render import depth_image
 from crossmodal.eval.scene_probe import scene_probe
 from crossmodal.eval.segmentation import segmentation_protocol
-from crossmodal.eval.student_loading import LoadedStudent
+from crossmodal.eval.student import LoadedStudent
 from crossmodal.modalities.base import Modality, Say, register_modality, silent
 
 
@@ -27,7 +27,6 @@ class Depth(Modality):
     name = "depth"
     takes = "image"
     example_student = "resnet18"
-    data_sets = (SYNTHETIC_ROOMS, NYU, RGBD_FOLDER)
     default_experiment: ClassVar[dict[str, Any]] = {"data": {"name": SYNTHETIC_ROOMS.name, "target": "depth"}}
     experiments = {
         "none": "none_depth.yaml",

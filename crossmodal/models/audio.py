@@ -11,7 +11,7 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
-from crossmodal.data.waveform import SAMPLE_RATE
+from crossmodal.constants import SAMPLE_RATE
 from crossmodal.models.features import FeatureNetwork, Features
 from crossmodal.models.student_registry import register_student
 from crossmodal.models.students import ResNetStudent

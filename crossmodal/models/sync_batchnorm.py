@@ -15,7 +15,7 @@ import torch.distributed as dist
 import torch.distributed.nn.functional as distributed_functional
 from torch import Tensor, nn
 
-from crossmodal.engine.distributed import is_distributed
+from crossmodal.distributed import is_distributed
 
 
 class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):

@@ -16,7 +16,7 @@ import timm
 import torch
 from torch import Tensor
 
-from crossmodal.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from crossmodal.constants import IMAGENET_MEAN, IMAGENET_STD
 from crossmodal.errors import InputError
 from crossmodal.models.features import FeatureNetwork, Features
 

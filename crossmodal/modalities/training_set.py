@@ -1,24 +1,24 @@
-"""The paired training set a config asks for, found through the target's modality.
+"""The paired training set a config asks for: its kind from the data-set catalog, its transform from the target's modality.
 
-The modality lists the data sets it trains on (``crossmodal.modalities``); each data set kind
-knows how to make sure its files exist and how to open them (``data.rgbd_sets``,
-``data.av_sets``). This module only asks and checks that the pairing makes sense.
+Each data set kind knows how to make sure its files exist and how to open them
+(``crossmodal.data.catalog``); the modality knows how a pair becomes a training sample. This
+module only asks both and checks that the pairing makes sense.
 """
 from __future__ import annotations
 
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig
+from crossmodal.data.catalog import DATA_SETS
 from crossmodal.data.kinds import DataSetKind, num_items
 from crossmodal.errors import InputError
+from crossmodal.modalities.base import MODALITIES, all_data_sets
 
 SOURCES = ("rgb",)
 
 
 def data_set_kind(config: DataConfig) -> DataSetKind:
     """Source must be RGB (the teachers are RGB networks); the target's modality must train on the data set."""
-    from crossmodal.modalities import MODALITIES, all_data_sets
-
     if config.source not in SOURCES:
         raise InputError(f"source {config.source!r} is not supported; the teachers are RGB networks, so use --source rgb")
     if config.target not in MODALITIES:
@@ -32,7 +32,7 @@ def data_set_kind(config: DataConfig) -> DataSetKind:
             f"data set {config.name!r} pairs rgb with {known[config.name]} and has no {config.target}, "
             f"so for --target {config.target} use --data {fitting}"
         )
-    return MODALITIES.get(config.target).data_set(config.name)
+    return DATA_SETS.get(config.name)
 
 
 def prepare_data(config: DataConfig, progress: bool = True) -> None:
@@ -54,8 +54,6 @@ def open_items(config: DataConfig) -> Dataset:
 def build_train_dataset(config: DataConfig, augment: bool = True) -> Dataset:
     """Paired samples ("source", "target", "index", ...) for training; ``augment=False`` gives the
     deterministic view (what a cached teacher sees)."""
-    from crossmodal.modalities import MODALITIES
-
     raw = open_items(config)
     first = raw[0]
     if config.target not in first or "rgb" not in first:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from crossmodal.distill import OBJECTIVES
 from crossmodal.machine import UNRECORDED
 
 
@@ -40,8 +41,6 @@ def format_mean_spread(mean: float, spread: float, scale: float = 100.0, digits:
 
 def method_title(method: str) -> str:
     """The objective's own table title (its class attribute ``title``), else its registered name."""
-    from crossmodal.distill import OBJECTIVES
-
     return OBJECTIVES.get(method).title if method in OBJECTIVES else method
 
 

@@ -8,7 +8,7 @@ same shape?"; its modality is said, never guessed: the ``like`` run's, else the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,48 +18,13 @@ from crossmodal.config import TrainConfig, config_from_dict
 from crossmodal.engine.checkpoint import checkpoint_path, load_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval.extract import weights_fingerprint
-from crossmodal.models.features import FeatureNetwork
+from crossmodal.eval.student import LoadedStudent
+from crossmodal.modalities import MODALITIES, default_config
 from crossmodal.models.frozen import freeze
 from crossmodal.models.student_registry import build_student
 
 
-@dataclass
-class LoadedStudent:
-    """A frozen student in eval mode and what evaluation needs to know about where it came from.
-
-    ``config``: the training config (for a random-init reference, the defaults or another run's,
-    with the chosen architecture). ``modality``: the target modality it was built for.
-    ``run_dir``: where results are written by default. ``wandb_id``: the training run's wandb id,
-    for linking evaluation to it.
-    """
-
-    model: FeatureNetwork
-    config: TrainConfig
-    modality: str
-    spec: dict[str, Any]
-    description: str
-    fingerprint: str
-    run_dir: Path
-    checkpoint: Path | None = None
-    epoch: int | None = None
-    wandb_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def report(self) -> dict[str, Any]:
-        """Which network was judged, for every report file."""
-        return {
-            "student": self.description,
-            "modality": self.modality,
-            "spec": self.spec,
-            "checkpoint": str(self.checkpoint) if self.checkpoint else None,
-            "epoch": self.epoch,
-            "weights_fingerprint": self.fingerprint,
-        }
-
-
 def _check_fits(modality: str, config: TrainConfig, spec: dict[str, Any], origin: str) -> None:
-    from crossmodal.modalities import MODALITIES
-
     MODALITIES.get(modality).check_student(str(spec.get("name")), int(spec.get("in_channels", 0)), config.data, origin)
 
 
@@ -100,8 +65,6 @@ def random_init_student(name: str, width: int, config: TrainConfig, seed: int = 
     ``config`` supplies data and input shaping. Its results go to
     ``<runs_dir>/random-init-<arch>-w<width>-seed<seed>``.
     """
-    from crossmodal.modalities import MODALITIES
-
     modality = MODALITIES.get(config.data.target)
     config = replace(config, student=replace(config.student, name=name, width=width))
     spec: dict[str, Any] = {"name": name, "in_channels": modality.channels(config.data), "width": width, "num_classes": None}
@@ -135,8 +98,6 @@ def select_student(
     A random-init reference takes its modality, data and input shaping from the run ``like`` (so
     it is compared on equal terms), else from the default experiment of ``target`` (default depth).
     """
-    from crossmodal.modalities import default_config
-
     if sum(value is not None for value in (run, checkpoint, random_init)) != 1:
         raise InputError("give exactly one of --run RUN, --checkpoint FILE or --random-init ARCH")
     if random_init is None and (width is not None or like is not None or target is not None):

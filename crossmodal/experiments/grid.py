@@ -34,17 +34,18 @@ import torch
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, apply_overrides, config_to_dict, load_config
-from crossmodal.data.build import prepare_data
+from crossmodal.device import resolve_device
 from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.checkpoint import LAST_CHECKPOINT
 from crossmodal.engine.logging import MetricsFile
-from crossmodal.engine.trainer import METRICS_FILE, Trainer, resolve_device, run_config_from_checkpoint
+from crossmodal.engine.trainer import METRICS_FILE, Trainer, run_config_from_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval.protocols import EvalSettings
-from crossmodal.eval.student_loading import load_trained_student
+from crossmodal.experiments.student_loading import load_trained_student
 from crossmodal.fileio import write_json_atomically
 from crossmodal.machine import UNRECORDED
 from crossmodal.modalities import MODALITIES, Modality
+from crossmodal.modalities.training_set import prepare_data
 
 PROGRESS_POLL_S = 2.0
 RESULTS_FILE = "report.json"

@@ -14,9 +14,9 @@ from typing import Any
 
 from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
-from crossmodal.eval.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
 from crossmodal.eval.protocols import EvalSettings
-from crossmodal.eval.report import machines_note, markdown_table, plot_summary, report_section, summarise
+from crossmodal.experiments.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
+from crossmodal.experiments.report import machines_note, markdown_table, plot_summary, report_section, summarise
 from crossmodal.fileio import write_json_atomically, write_text_atomically
 from crossmodal.modalities import MODALITIES
 from crossmodal.parallel import usable_cores
