@@ -1,5 +1,8 @@
 """The training configuration: one dataclass tree that Python users, YAML files and the CLI all fill in.
 
+The experiment files ship inside the package (``experiments_dir()``; configs/ in a checkout links
+there), so ``load_config("crd_audio.yaml")`` finds them from any directory.
+
 A YAML file may name another with ``base: other.yaml`` (resolved next to it); its keys are
 merged over the base's, mappings key by key. Dotted overrides (``optim.lr=0.01``) are
 applied last. Every key is checked against the dataclasses, so a typo is an InputError
@@ -13,6 +16,7 @@ import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +199,11 @@ def apply_changes(config: TrainConfig, changes: dict[str, Any], origin: str) -> 
     return _update(config, changes, prefix="", origin=origin)
 
 
+def replace_checked(node: Any, changes: dict[str, Any], origin: str) -> Any:
+    """A copy of any dataclass ``node`` (a config section, a protocol's settings) with ``changes`` applied, every key and type checked."""
+    return _update(node, changes, prefix="", origin=origin)
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Plain nested dict (tuples become lists) that YAML and ``torch.load(weights_only=True)`` accept."""
     return _plain(dataclasses.asdict(config))
@@ -213,9 +222,24 @@ def config_from_dict(values: dict[str, Any], origin: str = "config") -> TrainCon
     return _update(TrainConfig(), values, prefix="", origin=origin)
 
 
+def experiments_dir() -> Path:
+    """The experiment files shipped with the package (one YAML per experiment)."""
+    return Path(str(resources.files(__package__).joinpath("configs")))
+
+
+def experiment_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` itself when it exists; else, for a bare file name such as ``crd_audio.yaml``, the shipped experiment of that name."""
+    given = Path(path)
+    shipped = experiments_dir() / given.name
+    if not given.exists() and given.name == str(path) and shipped.is_file():
+        return shipped
+    return given
+
+
 def load_config(path: str | os.PathLike[str]) -> TrainConfig:
-    """Read a YAML experiment file (following ``base:`` links) into a TrainConfig."""
-    return config_from_dict(_read_yaml_with_bases(Path(path), seen=()), origin=str(path))
+    """Read a YAML experiment file (following ``base:`` links) into a TrainConfig; a bare name finds a shipped experiment."""
+    resolved = experiment_path(path)
+    return config_from_dict(_read_yaml_with_bases(resolved, seen=()), origin=str(resolved))
 
 
 def save_config(config: TrainConfig, path: str | os.PathLike[str]) -> None:
@@ -310,6 +334,9 @@ def _coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce(value, inner, key, origin)
+    if origin_type is tuple and len(args) == 2 and args[1] is Ellipsis:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(_coerce(v, args[0], key, origin) for v in items)
     if origin_type is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise InputError(f"config key {key!r} in {origin} needs {len(args)} values, got {value!r}")
@@ -333,4 +360,6 @@ def _coerce(value: Any, hint: Any, key: str, origin: str) -> Any:
         return value
     if hint is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
+    if hint is Path and isinstance(value, (str, Path)):
+        return Path(value).expanduser()
     raise InputError(f"config key {key!r} in {origin} must be {getattr(hint, '__name__', hint)}, got {value!r}")

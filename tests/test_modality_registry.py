@@ -16,7 +16,9 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from crossmodal.cli.eval import main as eval_main
 from crossmodal.cli.probe import main as probe_main
+from crossmodal.cli.train import main as train_main
 from crossmodal.config import DataConfig, apply_overrides
 from crossmodal.data.catalog import DATA_SETS, DataSetKind, register_data_set
 from crossmodal.data.nyu import NYUDepthV2
@@ -26,6 +28,7 @@ from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.trainer import Trainer
 from crossmodal.errors import InputError
 from crossmodal.eval import ProbeReport, ProbeSettings
+from crossmodal.eval.catalog import PROTOCOLS, EvalProtocol, register_protocol
 from crossmodal.eval.extract import extract_pooled
 from crossmodal.eval.probe import format_probe_table, linear_probe
 from crossmodal.eval.rgbd_splits import labelled_data_path
@@ -78,21 +81,16 @@ GRADIENT_ROOMS = DataSetKind(
 )
 
 
-class DepthGradients(Modality):
-    name = NAME
-    takes = "image"
-    example_student = "resnet10"
-    default_experiment = {"data": {"name": "gradient-rooms", "target": NAME}, "student": {"name": "resnet10"}}
-    probe_tasks = {"scene": "the rooms' scene labels"}
+class GradientSceneProbe(EvalProtocol):
+    """A toy protocol: the rooms' scene labels from the gradient students' pooled features, fit on train, scored on test."""
 
-    def channels(self, data: DataConfig) -> int:
-        return 3
+    name = "gradient-scene-probe"
+    title = "scene labels of the gradient rooms"
+    settings_type = ProbeSettings
+    result_file = "probe.json"
+    timing_key = "probe_s"
 
-    def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        return PairedGradients(tuple(data.input_size), train)
-
-    def probe(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say=print) -> ProbeReport:
-        self.probe_task(settings)
+    def run(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say=print) -> ProbeReport:
         path = labelled_data_path(student.config, settings.data)
         size = tuple(student.config.data.input_size)
         parts = [NYUDepthV2(path, split, transform=PairedGradients(size, train=False)) for split in ("train", "test")]
@@ -101,13 +99,34 @@ class DepthGradients(Modality):
         result = linear_probe(fit_x, fit_y, test_x, test_y, len(classes), classes, settings.cs, settings.val_fraction, settings.seed)
         return ProbeReport("scene_from_gradients", str(path), {"probe_top1": result.top1}, result.to_dict(), format_probe_table(result))
 
+    def benchmark_settings(self, evaluation, seed: int) -> ProbeSettings:
+        return ProbeSettings(split=evaluation.split, seed=seed)
+
+
+class DepthGradients(Modality):
+    name = NAME
+    takes = "image"
+    example_student = "resnet10"
+    default_experiment = {"data": {"name": "gradient-rooms", "target": NAME}, "student": {"name": "resnet10"}}
+    protocols = (GradientSceneProbe.name,)
+    benchmark_protocols = (GradientSceneProbe.name,)
+    probe_tasks = {"scene": GradientSceneProbe.name}
+
+    def channels(self, data: DataConfig) -> int:
+        return 3
+
+    def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return PairedGradients(tuple(data.input_size), train)
+
 
 @pytest.fixture
 def toy_modality():
     register_data_set(GRADIENT_ROOMS)
+    register_protocol(GradientSceneProbe)
     register_modality(DepthGradients)
     yield MODALITIES.get(NAME)
     MODALITIES.unregister(NAME)
+    PROTOCOLS.unregister(GradientSceneProbe.name)
     DATA_SETS.unregister(GRADIENT_ROOMS.name)
 
 
@@ -148,6 +167,29 @@ def test_a_third_modality_reaches_the_probe_cli_and_its_checks(trained_run, caps
     assert report["task"] == "scene_from_gradients" and report["modality"] == NAME
     assert probe_main(["--run", str(trained_run), "--labels", "esc50"]) == 2
     assert "probe task 'esc50' does not apply to depth_gradients students" in capsys.readouterr().err
+
+
+def test_a_toy_data_set_and_protocol_registered_here_train_and_evaluate_through_the_clis(toy_modality, tmp_path, capsys):
+    run = tmp_path / "cli-run"
+    assert train_main([
+        "--source", "rgb", "--target", NAME, "--data", GRADIENT_ROOMS.name, "--epochs", "1", "--batch-size", "8",
+        "--out", str(run), "--wandb", "disabled", "--device", "cpu", "--set", f"data.root={tmp_path / 'data'}",
+        "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.input_size=[32, 48]", "student.width=4",
+        "objective.options.num_negatives=8", "run.progress=false",
+    ]) == 0
+    assert load_checkpoint(run)["config"]["data"]["name"] == GRADIENT_ROOMS.name
+    assert eval_main([GradientSceneProbe.name, "--run", str(run), "--device", "cpu", "--set", "cs=[0.1, 1]"]) == 0
+    report = json.loads((run / "probe.json").read_text())
+    assert report["task"] == "scene_from_gradients" and report["modality"] == NAME
+    assert (report["num_train"], report["num_test"]) == (22, 18)
+    assert sorted(report["validation_accuracy"]) == ["0.1", "1.0"], "--set reached the protocol's settings"
+    assert eval_main(["segmentation", "--run", str(run)]) == 2
+    assert eval_main([GradientSceneProbe.name, "--run", str(run), "--set", "epochs=3"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors[-2] == (
+        f"error: evaluation protocol 'segmentation' does not apply to {NAME} students; theirs: {GradientSceneProbe.name}"
+    )
+    assert errors[-1].startswith(f"error: unknown config key 'epochs' in the {GradientSceneProbe.name} settings (--set)")
 
 
 def test_a_third_modality_checks_its_students_and_data_sets(toy_modality):

@@ -1,7 +1,7 @@
 """The NYU-Depth V2 facts the results rest on, pinned by literals and hashes written here, not read from the file the code reads.
 
 Sources: Gupta et al.'s classMapping40.mat (894 -> 40), class13Mapping.mat (40 -> 13) and the
-official splits.mat, all 1-based as in MATLAB. A change to datasets/nyu/nyu_v2_meta.json that
+official splits.mat, all 1-based as in MATLAB. A change to crossmodal/data/nyu_v2_meta.json that
 alters one mapping entry or one split index fails here.
 """
 from __future__ import annotations

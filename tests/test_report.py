@@ -1,8 +1,7 @@
 """The results table: mean ± std formatting, the table and summary from known per-seed numbers, the
-chart, grid settings checks, and a tiny end-to-end grid through tools/benchmark.py."""
+chart, grid settings checks, and a tiny end-to-end grid through crossmodal-benchmark."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -14,8 +13,9 @@ import pytest
 import torch
 
 from crossmodal import machine
+from crossmodal.cli import benchmark
 from crossmodal.errors import InputError
-from crossmodal.eval.protocols import EvalSettings
+from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.benchmark import machines_note, time_note
 from crossmodal.experiments.grid import GridSpec, method_config, run_grid
 from crossmodal.experiments.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
@@ -154,13 +154,6 @@ def test_method_config_is_the_experiment_file_with_overrides_seed_and_run_dir(tm
     assert config.run.dir == str(tmp_path / "crd+kd-seed3")
 
 
-def _benchmark_module():
-    spec = importlib.util.spec_from_file_location("benchmark", REPO / "tools" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 TINY = [
     "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.input_size=[32, 48]", "student.name=resnet10",
     "student.width=8", "schedule.epochs=1", "schedule.batch_size=8", "run.progress=false", "run.device=cpu",
@@ -209,7 +202,6 @@ def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypat
     out = tmp_path / "grid"
     argv = ["--seeds", "1", "--targets", "depth", "--methods", "none,crd", "--out", str(out), "--configs",
             str(REPO / "configs"), "--head-epochs", "1", "--jobs", "2", "--set", *TINY]
-    benchmark = _benchmark_module()
     assert benchmark.main(argv) == 0
     printed = capsys.readouterr().out
     assert "| Random init (none) |" in printed and "| CRD |" in printed
@@ -231,7 +223,6 @@ def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypat
 
 
 def test_benchmark_method_and_target_mistakes_are_one_line_errors(capsys):
-    benchmark = _benchmark_module()
     assert benchmark.main(["--targets", "thermal"]) == 2
     assert benchmark.main(["--targets", "audio", "--methods", "zoo,fitnett"]) == 2
     assert benchmark.main(["--methods", "crd,simclr"]) == 2

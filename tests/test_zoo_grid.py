@@ -12,7 +12,7 @@ from crossmodal.cli.train import build_parser, config_from_args
 from crossmodal.config import apply_overrides, config_to_dict, load_config
 from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
-from crossmodal.eval.protocols import EvalSettings
+from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.benchmark import grid_specs
 from crossmodal.experiments.grid import GridSpec, method_config, zoo_methods
 from crossmodal.experiments.report import collect, markdown_table, mean_ranks

@@ -3,7 +3,7 @@
     python tools/demo.py                   # -> runs/demo/report.md, report.json, report-<target>.png
     python tools/demo.py --targets depth   # the rgb -> depth grid alone
 
-It is tools/benchmark.py with one seed (same options). rgb -> depth: none (random init),
+It is crossmodal-benchmark with one seed (same options). rgb -> depth: none (random init),
 FitNet, KD, CRD and CRD+KD students trained from the same seed through
 configs/<objective>_depth.yaml on the embedded rooms, each probed on the 10-class scene task
 and segmented with a linear head. rgb -> audio: none, KD (SoundNet-style), CRD and CRD+KD
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmark import main
+from crossmodal.cli.benchmark import main
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:], prog="demo.py", seeds=1, out="runs/demo"))
+    raise SystemExit(main(sys.argv[1:], prog="python tools/demo.py", seeds=1, out="runs/demo"))

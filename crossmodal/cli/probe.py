@@ -1,4 +1,4 @@
-"""`crossmodal-probe`: linear probe of a frozen student's pooled features (``crossmodal.experiments.probe_run``).
+"""`crossmodal-probe`: linear probe of a frozen student's pooled features (``crossmodal-eval`` with the probe protocol of the task).
 
 The student's modality decides the task. Depth: the 10-class NYU scene task (train/test split).
 Audio: the five-fold ESC-50 protocol on a labelled sound set (train on four folds, test on the
@@ -10,7 +10,6 @@ table and writes probe.json into the run directory.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,9 +17,9 @@ from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.device import resolve_device
 from crossmodal.errors import InputError
 from crossmodal.eval.probe import DEFAULT_CS, VALIDATION_FRACTION
-from crossmodal.eval.protocols import EVAL_SPLITS, ProbeSettings
+from crossmodal.eval.reports import EVAL_SPLITS, ProbeSettings
 from crossmodal.eval.student import LoadedStudent
-from crossmodal.experiments.evaluate import probe_run
+from crossmodal.experiments.evaluate import evaluate, write_report
 from crossmodal.experiments.student_loading import select_student
 from crossmodal.modalities import MODALITIES
 
@@ -96,11 +95,12 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     student, out = student_from_args(args)
     settings = settings_from_args(args, out / "features")
-    report = probe_run(student, settings, resolve_device(args.device), say=print)
+    modality = MODALITIES.get(student.modality)
+    protocol = modality.probe_tasks[modality.probe_task(settings)]
+    report = evaluate(protocol, student, settings, resolve_device(args.device), say=print)
     print(report.table)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "probe.json").write_text(json.dumps(report.to_dict(student), indent=2) + "\n")
-    print(f"wrote {out / 'probe.json'}")
+    written = write_report(protocol, report, student, out)
+    print(f"wrote {' and '.join(map(str, written))}")
     return 0
 
 

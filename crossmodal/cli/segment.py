@@ -1,4 +1,4 @@
-"""`crossmodal-segment`: train a segmentation head on a (frozen) student's stage maps, score it (``crossmodal.experiments.segment_run``).
+"""`crossmodal-segment`: train a segmentation head on a (frozen) student's stage maps, score it (``crossmodal-eval segmentation``).
 
 Metrics come from one confusion matrix over every labelled scored pixel (the test split by
 default); means run over the classes present in the ground truth. Writes segment.json and
@@ -8,18 +8,15 @@ same as an "eval" job in the run's group.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.cli.probe import add_student_arguments, student_from_args
 from crossmodal.device import resolve_device
-from crossmodal.engine.logging import WANDB_MODES, log_evaluation
-from crossmodal.eval.protocols import SegmentSettings
-from crossmodal.eval.render import save_png
+from crossmodal.engine.logging import WANDB_MODES
+from crossmodal.eval.reports import SegmentSettings
 from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
-from crossmodal.experiments.evaluate import segment_run
+from crossmodal.experiments.evaluate import SEGMENTATION, segment_run, write_report
 
 LABEL_SETS = {40: "nyu40", 13: "nyu13"}
 DEFAULTS = SegmentSettings()
@@ -41,18 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_scores(scores: dict[str, Any], class_names: Sequence[str]) -> None:
-    print(
-        f"segmentation: pixel acc {100 * scores['pixel_accuracy']:.1f}%  mean class acc "
-        f"{100 * scores['mean_class_accuracy']:.1f}%  mIoU {100 * scores['miou']:.1f}%  "
-        f"({scores['classes_present']} classes in the scored labels)"
-    )
-    width = max(len(name) for name in class_names)
-    for name, iou, accuracy in zip(class_names, scores["per_class_iou"], scores["per_class_accuracy"]):
-        if iou is not None:
-            print(f"  {name:<{width}}  IoU {100 * iou:5.1f}%  acc {100 * accuracy:5.1f}%")
-
-
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     student, out = student_from_args(args)
@@ -62,24 +47,9 @@ def _main(argv: Sequence[str] | None) -> int:
         examples=args.examples,
     )
     report = segment_run(student, settings, resolve_device(args.device), say=print)
-    _print_scores(report.scores, report.class_names)
-
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / "segment.json"]
-    if report.picture is not None:
-        save_png(report.picture, out / "segment.png")
-        written.append(out / "segment.png")
-    result = report.to_dict(student)
-    (out / "segment.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(report.table)
+    written = write_report(SEGMENTATION, report, student, out, wandb=args.wandb)
     print(f"wrote {' and '.join(map(str, written))}")
-
-    named_iou = {f"iou/{name}": iou for name, iou in zip(report.class_names, report.scores["per_class_iou"]) if iou is not None}
-    config = {key: value for key, value in result.items() if key not in ("confusion", "class_names", "train_losses")}
-    log_evaluation(
-        args.wandb, student.config.experiment, f"{student.run_dir.name}-segment-{args.head}-{report.labels}",
-        {**config, "train_wandb_id": student.wandb_id, "run_dir": str(student.run_dir)}, out,
-        {**report.scores, **named_iou}, report.picture,
-    )
     return 0
 
 

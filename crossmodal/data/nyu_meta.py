@@ -1,6 +1,6 @@
 """NYU-Depth V2 facts (label maps, official split, scene protocol, camera) as ready-to-index arrays.
 
-The facts live in datasets/nyu/nyu_v2_meta.json with MATLAB's 1-based ids; this module turns
+The facts ship inside the package (crossmodal/data/nyu_v2_meta.json) with MATLAB's 1-based ids; this module turns
 them into 0-based lookup tables once, so a raw label image maps to any label set with one
 ``table[labels]``.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 
 import numpy as np
 
-META_PATH = Path(__file__).resolve().parents[2] / "datasets" / "nyu" / "nyu_v2_meta.json"
+META_FILE = "nyu_v2_meta.json"
 NUM_RAW_CLASSES = 894
 IGNORE_INDEX = 255
 OTHERS_SCENE = "others"
@@ -52,7 +52,7 @@ class NYUMeta:
 @functools.cache
 def load_meta() -> NYUMeta:
     """Read and convert the NYU facts once per process."""
-    raw = json.loads(META_PATH.read_text())
+    raw = json.loads(resources.files(__package__).joinpath(META_FILE).read_text(encoding="utf-8"))
     to40 = np.asarray(raw["map_894_to_40"], dtype=np.int64)  # index raw-1 -> 1-based nyu40
     to13 = np.asarray(raw["map_40_to_13"], dtype=np.int64)  # index nyu40-1 -> 1-based nyu13
     raw_to_nyu40 = np.full(NUM_RAW_CLASSES + 1, IGNORE_INDEX, dtype=np.uint8)

@@ -1,4 +1,4 @@
 """Evaluation of a frozen student on its own modality: protocol settings and reports, features, probes, segmentation heads, metrics."""
-from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings
+from crossmodal.eval.reports import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings
 
 __all__ = ["EvalSettings", "ProbeReport", "ProbeSettings", "SegmentReport", "SegmentSettings"]

@@ -1,4 +1,4 @@
-"""The audio students' probe: the fold protocol on an ESC-50-layout sound set, or on a labelled video cache.
+"""The audio students' probes: the fold protocol on an ESC-50-layout sound set (``sound-probe``), or on a labelled video cache (``video-cache-probe``).
 
 ESC-50: train on four folds, test on the fifth, mean over the five (validation: the last fold
 is never used). Video cache: the clips' labels, folds made of whole videos. A student trained on
@@ -23,7 +23,8 @@ from crossmodal.data.video_cache import INDEX_FILE, VideoAudioPairs
 from crossmodal.errors import InputError
 from crossmodal.eval.extract import cached_features, extract_pooled, labelled_data, settings_fingerprint
 from crossmodal.eval.fold_probe import fold_probe, format_fold_table, stratified_group_folds
-from crossmodal.eval.protocols import ProbeReport, ProbeSettings
+from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
+from crossmodal.eval.reports import EvalSettings, ProbeReport, ProbeSettings
 from crossmodal.eval.student import LoadedStudent
 from crossmodal.models.features import Features
 
@@ -186,3 +187,38 @@ def sound_probe(
         "num_folds": len(result.folds),
     }
     return ProbeReport(TASKS[task], str(data), scores, details, format_fold_table(result))
+
+
+class _FoldProbe(EvalProtocol):
+    """A fold protocol over labelled sound clips; ``task`` picks the labelled data (a sound set or a video cache)."""
+
+    task: str
+    settings_type = ProbeSettings
+    result_file = "probe.json"
+    timing_key = "probe_s"
+
+    def run(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Say = silent) -> ProbeReport:
+        return sound_probe(student, self.task, settings, device, say)
+
+    def benchmark_settings(self, evaluation: EvalSettings, seed: int) -> ProbeSettings:
+        return ProbeSettings(split=evaluation.split, seed=seed)
+
+    def benchmark_line(self, record: dict[str, Any], evaluation: EvalSettings) -> str:
+        return (
+            f"probe: {record['num_folds']}-fold sound top-1 {100 * record['probe_top1']:.1f} ± "
+            f"{100 * record['probe_top1_fold_std']:.1f}% in {record['probe_s']:.0f} s"
+        )
+
+
+@register_protocol
+class SoundProbe(_FoldProbe):
+    name = "sound-probe"
+    title = "ESC-50 five-fold sound classification"
+    task = "esc50"
+
+
+@register_protocol
+class VideoCacheProbe(_FoldProbe):
+    name = "video-cache-probe"
+    title = "clip labels of a labelled video cache, folds of whole videos"
+    task = "video-cache"

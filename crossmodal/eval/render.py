@@ -33,6 +33,11 @@ def depth_image(depth: np.ndarray) -> np.ndarray:
     return np.where(valid[..., None], coloured, 0).astype(np.uint8)
 
 
+def first_channel_image(sample: torch.Tensor) -> np.ndarray:
+    """An image input's first channel (a batch entry without the batch axis), drawn as ``depth_image`` draws depth."""
+    return depth_image(sample[0].numpy())
+
+
 def render_examples(
     examples: list[Example], draw_input: Callable[[torch.Tensor], np.ndarray], gap: int = 4, min_tile_height: int = 96
 ) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The depth students' probe: a linear probe of the frozen pooled features on the 10-class NYU scene task.
+"""The ``scene-probe`` protocol: a linear probe of the frozen pooled features on the 10-class NYU scene task.
 
 Features of the fit and scored frames are extracted once per checkpoint and, when a cache folder
 is given, stored keyed by the weights and the extraction settings. C is chosen on a validation
@@ -7,6 +7,7 @@ split of the fit features only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,7 +16,8 @@ from torch.utils.data import Dataset
 from crossmodal.data.kinds import num_items
 from crossmodal.eval.extract import cached_features, extract_pooled, settings_fingerprint
 from crossmodal.eval.probe import format_probe_table, linear_probe
-from crossmodal.eval.protocols import ProbeReport, ProbeSettings
+from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
+from crossmodal.eval.reports import EvalSettings, ProbeReport, ProbeSettings
 from crossmodal.eval.rgbd_splits import extraction_settings, labelled_data_path, rgbd_eval_splits
 from crossmodal.eval.student import LoadedStudent
 
@@ -50,6 +52,26 @@ def scene_probe(
         "num_fit": num_items(fit), "num_scored": num_items(scored),
     }
     return ProbeReport(TASK, str(path), scores, details, format_probe_table(result))
+
+
+@register_protocol
+class SceneProbe(EvalProtocol):
+    """The depth students' probe: scene labels of the labelled RGB-D frames, fit on one part, scored on the other."""
+
+    name = "scene-probe"
+    title = "10-class NYU scene classification (train/test split)"
+    settings_type = ProbeSettings
+    result_file = "probe.json"
+    timing_key = "probe_s"
+
+    def run(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Say = silent) -> ProbeReport:
+        return scene_probe(student, settings, device, say)
+
+    def benchmark_settings(self, evaluation: EvalSettings, seed: int) -> ProbeSettings:
+        return ProbeSettings(split=evaluation.split, seed=seed)
+
+    def benchmark_line(self, record: dict[str, Any], evaluation: EvalSettings) -> str:
+        return f"probe: scene top-1 {100 * record['probe_top1']:.1f}% (C={record['probe_c']:g}) in {record['probe_s']:.0f} s"
 
 
 def _features(

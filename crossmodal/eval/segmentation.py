@@ -1,4 +1,4 @@
-"""The dense-target protocol: a segmentation head trained on a (frozen) student's stage maps, scored on held-out frames.
+"""The ``segmentation`` protocol: a head trained on a (frozen or fine-tuned) student's stage maps, scored on held-out frames.
 
 Metrics come from one confusion matrix over every labelled scored pixel; means run over the
 classes present in the ground truth.
@@ -6,6 +6,7 @@ classes present in the ground truth.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,8 +14,9 @@ import torch
 from crossmodal.data.kinds import num_items
 from crossmodal.errors import InputError
 from crossmodal.eval.metrics import segmentation_scores
-from crossmodal.eval.protocols import SegmentReport, SegmentSettings
+from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
 from crossmodal.eval.render import render_examples
+from crossmodal.eval.reports import EvalSettings, SegmentReport, SegmentSettings
 from crossmodal.eval.rgbd_splits import labelled_data_path, rgbd_eval_splits
 from crossmodal.eval.seg_heads import build_segmentation_head
 from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
@@ -70,3 +72,45 @@ def segmentation_protocol(
             "lr": lr, "batch_size": settings.batch_size,
         },
     )
+
+
+@register_protocol
+class Segmentation(EvalProtocol):
+    """Dense labels of the labelled RGB-D frames (NYU label sets); the picture draws inputs as the student's modality does."""
+
+    name = "segmentation"
+    title = "semantic segmentation head on the stage maps"
+    settings_type = SegmentSettings
+    result_file = "segment.json"
+    timing_key = "segment_s"
+    logs_to_wandb = True
+
+    def run(self, student: LoadedStudent, settings: SegmentSettings, device: torch.device, say: Say = silent) -> SegmentReport:
+        return segmentation_protocol(student, settings, device, student.draw_input, say)
+
+    def benchmark_settings(self, evaluation: EvalSettings, seed: int) -> SegmentSettings:
+        return SegmentSettings(
+            labels=evaluation.labels, head=evaluation.head, epochs=evaluation.head_epochs, batch_size=evaluation.head_batch_size,
+            lr=evaluation.head_lr, split=evaluation.split, seed=seed, examples=0, precompute_maps=True,
+        )
+
+    def benchmark_record(self, report: SegmentReport) -> dict[str, Any]:
+        return {
+            "pixel_accuracy": report.scores["pixel_accuracy"],
+            "segment_mean_class_accuracy": report.scores["mean_class_accuracy"],
+            "miou": report.scores["miou"],
+            "head_final_loss": report.train_losses[-1],
+        }
+
+    def benchmark_line(self, record: dict[str, Any], evaluation: EvalSettings) -> str:
+        return (
+            f"segment ({evaluation.head} head, {evaluation.labels}, {evaluation.head_epochs} epochs): "
+            f"pixel acc {100 * record['pixel_accuracy']:.1f}%  mIoU {100 * record['miou']:.1f}% in {record['segment_s']:.0f} s"
+        )
+
+    def wandb_scores(self, report: SegmentReport) -> dict[str, Any]:
+        named_iou = {f"iou/{name}": iou for name, iou in zip(report.class_names, report.scores["per_class_iou"]) if iou is not None}
+        return {**report.scores, **named_iou}
+
+    def wandb_name(self, report: SegmentReport) -> str:
+        return f"segment-{report.settings['head']}-{report.labels}"

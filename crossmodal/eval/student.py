@@ -5,11 +5,16 @@ reference) is the experiments layer's job (``crossmodal.experiments.student_load
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from crossmodal.config import TrainConfig
+from crossmodal.eval.render import first_channel_image
 from crossmodal.models.features import FeatureNetwork
 
 
@@ -20,7 +25,7 @@ class LoadedStudent:
     ``config``: the training config (for a random-init reference, the defaults or another run's,
     with the chosen architecture). ``modality``: the target modality it was built for.
     ``run_dir``: where results are written by default. ``wandb_id``: the training run's wandb id,
-    for linking evaluation to it.
+    for linking evaluation to it. ``draw_input``: how its modality draws one input (for pictures).
     """
 
     model: FeatureNetwork
@@ -34,6 +39,7 @@ class LoadedStudent:
     epoch: int | None = None
     wandb_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    draw_input: Callable[[torch.Tensor], np.ndarray] = first_channel_image
 
     def report(self) -> dict[str, Any]:
         """Which network was judged, for every report file."""

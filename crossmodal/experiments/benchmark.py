@@ -14,7 +14,7 @@ from typing import Any
 
 from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
-from crossmodal.eval.protocols import EvalSettings
+from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
 from crossmodal.experiments.report import machines_note, markdown_table, plot_summary, report_section, summarise
 from crossmodal.fileio import write_json_atomically, write_text_atomically
@@ -31,7 +31,7 @@ def grid_specs(
     seeds: int,
     out: Path,
     overrides: Sequence[str] = (),
-    configs_dir: Path = Path("configs"),
+    configs_dir: Path | None = None,
     evaluation: EvalSettings = EvalSettings(),
 ) -> list[GridSpec]:
     """One grid per target, in the order given; ``methods`` (None: each target's core methods; ``zoo``: every objective)."""

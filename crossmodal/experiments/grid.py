@@ -33,14 +33,15 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from crossmodal.config import TrainConfig, apply_overrides, config_to_dict, load_config
+from crossmodal.config import TrainConfig, apply_overrides, config_to_dict, experiments_dir, load_config
 from crossmodal.device import resolve_device
 from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.checkpoint import LAST_CHECKPOINT
 from crossmodal.engine.logging import MetricsFile
 from crossmodal.engine.trainer import METRICS_FILE, Trainer, run_config_from_checkpoint
 from crossmodal.errors import InputError
-from crossmodal.eval.protocols import EvalSettings
+from crossmodal.eval.reports import EvalSettings
+from crossmodal.experiments.evaluate import judge
 from crossmodal.experiments.student_loading import load_trained_student
 from crossmodal.fileio import write_json_atomically
 from crossmodal.machine import UNRECORDED
@@ -61,7 +62,7 @@ class GridSpec:
     seeds: tuple[int, ...]
     out_dir: Path
     overrides: tuple[str, ...] = ()
-    configs_dir: Path = Path("configs")
+    configs_dir: Path | None = None
     evaluation: EvalSettings = field(default_factory=EvalSettings)
     target: str = "depth"
 
@@ -70,7 +71,8 @@ class GridSpec:
         return MODALITIES.get(self.target)
 
     def experiment_file(self, method: str) -> Path:
-        return self.configs_dir / self.modality.experiment_file(method)
+        """The method's experiment file in ``configs_dir``, else among the experiments shipped with the package."""
+        return (self.configs_dir or experiments_dir()) / self.modality.experiment_file(method)
 
     def check(self) -> None:
         if self.target not in MODALITIES or not self.modality.experiments:
@@ -93,7 +95,7 @@ class GridSpec:
             "seeds": list(self.seeds),
             "out_dir": str(self.out_dir),
             "overrides": list(self.overrides),
-            "configs_dir": str(self.configs_dir),
+            "configs_dir": str(self.configs_dir) if self.configs_dir else "shipped with the package",
             "evaluation": asdict(self.evaluation),
         }
 
@@ -154,7 +156,7 @@ def run_one(spec: GridSpec, method: str, seed: int, say: Callable[[str], None] =
 
     student = load_trained_student(run_dir)
     device = resolve_device(config.run.device)
-    record.update(spec.modality.judge(student, spec.evaluation, seed, device, lambda line: say(f"{tag} {line}")))
+    record.update(judge(student, spec.evaluation, seed, device, lambda line: say(f"{tag} {line}")))
     record["load_1min"] = [*loads, os.getloadavg()[0]]
     return record
 

@@ -56,6 +56,7 @@ def load_trained_student(run_or_file: str | os.PathLike[str]) -> LoadedStudent:
         checkpoint=path,
         epoch=state.get("epoch"),
         wandb_id=state.get("wandb_id"),
+        draw_input=MODALITIES.get(modality).render,
     )
 
 
@@ -81,6 +82,7 @@ def random_init_student(name: str, width: int, config: TrainConfig, seed: int = 
         fingerprint=weights_fingerprint(model),
         run_dir=Path(config.run.runs_dir) / f"random-init-{name}-w{width}-seed{seed}",
         extra={"random_init_seed": seed},
+        draw_input=modality.render,
     )
 
 

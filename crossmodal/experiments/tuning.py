@@ -20,7 +20,7 @@ from typing import Any
 
 from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
-from crossmodal.eval.protocols import EvalSettings
+from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.grid import GridSpec, run_grids
 from crossmodal.experiments.report import format_mean_spread, machines_note, mean_std, method_title
 from crossmodal.fileio import write_json_atomically, write_text_atomically

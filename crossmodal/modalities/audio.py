@@ -1,7 +1,6 @@
 """Audio: video frames paired with the sound around them, a waveform student, the ESC-50 fold probe."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -11,12 +10,10 @@ import torch
 from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.av_sets import SYNTHETIC_AV
 from crossmodal.data.av_transforms import VideoPairTransform
-from crossmodal.eval.audio_probe import sound_probe
 from crossmodal.eval.probe import VALIDATION_FRACTION
-from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings
 from crossmodal.eval.render import depth_image
-from crossmodal.eval.student import LoadedStudent
-from crossmodal.modalities.base import Modality, Say, register_modality, silent
+from crossmodal.eval.reports import EvalSettings
+from crossmodal.modalities.base import Modality, register_modality
 from crossmodal.models.audio import LogMelSpectrogram
 
 
@@ -47,29 +44,14 @@ class Audio(Modality):
     }
     demo_overrides = ("run.wandb=disabled",)
     """The experiment files' own settings (configs/audio_base.yaml) are sized for two CPU cores already."""
-    probe_tasks = {
-        "esc50": "ESC-50 five-fold sound classification",
-        "video-cache": "clip labels of a labelled video cache, folds of whole videos",
-    }
+    protocols = ("sound-probe", "video-cache-probe")
+    benchmark_protocols = ("sound-probe",)
+    probe_tasks = {"esc50": "sound-probe", "video-cache": "video-cache-probe"}
 
     def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
         return VideoPairTransform(
             size=tuple(data.input_size), train=train, gain_db=data.video.gain_db, shift_seconds=data.video.shift_seconds
         )
-
-    def probe(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Say = silent) -> ProbeReport:
-        return sound_probe(student, self.probe_task(settings), settings, device, say)
-
-    def judge(self, student: LoadedStudent, evaluation: EvalSettings, seed: int, device: torch.device, say: Say) -> dict[str, Any]:
-        """The ESC-50 fold protocol on the labelled sound set of the run's data (validation: without the last fold)."""
-        start = time.perf_counter()
-        report = self.probe(student, ProbeSettings(split=evaluation.split, seed=seed), device)
-        record = {**report.scores, "probe_s": round(time.perf_counter() - start, 1)}
-        say(
-            f"probe: {record['num_folds']}-fold sound top-1 {100 * record['probe_top1']:.1f} ± "
-            f"{100 * record['probe_top1_fold_std']:.1f}% in {record['probe_s']:.0f} s"
-        )
-        return record
 
     def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
         av, video = config.data.av, config.data.video

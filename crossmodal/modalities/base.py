@@ -1,10 +1,10 @@
 """What a target modality is: one registered object that owns everything specific to it.
 
 A modality says what its students take (images or waveforms) and with how many channels, which
-data sets it trains on, how a pair is transformed, what its default experiment changes, how its
-students are evaluated (probe, segmentation, the benchmark's columns) and how to draw one of its
-samples. The rest of the program asks ``MODALITIES``; nothing else compares modality names, so a
-new modality is one module that registers one object.
+data sets it trains on, how a pair is transformed, what its default experiment changes, which
+evaluation protocols apply to its students (and which the benchmark judges with, in which columns)
+and how to draw one of its samples. The rest of the program asks ``MODALITIES``; nothing else
+compares modality names, so a new modality is one module that registers one object.
 """
 from __future__ import annotations
 
@@ -17,25 +17,24 @@ import torch
 from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.catalog import DataSetKind, data_sets_of
 from crossmodal.errors import InputError
-from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings, silent
-from crossmodal.eval.student import LoadedStudent
+from crossmodal.eval.reports import EvalSettings, ProbeSettings
 from crossmodal.models.student_registry import student_takes
 from crossmodal.registry import Registry
 
-Say = Callable[[str], None]
-
 
 class Modality:
-    """Base of every target modality; subclasses set the class attributes and the protocol methods.
+    """Base of every target modality; subclasses set the class attributes, ``transform`` and ``render``.
 
     ``name``: the ``--target`` value and the item key its data sets fill. ``takes``: what its
-    students take ("image" or "waveform"). ``default_experiment``: what its default (CRD) experiment changes in the TrainConfig
-    defaults, i.e. configs/crd_<name>.yaml. ``experiments``: the core benchmark methods -> their
+    students take ("image" or "waveform"). ``default_experiment``: what its default (CRD)
+    experiment changes in the TrainConfig defaults, i.e. configs/crd_<name>.yaml. ``experiments``: the core benchmark methods -> their
     experiment files. ``base_experiment``: the file those share, which every other registered
     objective (the zoo) trains from with its own name and default options.
     ``benchmark_metrics``: record key -> column title (fractions, shown as %). ``demo_overrides``:
-    what the demo and benchmark pin on top of the experiment files. ``probe_tasks``: task -> what
-    it is, the default first.
+    what the demo and benchmark pin on top of the experiment files. ``protocols``: the registered
+    evaluation protocols that apply to its students (``crossmodal.eval.catalog``);
+    ``benchmark_protocols``: those the benchmark judges every student with, in order.
+    ``probe_tasks``: ``crossmodal-probe --labels`` task -> its protocol, the default first.
     """
 
     name: ClassVar[str]
@@ -46,6 +45,8 @@ class Modality:
     benchmark_title: ClassVar[str] = ""
     benchmark_metrics: ClassVar[dict[str, str]] = {}
     demo_overrides: ClassVar[tuple[str, ...]] = ()
+    protocols: ClassVar[tuple[str, ...]] = ()
+    benchmark_protocols: ClassVar[tuple[str, ...]] = ()
     probe_tasks: ClassVar[dict[str, str]] = {}
     example_student: ClassVar[str] = ""
 
@@ -91,20 +92,6 @@ class Modality:
 
     # ------------------------------------------------------------ evaluation
 
-    def probe(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Say = silent) -> ProbeReport:
-        raise NotImplementedError
-
-    def segment(
-        self, student: LoadedStudent, settings: SegmentSettings, device: torch.device, say: Say = silent
-    ) -> SegmentReport:
-        raise InputError(f"{self.name} students have no segmentation protocol; crossmodal-segment evaluates dense targets")
-
-    def judge(
-        self, student: LoadedStudent, evaluation: EvalSettings, seed: int, device: torch.device, say: Say
-    ) -> dict[str, Any]:
-        """The benchmark's scores of one student (every key of ``benchmark_metrics`` among them)."""
-        raise NotImplementedError
-
     def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
         """How a benchmark section's numbers were made (data, protocols), for its report."""
         return []
@@ -114,6 +101,7 @@ class Modality:
         raise NotImplementedError
 
     def probe_task(self, settings: ProbeSettings) -> str:
+        """The probe task ``settings`` ask for (None: the first), checked against this modality's."""
         task = settings.task or next(iter(self.probe_tasks))
         if task not in self.probe_tasks:
             raise InputError(

@@ -1,7 +1,6 @@
 """Depth: RGB-D pairs, an image student, the scene probe and the segmentation protocol."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -12,12 +11,9 @@ from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.rgbd_sets import SYNTHETIC_ROOMS
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.eval.probe import VALIDATION_FRACTION
-from crossmodal.eval.protocols import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings
-from crossmodal.eval.render import depth_image
-from crossmodal.eval.scene_probe import scene_probe
-from crossmodal.eval.segmentation import segmentation_protocol
-from crossmodal.eval.student import LoadedStudent
-from crossmodal.modalities.base import Modality, Say, register_modality, silent
+from crossmodal.eval.render import first_channel_image
+from crossmodal.eval.reports import EvalSettings
+from crossmodal.modalities.base import Modality, register_modality
 
 
 @register_modality
@@ -54,45 +50,12 @@ class Depth(Modality):
     (5-fold scene-probe accuracy on the train split: 41% after 8 or 12 epochs, 50% after 20, random
     init 38%); the teacher-output cache halves the step but pairs the student's augmented view with
     the teacher's plain one, and scored lower at equal steps (45%)."""
-    probe_tasks = {"scene": "10-class NYU scene classification (train/test split)"}
+    protocols = ("scene-probe", "segmentation")
+    benchmark_protocols = ("scene-probe", "segmentation")
+    probe_tasks = {"scene": "scene-probe"}
 
     def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
         return PairedTransform(size=tuple(data.input_size), train=train, depth_encoding=data.depth_encoding)
-
-    def probe(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Say = silent) -> ProbeReport:
-        self.probe_task(settings)
-        return scene_probe(student, settings, device, say)
-
-    def segment(
-        self, student: LoadedStudent, settings: SegmentSettings, device: torch.device, say: Say = silent
-    ) -> SegmentReport:
-        return segmentation_protocol(student, settings, device, self.render, say)
-
-    def judge(self, student: LoadedStudent, evaluation: EvalSettings, seed: int, device: torch.device, say: Say) -> dict[str, Any]:
-        """Scene probe and segmentation head, each trained on the fit frames and scored on the others."""
-        start = time.perf_counter()
-        probe = self.probe(student, ProbeSettings(split=evaluation.split, seed=seed), device)
-        record: dict[str, Any] = {"num_fit": probe.scores["num_fit"], "num_scored": probe.scores["num_scored"]}
-        record.update({key: probe.scores[key] for key in ("probe_top1", "probe_mean_class_accuracy", "probe_c")})
-        record["probe_s"] = round(time.perf_counter() - start, 1)
-        say(f"probe: scene top-1 {100 * record['probe_top1']:.1f}% (C={record['probe_c']:g}) in {record['probe_s']:.0f} s")
-        start = time.perf_counter()
-        segmentation = self.segment(student, SegmentSettings(
-            labels=evaluation.labels, head=evaluation.head, epochs=evaluation.head_epochs, batch_size=evaluation.head_batch_size,
-            lr=evaluation.head_lr, split=evaluation.split, seed=seed, examples=0, precompute_maps=True,
-        ), device)
-        record.update({
-            "pixel_accuracy": segmentation.scores["pixel_accuracy"],
-            "segment_mean_class_accuracy": segmentation.scores["mean_class_accuracy"],
-            "miou": segmentation.scores["miou"],
-            "head_final_loss": segmentation.train_losses[-1],
-        })
-        record["segment_s"] = round(time.perf_counter() - start, 1)
-        say(
-            f"segment ({evaluation.head} head, {evaluation.labels}, {evaluation.head_epochs} epochs): "
-            f"pixel acc {100 * record['pixel_accuracy']:.1f}%  mIoU {100 * record['miou']:.1f}% in {record['segment_s']:.0f} s"
-        )
-        return record
 
     def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
         rooms = config.data.rooms
@@ -109,4 +72,4 @@ class Depth(Modality):
 
     def render(self, sample: torch.Tensor) -> np.ndarray:
         """The encoded depth, min-max over valid pixels, viridis; missing pixels black."""
-        return depth_image(sample[0].numpy())
+        return first_channel_image(sample)

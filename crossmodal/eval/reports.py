@@ -1,7 +1,6 @@
 """The evaluation protocols' settings and reports: what a probe or a segmentation head is asked, and what it answers.
 
-``crossmodal.experiments.evaluate`` runs them by the student's modality; each report carries the
-scores and everything needed to reproduce them.
+Each report carries the scores, a printable table and everything needed to reproduce them.
 """
 from __future__ import annotations
 
@@ -89,6 +88,21 @@ class SegmentReport:
     picture: Any = None
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def table(self) -> str:
+        """The scores and every scored class's IoU and accuracy, as the segmentation command prints them."""
+        scores = self.scores
+        lines = [
+            f"segmentation: pixel acc {100 * scores['pixel_accuracy']:.1f}%  mean class acc "
+            f"{100 * scores['mean_class_accuracy']:.1f}%  mIoU {100 * scores['miou']:.1f}%  "
+            f"({scores['classes_present']} classes in the scored labels)"
+        ]
+        width = max(len(name) for name in self.class_names)
+        for name, iou, accuracy in zip(self.class_names, scores["per_class_iou"], scores["per_class_accuracy"]):
+            if iou is not None:
+                lines.append(f"  {name:<{width}}  IoU {100 * iou:5.1f}%  acc {100 * accuracy:5.1f}%")
+        return "\n".join(lines)
+
     def to_dict(self, student: LoadedStudent) -> dict[str, Any]:
         return {
             **student.report(), "data": self.data, **self.settings, **student.extra, "labels": self.labels,
@@ -127,7 +141,3 @@ class EvalSettings:
             raise InputError("head epochs and head batch size must be at least 1")
         if self.head_lr is not None and self.head_lr <= 0:
             raise InputError(f"head learning rate must be positive, got {self.head_lr}")
-
-
-def silent(line: str) -> None:
-    """A ``say`` that prints nothing."""

@@ -1,0 +1,80 @@
+"""`crossmodal-eval PROTOCOL`: run one registered evaluation protocol on a student, the one evaluation command.
+
+    crossmodal-eval scene-probe --run runs/RUN
+    crossmodal-eval segmentation --run runs/RUN --set labels=nyu13 head=fcn epochs=10
+    crossmodal-eval sound-probe --random-init audio_resnet18 --target audio --set cs=[0.1,1,10]
+
+The protocol must apply to the student's modality. ``--set key=value`` sets fields of the
+protocol's settings (values read as YAML, names and types checked); --data, --split, --seed and
+--workers set the fields of those names. The report goes into the run directory (or --out) as
+the protocol's JSON file (probe.json, segment.json, ...), a picture beside it when it has one.
+``crossmodal-probe`` and ``crossmodal-segment`` are this command with their protocols' flags.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crossmodal.cli.common import OneLineErrorParser, run_cli
+from crossmodal.cli.probe import add_student_arguments, student_from_args
+from crossmodal.config import replace_checked
+from crossmodal.device import resolve_device
+from crossmodal.engine.logging import WANDB_MODES
+from crossmodal.errors import InputError
+from crossmodal.eval.catalog import PROTOCOLS
+from crossmodal.experiments.evaluate import evaluate, write_report
+
+FEATURE_CACHE = "feature_cache"
+"""A settings field the command points at <out>/features, where probes keep extracted features."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineErrorParser(prog="crossmodal-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("protocol", help="one of: " + ", ".join(
+        f"{name} ({PROTOCOLS.get(name).title})" for name in PROTOCOLS.names()
+    ))
+    add_student_arguments(parser)
+    parser.add_argument("--set", dest="changes", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="fields of the protocol's settings, e.g. epochs=10 cs=[0.1,1]")
+    parser.add_argument("--wandb", choices=WANDB_MODES, default="auto",
+                        help="for protocols that log: auto (online when logged in, else offline), online, offline, disabled")
+    return parser
+
+
+def settings_from_args(protocol: str, args: argparse.Namespace, out: Path) -> Any:
+    """The protocol's default settings with the shared flags, then the --set changes, every key checked."""
+    settings_type = PROTOCOLS.get(protocol).settings_type
+    fields = {field.name for field in dataclasses.fields(settings_type)}
+    shared = {"data": args.data, "split": args.split, "seed": args.seed, "workers": args.workers, FEATURE_CACHE: out / "features"}
+    changes: dict[str, Any] = {key: value for key, value in shared.items() if key in fields and value is not None}
+    for change in args.changes:
+        key, sep, raw = change.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {change!r} must look like key=value")
+        changes[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return replace_checked(settings_type(), changes, origin=f"the {protocol} settings (--set)")
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    protocol = PROTOCOLS.get(args.protocol)
+    student, out = student_from_args(args)
+    settings = settings_from_args(protocol.name, args, out)
+    report = evaluate(protocol.name, student, settings, resolve_device(args.device), say=print)
+    print(report.table)
+    written = write_report(protocol.name, report, student, out, wandb=args.wandb)
+    print(f"wrote {' and '.join(map(str, written))}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
