@@ -29,7 +29,7 @@ BASE_KEY = "base"
 
 @dataclass
 class RoomsConfig:
-    """The embedded synthetic rooms: how many scenes, at what stored size, from which seed."""
+    """How the embedded synthetic rooms are generated: how many scenes, at what stored size, from which seed."""
 
     num: int = 1200
     size: tuple[int, int] = (120, 160)
@@ -38,7 +38,7 @@ class RoomsConfig:
 
 @dataclass
 class SyntheticAVConfig:
-    """The embedded audio-visual events: videos (count, length, frame size) and the labelled
+    """How the embedded audio-visual events are generated: videos (count, length, frame size) and the labelled
     ESC-50-layout sound set generated with them (clips per class), from one seed."""
 
     num: int = 640
@@ -50,52 +50,60 @@ class SyntheticAVConfig:
 
 @dataclass
 class VideoConfig:
-    """How videos become (frame, audio window) pairs, and how training waveforms are augmented.
-
-    ``fps``, ``clip_seconds``, ``frame_size``: the decoded cache's settings (samples per second
-    of video, audio window centred on each frame, stored frame size); other values prepare
-    another cache. Training waveforms get a random gain within +-``gain_db`` and a random
-    shift within +-``shift_seconds`` (zero-filled); evaluation sees them unchanged.
-    """
+    """How videos become (frame, audio window) pairs: the decoded cache's samples per second of video, the audio
+    window centred on each frame, and the stored frame size; other values prepare another cache."""
 
     fps: float = 2.0
     clip_seconds: float = 1.0
     frame_size: tuple[int, int] = (128, 128)
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentation of a waveform target beyond the paired crop and flip: a random gain within
+    +-``gain_db`` and a random shift within +-``shift_seconds`` (zero-filled); evaluation sees it unchanged."""
+
     gain_db: float = 6.0
     shift_seconds: float = 0.1
 
 
 @dataclass
 class DataConfig:
-    """Which paired data set to train on and how samples are shaped.
+    """Which paired data set to train on, with its options, and how samples are shaped.
 
-    ``root`` is where generated data and video caches live (default: $CROSSMODAL_DATA, else
-    ./data). ``split``: which frames of an NYU-layout file to train on ("train" keeps the test
-    frames unseen for evaluation; synthetic rooms use the same layout). ``input_size`` is the
-    (h, w) the images (RGB and depth, or video frames) are cropped and resized to.
-    ``videos``: a folder of videos with sound (data set "video", cached on first use, into
-    ``cache`` when given); ``cache``: a prepared video cache (data set "video-cache").
+    ``name``: a data set of the catalog (``crossmodal.data.catalog``); ``options``: that data set's
+    own options (a path, a split, generation settings...), checked against the options it declares,
+    its defaults where unset. ``root`` is where generated data and caches live (default:
+    $CROSSMODAL_DATA, else ./data). ``input_size`` is the (h, w) the images (RGB and depth, or video
+    frames) are cropped and resized to.
     """
 
     name: str = "synthetic-rooms"
     source: str = "rgb"
     target: str = "depth"
+    options: dict[str, Any] = field(default_factory=dict)
     root: str | None = None
-    nyu: str | None = None
-    split: str = "train"
-    folder: str | None = None
-    rooms: RoomsConfig = field(default_factory=RoomsConfig)
-    videos: str | None = None
-    cache: str | None = None
-    av: SyntheticAVConfig = field(default_factory=SyntheticAVConfig)
-    video: VideoConfig = field(default_factory=VideoConfig)
     input_size: tuple[int, int] = (96, 128)
     depth_encoding: str = "metric"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     num_workers: int = 0
-    strict: bool = False
     order: str = "shuffle"
     chunk_size: int = 256
     window_chunks: int = 16
+
+
+LEGACY_DATA_KEYS = {
+    "nyu": "data.options.path (or --data-path; data set nyu)",
+    "folder": "data.options.path (or --data-path; data set rgbd-folder)",
+    "videos": "data.options.path (or --data-path; data set video)",
+    "cache": "data.options.cache (data sets video, synthetic-av) or data.options.path (data set video-cache)",
+    "rooms": "data.options.num, size, seed (data set synthetic-rooms)",
+    "av": "data.options.num, seconds, size, clips_per_class, seed (data set synthetic-av)",
+    "video": "data.options.fps, clip_seconds, frame_size (audio data sets) and data.augment.gain_db, shift_seconds",
+    "split": "data.options.split (data sets synthetic-rooms, nyu)",
+    "strict": "data.options.strict (data set rgbd-folder)",
+}
+"""Keys of the data section before each data set had its own options, and where their values live now."""
 
 
 @dataclass
@@ -218,8 +226,36 @@ def _plain(value: Any) -> Any:
 
 
 def config_from_dict(values: dict[str, Any], origin: str = "config") -> TrainConfig:
-    """Build a TrainConfig from a nested dict; unknown keys and wrong types raise InputError."""
+    """Build a TrainConfig from a nested dict; unknown keys and wrong types raise InputError.
+
+    A data section written before data sets had their own options (a run directory or experiment
+    file of an earlier version) is read as the options of the data set it names.
+    """
+    data = values.get("data")
+    if isinstance(data, dict) and LEGACY_DATA_KEYS.keys() & data.keys():
+        values = {**values, "data": _data_from_legacy(data)}
     return _update(TrainConfig(), values, prefix="", origin=origin)
+
+
+def _data_from_legacy(data: dict[str, Any]) -> dict[str, Any]:
+    """The data section with the old per-format keys moved into the named data set's options (keys it never read dropped,
+    values equal to the defaults left out, so a translated run equals the same run configured today)."""
+    rooms, av, video = data.get("rooms") or {}, data.get("av") or {}, data.get("video") or {}
+    sampling = {key: video.get(key) for key in ("fps", "clip_seconds", "frame_size")}
+    default_sampling = config_to_dict(VideoConfig())
+    given: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {  # data set -> (old values, their defaults)
+        "synthetic-rooms": ({**rooms, "split": data.get("split")}, {**config_to_dict(RoomsConfig()), "split": "train"}),
+        "nyu": ({"path": data.get("nyu"), "split": data.get("split")}, {"split": "train"}),
+        "rgbd-folder": ({"path": data.get("folder"), "strict": data.get("strict")}, {"strict": False}),
+        "synthetic-av": ({**av, **sampling, "cache": data.get("cache")}, {**config_to_dict(SyntheticAVConfig()), **default_sampling}),
+        "video": ({"path": data.get("videos"), "cache": data.get("cache"), **sampling}, default_sampling),
+        "video-cache": ({"path": data.get("cache"), "clip_seconds": video.get("clip_seconds")}, {"clip_seconds": VideoConfig.clip_seconds}),
+    }
+    values, defaults = given.get(data.get("name", DataConfig.name), ({}, {}))
+    options = {key: value for key, value in values.items() if value is not None and _plain(value) != defaults.get(key)}
+    kept = {key: value for key, value in data.items() if key not in LEGACY_DATA_KEYS}
+    augment = {key: video[key] for key in ("gain_db", "shift_seconds") if key in video}
+    return {**kept, "options": {**options, **kept.get("options", {})}, **({"augment": augment} if augment else {})}
 
 
 def experiments_dir() -> Path:
@@ -300,6 +336,8 @@ def _update(node: Any, values: Any, prefix: str, origin: str) -> Any:
     changes: dict[str, Any] = {}
     for key, value in values.items():
         dotted = f"{prefix}{key}"
+        if isinstance(node, DataConfig) and key in LEGACY_DATA_KEYS:
+            raise InputError(f"config key {dotted!r} in {origin} is a data set option now: {LEGACY_DATA_KEYS[key]}")
         if key not in fields:
             known = ", ".join(sorted(fields))
             raise InputError(f"unknown config key {dotted!r} in {origin}; known keys here: {known}")

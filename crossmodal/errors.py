@@ -10,6 +10,11 @@ class InputError(Exception):
     """
 
 
+class OptionError(InputError):
+    """A bad option of a pluggable part (an objective, a data set), said without the part's name: whoever
+    builds the part puts the name the user chose in front, so the sentence reads ``objective 'crd+kd' option ...``."""
+
+
 LISTED_PROBLEMS = 10
 
 

@@ -134,7 +134,7 @@ def fake_audio_run(run_dir: Path, data_root: Path, student: str = "audio_resnet1
     config = default_config("audio")
     config = replace(
         config,
-        data=replace(config.data, root=str(data_root), video=replace(config.data.video, clip_seconds=0.25)),
+        data=replace(config.data, root=str(data_root), options={"clip_seconds": 0.25}),
         student=replace(config.student, name=student, width=4),
     )
     spec = {"name": student, "in_channels": 1, "width": 4, "num_classes": None}

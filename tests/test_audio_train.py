@@ -26,8 +26,8 @@ torch.set_num_threads(1)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 AUDIO_EXPERIMENTS = {"crd": "crd_audio.yaml", "kd": "kd_audio.yaml", "crd+kd": "crdkd_audio.yaml", "none": "none_audio.yaml"}
 TINY_DATA = [
-    "data.av.num=8", "data.av.seconds=1.5", "data.av.size=[48,48]", "data.av.clips_per_class=5",
-    "data.video.frame_size=[48,48]", "data.input_size=[32,32]",
+    "data.options.num=8", "data.options.seconds=1.5", "data.options.size=[48,48]", "data.options.clips_per_class=5",
+    "data.options.frame_size=[48,48]", "data.input_size=[32,32]",
 ]
 TINY_MODEL = ["student.name=audio_resnet10", "student.width=8", "objective.options.num_negatives=16", "run.progress=false"]
 
@@ -79,11 +79,11 @@ def test_audio_defaults_and_depth_defaults_stay_apart():
 
 def test_video_flags_pick_the_video_data_sets():
     videos = parse("--target", "audio", "--videos", "clips")
-    assert (videos.data.name, videos.data.videos, videos.data.cache) == ("video", "clips", None)
+    assert (videos.data.name, videos.data.options) == ("video", {"path": "clips"})
     cached = parse("--target", "audio", "--cache", "prepared")
-    assert (cached.data.name, cached.data.cache) == ("video-cache", "prepared")
+    assert (cached.data.name, cached.data.options) == ("video-cache", {"path": "prepared"})
     both = parse("--target", "audio", "--videos", "clips", "--cache", "here")
-    assert (both.data.name, both.data.cache) == ("video", "here")
+    assert (both.data.name, both.data.options) == ("video", {"path": "clips", "cache": "here"})
 
 
 # ----------------------------------------------------------------------------- samples
@@ -178,7 +178,7 @@ def test_image_student_for_audio_and_clip_length_mismatch_are_one_line_errors(ti
     base = ["--target", "audio", "--batch-size", "8", "--set", f"data.root={tiny_root}", *TINY_DATA, "run.progress=false"]
     assert "takes images" in one_line_error(capsys, base + ["student.name=resnet10"])
     cache = synthetic_cache_dir(parse(*base).data)
-    message = one_line_error(capsys, ["--target", "audio", "--cache", str(cache), "--set", "data.video.clip_seconds=0.5"])
+    message = one_line_error(capsys, ["--target", "audio", "--cache", str(cache), "--set", "data.options.clip_seconds=0.5"])
     assert "holds 1.0 s audio windows" in message
 
 

@@ -48,7 +48,7 @@ def test_overrides_parse_yaml_values_and_reach_free_options():
 
 @pytest.mark.parametrize(
     "override, named",
-    [("optim.lrr=0.1", "'optim.lrr'"), ("optimiser.lr=0.1", "'optimiser'"), ("data.rooms.count=3", "'data.rooms.count'")],
+    [("optim.lrr=0.1", "'optim.lrr'"), ("optimiser.lr=0.1", "'optimiser'"), ("data.rooms.num=3", "'data.rooms' .* is a data set option now: data.options.num")],
 )
 def test_unknown_override_key_names_the_key(override, named):
     with pytest.raises(InputError, match=named):
@@ -88,11 +88,11 @@ def test_missing_file_and_base_cycle_are_input_errors(tmp_path):
 
 
 def test_saved_config_round_trips_and_is_plain_data(tmp_path):
-    config = apply_overrides(TrainConfig(), ["objective.name=kd", "objective.options.temperature=2.0", "data.rooms.size=[30, 40]"])
+    config = apply_overrides(TrainConfig(), ["objective.name=kd", "objective.options.temperature=2.0", "data.options.size=[30, 40]"])
     save_config(config, tmp_path / "config.yaml")
     assert load_config(tmp_path / "config.yaml") == config
     plain = config_to_dict(config)
-    assert plain["data"]["rooms"]["size"] == [30, 40]
+    assert plain["data"]["options"]["size"] == [30, 40]
     torch.save(plain, tmp_path / "plain.pt")
     assert config_from_dict(torch.load(tmp_path / "plain.pt", weights_only=True)) == config
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["objective"]["name"] == "kd"

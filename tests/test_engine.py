@@ -37,7 +37,7 @@ def tiny_config(tmp_path, data_root, *overrides: str) -> TrainConfig:
     return apply_overrides(
         TrainConfig(),
         [
-            f"data.root={data_root}", "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.split=all",
+            f"data.root={data_root}", "data.options.num=40", "data.options.size=[48, 64]", "data.options.split=all",
             "data.input_size=[32, 48]", "student.name=resnet10", "student.width=8",
             "schedule.epochs=2", "schedule.batch_size=8", "run.wandb=disabled", "run.progress=false",
             "run.log_every=1", f"run.runs_dir={tmp_path / 'runs'}", *overrides,
@@ -158,7 +158,7 @@ def test_none_objective_keeps_the_initial_student_and_still_writes_a_run(tmp_pat
 def crd_epochs(tmp_path_factory, data_root):
     """Epoch records of a short CRD run on 128 embedded rooms (a few seconds)."""
     config = tiny_config(
-        tmp_path_factory.mktemp("crd"), data_root, "data.rooms.num=128", "schedule.epochs=10", "schedule.batch_size=16"
+        tmp_path_factory.mktemp("crd"), data_root, "data.options.num=128", "schedule.epochs=10", "schedule.batch_size=16"
     )
     return [r for r in MetricsFile(Trainer(config).fit() / "metrics.jsonl").read() if r.get("event") == "epoch"]
 
@@ -496,7 +496,7 @@ def test_objectives_see_map_shapes_and_training_progress(tmp_path, data_root):
 
     OBJECTIVES.register("recording")(Recording)
     try:
-        config = tiny_config(tmp_path, data_root, "objective.name=recording", "data.split=train")
+        config = tiny_config(tmp_path, data_root, "objective.name=recording", "data.options.split=train")
         Trainer(config).fit()
     finally:
         OBJECTIVES.unregister("recording")
@@ -547,7 +547,7 @@ def _interrupted_train_worker(rank: int, port: int, config: TrainConfig, resume:
 
 @pytest.mark.slow
 def test_a_resumed_two_process_run_continues_where_it_stopped(tmp_path, data_root):
-    straight = tiny_config(tmp_path, data_root, f"run.dir={tmp_path / 'straight'}", "data.rooms.num=64")
+    straight = tiny_config(tmp_path, data_root, f"run.dir={tmp_path / 'straight'}", "data.options.num=64")
     prepare_data(straight.data, progress=False)
     mp.spawn(_interrupted_train_worker, args=(_free_port(), straight, None, None), nprocs=2)
     interrupted = apply_overrides(straight, [f"run.dir={tmp_path / 'interrupted'}"])

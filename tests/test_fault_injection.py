@@ -28,7 +28,7 @@ from crossmodal.modalities.training_set import prepare_data
 
 EPOCHS = 3
 TINY = [
-    "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.split=all", "data.input_size=[32, 48]",
+    "data.options.num=40", "data.options.size=[48, 64]", "data.options.split=all", "data.input_size=[32, 48]",
     "student.name=resnet10", "student.width=8", "schedule.batch_size=8", "run.progress=false",
 ]
 

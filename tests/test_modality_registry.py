@@ -22,7 +22,7 @@ from crossmodal.cli.train import main as train_main
 from crossmodal.config import DataConfig, apply_overrides
 from crossmodal.data.catalog import DATA_SETS, DataSetKind, register_data_set
 from crossmodal.data.nyu import NYUDepthV2
-from crossmodal.data.rgbd_sets import SYNTHETIC_ROOMS
+from crossmodal.data.rgbd_sets import SYNTHETIC_ROOMS, SyntheticRoomsOptions
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.trainer import Trainer
@@ -76,7 +76,7 @@ class PairedGradients:
 
 
 GRADIENT_ROOMS = DataSetKind(
-    "gradient-rooms", NAME, SYNTHETIC_ROOMS.prepare, lambda config: GradientItems(SYNTHETIC_ROOMS.open(config)),
+    "gradient-rooms", NAME, SyntheticRoomsOptions, SYNTHETIC_ROOMS.prepare, lambda config: GradientItems(SYNTHETIC_ROOMS.open(config)),
     SYNTHETIC_ROOMS.location, labelled=SYNTHETIC_ROOMS.labelled,
 )
 
@@ -133,7 +133,7 @@ def toy_modality():
 @pytest.fixture
 def trained_run(toy_modality, tmp_path):
     config = apply_overrides(default_config(NAME), [
-        f"data.root={tmp_path / 'data'}", "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.input_size=[32, 48]",
+        f"data.root={tmp_path / 'data'}", "data.options.num=40", "data.options.size=[48, 64]", "data.input_size=[32, 48]",
         "student.width=4", "schedule.epochs=1", "schedule.batch_size=8", "objective.options.num_negatives=8",
         "run.wandb=disabled", "run.progress=false", f"run.dir={tmp_path / 'run'}",
     ])
@@ -174,7 +174,7 @@ def test_a_toy_data_set_and_protocol_registered_here_train_and_evaluate_through_
     assert train_main([
         "--source", "rgb", "--target", NAME, "--data", GRADIENT_ROOMS.name, "--epochs", "1", "--batch-size", "8",
         "--out", str(run), "--wandb", "disabled", "--device", "cpu", "--set", f"data.root={tmp_path / 'data'}",
-        "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.input_size=[32, 48]", "student.width=4",
+        "data.options.num=40", "data.options.size=[48, 64]", "data.input_size=[32, 48]", "student.width=4",
         "objective.options.num_negatives=8", "run.progress=false",
     ]) == 0
     assert load_checkpoint(run)["config"]["data"]["name"] == GRADIENT_ROOMS.name

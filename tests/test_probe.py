@@ -99,7 +99,7 @@ def fake_run(run_dir: Path, data: Path, target: str = "depth", weights_width: in
     config = TrainConfig()
     config = replace(
         config,
-        data=replace(config.data, name="nyu", nyu=str(data), target=target, input_size=INPUT_SIZE),
+        data=replace(config.data, name="nyu", options={"path": str(data)}, target=target, input_size=INPUT_SIZE),
         student=replace(config.student, name="resnet10", width=4),
     )
     spec = {"name": "resnet10", "in_channels": 1, "width": 4, "num_classes": None}
@@ -173,7 +173,7 @@ def test_probe_cli_rejects_data_with_a_single_scene_class(tmp_path, capsys):
 def test_probe_cli_rejects_a_run_on_unlabelled_data(tmp_path, tiny_data, capsys):
     run = fake_run(tmp_path / "run", tiny_data)
     run_config = torch.load(run / "last.pt", weights_only=True)
-    run_config["config"]["data"].update(name="rgbd-folder", folder=str(tmp_path))
+    run_config["config"]["data"].update(name="rgbd-folder", options={"path": str(tmp_path)})
     save_checkpoint(run_config, run / "last.pt")
     assert "no labels" in bad_input_message(capsys, ["--run", str(run)])
 

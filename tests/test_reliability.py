@@ -176,7 +176,7 @@ def test_a_config_that_is_not_utf8_is_one_sentence(tmp_path, capsys):
 def test_an_unwritable_run_directory_is_one_sentence(tmp_path, data_root, capsys):
     (tmp_path / "a-file").write_text("not a folder")
     message = one_sentence(capsys, ["--wandb", "disabled", "--batch-size", "8", "--run-dir", str(tmp_path / "a-file" / "run"),
-                                    "--set", f"data.root={data_root}", "data.rooms.num=40", "data.rooms.size=[48, 64]"])
+                                    "--set", f"data.root={data_root}", "data.options.num=40", "data.options.size=[48, 64]"])
     assert f"cannot write the run directory {tmp_path / 'a-file' / 'run'}" in message
 
 
@@ -203,7 +203,7 @@ def test_resume_on_a_data_set_of_another_size_is_one_sentence(tmp_path, data_roo
     config = tiny_config(tmp_path, data_root, f"run.dir={run}", "schedule.epochs=1")
     Trainer(config).fit()
     with pytest.raises(InputError, match="holds per-sample state .* for 40 training samples, but the data set now has 24"):
-        Trainer(apply_overrides(config, ["data.rooms.num=24", "schedule.epochs=2"]), resume=run)
+        Trainer(apply_overrides(config, ["data.options.num=24", "schedule.epochs=2"]), resume=run)
 
 
 def test_resume_from_a_checkpoint_with_a_key_missing_or_a_wrong_shape_is_one_sentence(tmp_path, data_root):
@@ -279,7 +279,7 @@ def test_depth_frames_with_no_valid_pixel_are_counted_every_epoch(tmp_path, caps
         depth = np.full((24, 32), np.nan if stem in (3, 7, 11) else 1.5, np.float32)  # three frames with no valid depth
         np.save(tmp_path / "folder" / "depth" / f"{stem:02d}.npy", depth)
     config = apply_overrides(TrainConfig(), [
-        "data.name=rgbd-folder", f"data.folder={tmp_path / 'folder'}", "data.input_size=[16, 24]", "student.name=resnet10",
+        "data.name=rgbd-folder", f"data.options.path={tmp_path / 'folder'}", "data.input_size=[16, 24]", "student.name=resnet10",
         "student.width=8", "schedule.epochs=2", "schedule.batch_size=4", "run.wandb=disabled", "run.progress=false",
         f"run.dir={tmp_path / 'run'}", "objective.options.sampling=per-sample",
     ])

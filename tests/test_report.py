@@ -155,7 +155,7 @@ def test_method_config_is_the_experiment_file_with_overrides_seed_and_run_dir(tm
 
 
 TINY = [
-    "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.input_size=[32, 48]", "student.name=resnet10",
+    "data.options.num=40", "data.options.size=[48, 64]", "data.input_size=[32, 48]", "student.name=resnet10",
     "student.width=8", "schedule.epochs=1", "schedule.batch_size=8", "run.progress=false", "run.device=cpu",
 ]
 
@@ -177,8 +177,8 @@ def test_tiny_grid_trains_and_scores_every_method_on_a_validation_fifth(tmp_path
 
 
 TINY_AUDIO = [
-    "data.av.num=8", "data.av.seconds=1.5", "data.av.size=[48,48]", "data.av.clips_per_class=5",
-    "data.video.frame_size=[48,48]", "data.input_size=[32,32]", "student.name=audio_resnet10", "student.width=8",
+    "data.options.num=8", "data.options.seconds=1.5", "data.options.size=[48,48]", "data.options.clips_per_class=5",
+    "data.options.frame_size=[48,48]", "data.input_size=[32,32]", "student.name=audio_resnet10", "student.width=8",
     "schedule.epochs=1", "schedule.batch_size=8", "run.progress=false",
     "run.device=cpu",
 ]
@@ -233,7 +233,7 @@ def test_benchmark_method_and_target_mistakes_are_one_line_errors(capsys):
 def test_the_step_benchmark_runs_on_the_cpu_and_prints_one_row(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "tools" / "bench_step.py"), "--device", "cpu", "--steps", "1", "--batch-size", "4",
-         "--set", f"data.root={tmp_path}", "data.rooms.num=20", "data.rooms.size=[48, 64]", "data.split=all", "data.input_size=[32, 48]"],
+         "--set", f"data.root={tmp_path}", "data.options.num=20", "data.options.size=[48, 64]", "data.options.split=all", "data.input_size=[32, 48]"],
         capture_output=True, text=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
     )
     assert result.returncode == 0, result.stderr

@@ -169,7 +169,7 @@ def test_train_then_probe_then_segment(tmp_path):
     config = replace(
         config,
         data=replace(config.data, root=str(tmp_path / "data"), input_size=(48, 64),
-                     rooms=replace(config.data.rooms, num=30, size=(48, 64))),
+                     options={"num": 30, "size": (48, 64)}),
         student=replace(config.student, name="resnet10", width=4),
         schedule=replace(config.schedule, epochs=1, batch_size=8),
         run=replace(config.run, dir=str(tmp_path / "run"), device="cpu", wandb="disabled", progress=False),

@@ -4,14 +4,16 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from dataclasses import replace
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 from torch import nn
 
+from crossmodal.config import DataConfig
 from crossmodal.distill import OBJECTIVES, build_objective
-from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint
+from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint, teacher_view
 from crossmodal.models.features import Features
 from tests.test_zoo import DISTILLING, PRETRAINING, TEACHER_CHANNELS, TEACHER_SIZES, context, student_features
 
@@ -107,13 +109,22 @@ def test_a_later_objective_computes_only_the_outputs_not_on_disk_yet(tmp_path):
 
 def test_the_fingerprint_follows_the_teachers_weights_the_data_settings_and_the_precision(tmp_path):
     teacher = SlicingTeacher()
-    base = cache_fingerprint([teacher], ["slice"], {"name": "rooms", "num_workers": 0}, tmp_path, "cpu-None")
-    assert base == cache_fingerprint([teacher], ["slice"], {"name": "rooms", "num_workers": 4}, tmp_path, "cpu-None"), "loading settings do not count"
-    assert base != cache_fingerprint([teacher], ["slice"], {"name": "other", "num_workers": 0}, tmp_path, "cpu-None")
-    assert base != cache_fingerprint([teacher], ["slice"], {"name": "rooms", "num_workers": 0}, tmp_path, "cuda-torch.bfloat16")
+    rooms = DataConfig()
+
+    def fingerprint(data: DataConfig, precision: str = "cpu-None") -> str:
+        return cache_fingerprint([teacher], ["slice"], teacher_view(data), tmp_path, precision)
+
+    base = fingerprint(rooms)
+    for same in (replace(rooms, num_workers=4, order="chunks"), replace(rooms, options={"num": 1200, "split": "train"}),
+                 replace(rooms, depth_encoding="inverse"), replace(rooms, augment=replace(rooms.augment, gain_db=0.0))):
+        assert fingerprint(same) == base, f"{same} shows the teacher the same images"
+    for other in (replace(rooms, options={"num": 40}), replace(rooms, options={"split": "all"}), replace(rooms, input_size=(48, 64)),
+                  replace(rooms, name="nyu", options={"path": "nyu.mat"})):
+        assert fingerprint(other) != base, f"{other} shows the teacher other images"
+    assert base != fingerprint(rooms, "cuda-torch.bfloat16")
     with torch.no_grad():
         teacher.scale.add_(1e-3)
-    assert base != cache_fingerprint([teacher], ["slice"], {"name": "rooms", "num_workers": 0}, tmp_path, "cpu-None")
+    assert base != fingerprint(rooms)
 
 
 def _free_port() -> int:

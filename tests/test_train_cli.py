@@ -40,7 +40,7 @@ def test_flags_fill_the_config():
         "--seed", "7", "--out", "runs/x", "--wandb", "disabled", "--device", "cpu",
         "--set", "optim.lr=0.01", "objective.options.temperature=2",
     )
-    assert (config.data.name, config.data.nyu) == ("nyu", "/data/nyu.mat")
+    assert (config.data.name, config.data.options) == ("nyu", {"path": "/data/nyu.mat"})
     assert config.teacher.specs == ["efficientnet_lite0", "resnet50:/w.pth"]
     assert (config.schedule.epochs, config.schedule.batch_size, config.run.seed) == (3, 16, 7)
     assert (config.run.dir, config.run.wandb, config.run.device) == ("runs/x", "disabled", "cpu")
@@ -92,13 +92,13 @@ def test_tiny_run_writes_a_run_and_resume_of_a_finished_run_is_a_no_op(tmp_path,
     run = tmp_path / "run"
     argv = [
         "--source", "rgb", "--target", "depth", "--epochs", "1", "--batch-size", "8", "--out", str(run), "--wandb", "disabled",
-        "--set", f"data.root={tmp_path / 'data'}", "data.rooms.num=24", "data.rooms.size=[48,64]", "data.split=all",
+        "--set", f"data.root={tmp_path / 'data'}", "data.options.num=24", "data.options.size=[48,64]", "data.options.split=all",
         "data.input_size=[32,48]", "student.name=resnet10", "student.width=8", "run.progress=false",
     ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert f"run directory: {run}" in out and "finished 1/1 epochs" in out
-    assert load_config(run / "config.yaml").data.rooms.num == 24
+    assert load_config(run / "config.yaml").data.options["num"] == 24
     assert [r["epoch"] for r in MetricsFile(run / "metrics.jsonl").read() if r.get("event") == "epoch"] == [1]
     before = load_checkpoint(run)
     assert main(["--resume", str(run)]) == 0
@@ -110,7 +110,7 @@ def test_ctrl_c_exits_130_in_one_line_and_keeps_the_finished_epochs(tmp_path, ca
     run = tmp_path / "run"
     argv = [
         "--epochs", "2", "--batch-size", "8", "--out", str(run), "--wandb", "disabled",
-        "--set", f"data.root={tmp_path / 'data'}", "data.rooms.num=24", "data.rooms.size=[48,64]", "data.split=all",
+        "--set", f"data.root={tmp_path / 'data'}", "data.options.num=24", "data.options.size=[48,64]", "data.options.split=all",
         "data.input_size=[32,48]", "student.name=resnet10", "student.width=8", "run.progress=false",
     ]
     real_epoch = trainer_module.Trainer._train_epoch
@@ -130,4 +130,4 @@ def test_ctrl_c_exits_130_in_one_line_and_keeps_the_finished_epochs(tmp_path, ca
 
 
 def test_strict_flag_makes_truncated_data_files_stop_the_run():
-    assert parse("--strict").data.strict and not parse().data.strict
+    assert parse("--data", "rgbd-folder", "--strict").data.options == {"strict": True} and parse().data.options == {}

@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [
-    "--set", "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.input_size=[32, 48]", "student.name=resnet10",
+    "--set", "data.options.num=40", "data.options.size=[48, 64]", "data.input_size=[32, 48]", "student.name=resnet10",
     "student.width=4", "schedule.batch_size=8", "objective.options.num_negatives=8", "run.progress=false",
 ]
 

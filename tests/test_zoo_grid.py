@@ -117,7 +117,7 @@ def test_a_sweep_over_seeds_reports_each_points_spread_and_metrics(tmp_path):
 
 
 TINY = [
-    "data.rooms.num=40", "data.rooms.size=[48, 64]", "data.input_size=[32, 48]", "student.name=resnet10",
+    "data.options.num=40", "data.options.size=[48, 64]", "data.input_size=[32, 48]", "student.name=resnet10",
     "student.width=8", "schedule.epochs=1", "schedule.batch_size=8", "run.progress=false", "run.device=cpu",
 ]
 

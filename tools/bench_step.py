@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per setting, after as many warm-up steps (default 20)")
     parser.add_argument("--batch-size", type=int, help="default: the experiment's")
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                        help="config overrides, e.g. data.rooms.num=40")
+                        help="config overrides, e.g. data.options.num=40")
     args = parser.parse_args()
     common = [f"run.device={args.device}", *args.overrides] + ([f"schedule.batch_size={args.batch_size}"] if args.batch_size else [])
     cuda = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())

@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
-from crossmodal.config import TrainConfig, apply_overrides, load_config
+from crossmodal.config import DataConfig, TrainConfig, apply_overrides, load_config
 from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.logging import WANDB_MODES
 from crossmodal.engine.trainer import Trainer, run_config_from_checkpoint
@@ -41,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         help="training data; " + "; ".join(
             f"{name}: " + ", ".join(kind.name for kind in MODALITIES.get(name).data_sets) for name in MODALITIES
-        ) + " (the first of each is the default)",
+        ) + " (the first of each is the default); its options: --set data.options.KEY=VALUE",
     )
+    parser.add_argument("--data-path", metavar="PATH", help="the data set's file or folder (data.options.path)")
     parser.add_argument("--nyu", metavar="PATH", help="nyu_depth_v2_labeled.mat or its prepared cache (implies --data nyu)")
     parser.add_argument("--folder", metavar="PATH", help="RGB-D folder root (implies --data rgbd-folder)")
     parser.add_argument("--videos", metavar="DIR", help="folder of videos with sound, cached on first use (implies --data video)")
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="prepared video cache (implies --data video-cache); with --videos: where to put the cache",
     )
     parser.add_argument("--strict", action="store_true", default=None,
-                        help="stop on a data file that ends early (truncated) instead of counting it in a warning")
+                        help="RGB-D folder: stop on a data file that ends early (truncated) instead of counting it in a warning")
     parser.add_argument("--epochs", type=int, help="with --resume: extend a run (its cosine schedule stretches to the new length)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--seed", type=int)
@@ -75,16 +77,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     else:
         # An unknown --target starts from the depth defaults, so the usual check names it (after --source).
         config = load_config(args.config) if args.config else default_config(args.target if args.target in MODALITIES else "depth")
-    data, run, schedule = config.data, config.run, config.schedule
-    if args.nyu is not None:
-        data = dataclasses.replace(data, nyu=args.nyu, name="nyu")
-    if args.folder is not None:
-        data = dataclasses.replace(data, folder=args.folder, name="rgbd-folder")
-    if args.cache is not None:
-        data = dataclasses.replace(data, cache=args.cache, name="video-cache")
-    if args.videos is not None:
-        data = dataclasses.replace(data, videos=args.videos, name="video")
-    for flag, value in (("source", args.source), ("target", args.target), ("name", args.data), ("strict", args.strict)):
+    data, run, schedule = data_from_args(config.data, args), config.run, config.schedule
+    for flag, value in (("source", args.source), ("target", args.target)):
         if value is not None:
             data = dataclasses.replace(data, **{flag: value})
     for flag, value in (("epochs", args.epochs), ("batch_size", args.batch_size)):
@@ -100,6 +94,40 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.teacher:
         config = dataclasses.replace(config, teacher=dataclasses.replace(config.teacher, specs=list(args.teacher)))
     return apply_overrides(config, args.overrides)
+
+
+SHORTHANDS = (("nyu", "nyu", "path"), ("folder", "rgbd-folder", "path"), ("videos", "video", "path"))
+"""(flag, the data set it names, the option it sets): --nyu PATH is --data nyu --data-path PATH."""
+
+
+def data_from_args(data: DataConfig, args: argparse.Namespace) -> DataConfig:
+    """The data section with --data, --data-path and the shorthands applied; another data set starts from its own defaults.
+
+    --cache names a prepared cache (data set video-cache) or, beside --videos, where the videos are cached.
+    """
+    named: dict[str, str] = {}  # data set -> the flag that named it
+    options: dict[str, Any] = {}
+    for flag, name, option in SHORTHANDS:
+        if getattr(args, flag) is not None:
+            named[name], options[option] = f"--{flag}", getattr(args, flag)
+    if args.cache is not None:
+        if args.videos is not None:
+            options["cache"] = args.cache
+        else:
+            named["video-cache"], options["path"] = "--cache", args.cache
+    if args.data is not None:
+        named[args.data] = f"--data {args.data}"
+    if len(named) > 1:
+        raise InputError(f"{' and '.join(named.values())} name different data sets ({', '.join(named)}); give one")
+    if args.data_path is not None:
+        if "path" in options:
+            raise InputError(f"--data-path repeats {named[next(iter(named))]}, which gives the path already; give one")
+        options["path"] = args.data_path
+    if args.strict:
+        options["strict"] = True
+    name = next(iter(named), data.name)
+    start = data.options if name == data.name else {}
+    return dataclasses.replace(data, name=name, options={**start, **options})
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import torch
 
-from crossmodal.config import VideoConfig
+from crossmodal.config import AugmentConfig
 from crossmodal.constants import SAMPLE_RATE
 from crossmodal.data.resize import resize_rgb
 from crossmodal.data.transforms import PairedTransform
@@ -40,8 +40,8 @@ class VideoPairTransform(PairedTransform):
         ratio: tuple[float, float] = (3 / 4, 4 / 3),
         flip: bool = True,
         color_jitter: float = 0.4,
-        gain_db: float = VideoConfig.gain_db,
-        shift_seconds: float = VideoConfig.shift_seconds,
+        gain_db: float = AugmentConfig.gain_db,
+        shift_seconds: float = AugmentConfig.shift_seconds,
         sample_rate: int = SAMPLE_RATE,
     ) -> None:
         super().__init__(size=size, train=train, scale=scale, ratio=ratio, flip=flip, color_jitter=color_jitter)

@@ -6,7 +6,7 @@ Importing this module imports each format module of the package, which registers
 from __future__ import annotations
 
 from crossmodal.data import av_sets, rgbd_sets  # noqa: F401  (each registers its kinds)
-from crossmodal.data.kinds import DATA_SETS, DataSetKind, register_data_set
+from crossmodal.data.kinds import DATA_SETS, DataSetKind, data_options, register_data_set
 
 
 def data_sets_of(modality: str, default: str | None = None) -> tuple[DataSetKind, ...]:
@@ -15,4 +15,4 @@ def data_sets_of(modality: str, default: str | None = None) -> tuple[DataSetKind
     return tuple(sorted(kinds, key=lambda kind: kind.name != default))
 
 
-__all__ = ["DATA_SETS", "DataSetKind", "data_sets_of", "register_data_set"]
+__all__ = ["DATA_SETS", "DataSetKind", "data_options", "data_sets_of", "register_data_set"]

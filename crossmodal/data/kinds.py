@@ -3,18 +3,22 @@
 Each format module describes its data sets with one DataSetKind each and registers them in
 ``DATA_SETS`` (as detectron2's DatasetCatalog); ``crossmodal.data.catalog`` imports the built-in
 formats, so looking a name up there finds every kind. A kind names the modality it pairs with
-RGB, so a modality's data sets are the catalog's kinds that name it.
+RGB, so a modality's data sets are the catalog's kinds that name it. Its options are one frozen
+keyword-only dataclass: the fields are what ``data.options`` may set, the defaults its defaults,
+and ``__post_init__`` rejects values out of range with an OptionError.
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from torch.utils.data import Dataset
 
-from crossmodal.config import DataConfig
+from crossmodal.config import DataConfig, replace_checked
+from crossmodal.errors import InputError, OptionError
 from crossmodal.registry import Registry
 
 DATA_DIR_ENV = "CROSSMODAL_DATA"
@@ -32,10 +36,11 @@ def num_items(dataset: Dataset) -> int:
 
 @dataclass(frozen=True)
 class DataSetKind:
-    """One training data set, pairing RGB with ``modality``.
+    """One training data set, pairing RGB with ``modality``, with its ``options`` dataclass.
 
-    ``prepare(config, progress)``: generate or cache what is missing and check user paths (runs in
-    one process before any other opens the data). ``open(config)``: the raw items, dicts with "rgb"
+    Each function below reads the set's options with ``data_options(config)``. ``prepare(config,
+    progress)``: generate or cache what is missing and check user paths (runs in one process before
+    any other opens the data). ``open(config)``: the raw items, dicts with "rgb"
     and the modality's item key. ``location(config)``: where it lives, for messages.
     ``labelled(config)``: the labelled evaluation data that comes with the set (e.g. the NYU-layout
     file itself, or the sound set generated with synthetic videos), None when it brings none.
@@ -43,6 +48,7 @@ class DataSetKind:
 
     name: str
     modality: str
+    options: type[Any]
     prepare: Callable[[DataConfig, bool], None]
     open: Callable[[DataConfig], Dataset]
     location: Callable[[DataConfig], Path | str | None]
@@ -55,3 +61,18 @@ DATA_SETS: Registry[DataSetKind] = Registry("data set")
 def register_data_set(kind: DataSetKind) -> DataSetKind:
     """Add ``kind`` to the catalog under its name (a name registered twice is an error)."""
     return DATA_SETS.register(kind.name)(kind)
+
+
+def data_options(config: DataConfig) -> Any:
+    """The chosen data set's options: its options dataclass with ``config.options`` applied, every key, type and range checked."""
+    kind = DATA_SETS.get(config.name)
+    known = [field.name for field in fields(kind.options)]
+    unknown = sorted(set(config.options) - set(known))
+    if unknown:
+        raise InputError(
+            f"data set {config.name!r} has no option {', '.join(map(repr, unknown))}; its options are: {', '.join(known) or 'none'}"
+        )
+    try:
+        return replace_checked(kind.options(), config.options, origin=f"the options of data set {config.name!r}")
+    except OptionError as error:
+        raise InputError(f"data set {config.name!r} {error}") from None

@@ -125,7 +125,7 @@ class RGBDFolder(Dataset):
         if truncated:
             warnings.warn(
                 f"RGB-D folder {self.root}: {len(truncated)} of {checked} files end early (truncated) and "
-                f"decode with missing pixels: {listed(truncated)} (data.strict: true stops instead)", stacklevel=2,
+                f"decode with missing pixels: {listed(truncated)} (data.options.strict: true stops instead)", stacklevel=2,
             )
 
     def _header_size(self, role: str, path: Path) -> tuple[tuple[int, int], bool]:

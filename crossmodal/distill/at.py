@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads, summed
-from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import check_stages, matched
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 

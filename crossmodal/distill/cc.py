@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads, summed
-from crossmodal.distill.options import OptionError
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 

@@ -58,11 +58,10 @@ from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads, term_keys
 from crossmodal.distill.memory import LogNormaliser, MemoryBank, draw_per_sample_negatives, draw_shared_negatives
-from crossmodal.distill.options import OptionError
 from crossmodal.distill.queue import NegativeQueue, momentum_copy, momentum_update
 from crossmodal.distill.stage_maps import check_stages
 from crossmodal.distributed import gather_rows
-from crossmodal.errors import InputError
+from crossmodal.errors import InputError, OptionError
 from crossmodal.models.features import Features
 
 SAMPLING_MODES = ("shared", "per-sample")

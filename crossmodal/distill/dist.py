@@ -23,7 +23,7 @@ from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads
 from crossmodal.distill.kd import check_shared_label_set, student_and_teacher_logits
-from crossmodal.distill.options import OptionError
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 EPSILON = 1e-8

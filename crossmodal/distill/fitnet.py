@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
-from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import matched
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 TARGETS = ("pooled", "map")

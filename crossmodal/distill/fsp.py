@@ -23,9 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, summed
-from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import check_stages, common_size, pool_to, teacher_modules
 from crossmodal.distill.two_stage import PretrainThenKD
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 

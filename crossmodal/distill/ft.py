@@ -24,9 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, TeacherReads, summed, term_keys
-from crossmodal.distill.options import OptionError
 from crossmodal.distill.stage_maps import check_stages, matched, teacher_modules
 from crossmodal.distill.two_stage import TwoStageObjective, check_fraction
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 

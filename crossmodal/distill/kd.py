@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, Objective, ObjectiveContext, TeacherReads
-from crossmodal.distill.options import OptionError
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 

@@ -13,11 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from crossmodal.errors import InputError
-
-
-class OptionError(InputError):
-    """A bad option or size of an objective, said without the objective's name (see ``named_errors``)."""
+from crossmodal.errors import InputError, OptionError
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossmodal.distill.base import OBJECTIVES, ObjectiveContext, PerTeacherObjective, TeacherReads
-from crossmodal.distill.options import OptionError
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 

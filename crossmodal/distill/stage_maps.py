@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossmodal.distill.base import ObjectiveContext
-from crossmodal.distill.options import OptionError
+from crossmodal.errors import OptionError
 
 
 def check_stages(stages: Sequence[int], ctx: ObjectiveContext) -> list[int]:

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from crossmodal.distill.base import DISTILL, PRETRAIN, Objective, ObjectiveContext, TeacherReads, TrainingProgress, term_keys
 from crossmodal.distill.kd import KD
-from crossmodal.distill.options import OptionError
+from crossmodal.errors import OptionError
 from crossmodal.models.features import Features
 
 

@@ -21,6 +21,7 @@ augmented one (random crop, flip), so positives pair slightly different views.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -33,6 +34,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from crossmodal.config import DataConfig
+from crossmodal.data.catalog import data_options
 from crossmodal.data.kinds import num_items
 from crossmodal.distill.base import TeacherReads
 from crossmodal.distributed import DistributedContext, barrier
@@ -63,9 +66,16 @@ def output_of(features: Features, name: str) -> Tensor:
     return features.maps[int(name.removeprefix("map"))]
 
 
+def teacher_view(data: DataConfig) -> dict[str, Any]:
+    """What decides the images a teacher sees: the chosen data set and its options (all of them, defaults included;
+    not ``strict``, which changes no image) and the input size. Another data set's settings play no part."""
+    options = {key: value for key, value in dataclasses.asdict(data_options(data)).items() if key != "strict"}
+    return {"name": data.name, "options": options, "input_size": list(data.input_size)}
+
+
 def cache_fingerprint(teachers: list[nn.Module], specs: list[str], data: dict[str, Any], location: Path, precision: str) -> str:
-    """What the cached outputs depend on: the teachers' weights, the data settings and files, the precision they ran in."""
-    settings = {key: value for key, value in data.items() if key not in ("num_workers", "strict")}
+    """What the cached outputs depend on: the teachers' weights, the data (``teacher_view``) and its files, the precision they ran in."""
+    settings = dict(data)
     stat = location.stat() if location.exists() else None
     return state_checksum({
         "format": CACHE_FORMAT, "specs": list(specs), "teachers": [teacher.state_dict() for teacher in teachers],

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
+from crossmodal.data.catalog import data_options
 from crossmodal.data.chunk_sampler import ORDERS, ChunkShuffleSampler
 from crossmodal.data.kinds import num_items
 from crossmodal.device import resolve_device
@@ -38,7 +39,7 @@ from crossmodal.distributed import average_buffers, barrier, close_distributed, 
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
 from crossmodal.engine.logging import WANDB_MODES, MetricsFile, WandbLogger, resolve_wandb_mode
 from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restore_rng_state, seed_everything
-from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint
+from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint, teacher_view
 from crossmodal.errors import InputError
 from crossmodal.fileio import remove_stale_temporaries
 from crossmodal.machine import machine_description
@@ -86,6 +87,7 @@ def check_config(config: TrainConfig) -> None:
     if config.run.on_nonfinite not in NONFINITE_ACTIONS:
         raise InputError(f"run.on_nonfinite {config.run.on_nonfinite!r} is not one of: {', '.join(NONFINITE_ACTIONS)}")
     data_set_kind(config.data)
+    data_options(config.data)
     OBJECTIVES.get(config.objective.name).check_options(config.objective.options)
     STUDENTS.get(config.student.name)
 
@@ -288,7 +290,7 @@ class Trainer:
         folder = None
         if config.teacher.cache_dir:
             fingerprint = cache_fingerprint(
-                self.teachers, config.teacher.specs, config_to_dict(config.data), _data_location(config),
+                self.teachers, config.teacher.specs, teacher_view(config.data), _data_location(config),
                 f"{self.device.type}-{self._amp_dtype}",
             )
             folder = Path(config.teacher.cache_dir).expanduser() / fingerprint

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from crossmodal.data.catalog import DATA_SETS
+from crossmodal.data.catalog import DATA_SETS, data_options
 from crossmodal.data.esc50 import ESC50, esc50_fold_splits
 from crossmodal.data.video_cache import INDEX_FILE, VideoAudioPairs
 from crossmodal.errors import InputError
@@ -80,7 +80,7 @@ Extract = Callable[[str, dict[str, Any], Dataset], tuple[np.ndarray, np.ndarray]
 
 def window_seconds(student: LoadedStudent) -> float:
     """The audio window the student was trained on; longer clips are judged window by window."""
-    return student.config.data.video.clip_seconds
+    return float(data_options(student.config.data).clip_seconds)
 
 
 def window_extractor(

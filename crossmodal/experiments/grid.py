@@ -12,7 +12,7 @@ audio students by the ESC-50 five-fold probe.
 
 ``seed`` sets the training seed (student init, data order, augmentation) and the evaluation
 seed (probe validation split, head init and batch order); the data set itself comes from the
-config (``data.rooms.seed``, ``data.av.seed``) and stays the same across seeds, so the spread
+config (the data set's ``seed`` option) and stays the same across seeds, so the spread
 over seeds is the spread of the methods, not of the data.
 
 ``EvalSettings.split="validation"`` keeps the test data out, for choosing settings (depth: every

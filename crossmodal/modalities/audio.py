@@ -10,6 +10,7 @@ import torch
 from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.av_sets import SYNTHETIC_AV
 from crossmodal.data.av_transforms import VideoPairTransform
+from crossmodal.data.catalog import data_options
 from crossmodal.eval.probe import VALIDATION_FRACTION
 from crossmodal.eval.render import depth_image
 from crossmodal.eval.reports import EvalSettings
@@ -50,11 +51,12 @@ class Audio(Modality):
 
     def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
         return VideoPairTransform(
-            size=tuple(data.input_size), train=train, gain_db=data.video.gain_db, shift_seconds=data.video.shift_seconds
+            size=tuple(data.input_size), train=train, gain_db=data.augment.gain_db, shift_seconds=data.augment.shift_seconds
         )
 
     def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
-        av, video = config.data.av, config.data.video
+        options = data_options(config.data)
+        av, video = options.av, options.video
         return [
             f"Data: {config.data.name} (seed {av.seed}), {av.num} videos of {av.seconds:g} s, a frame and its "
             f"{video.clip_seconds:g} s sound window {video.fps:g} times a second; the labelled sound set has "

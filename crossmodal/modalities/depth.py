@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from crossmodal.config import DataConfig, TrainConfig
+from crossmodal.data.catalog import data_options
 from crossmodal.data.rgbd_sets import SYNTHETIC_ROOMS
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.eval.probe import VALIDATION_FRACTION
@@ -39,7 +40,7 @@ class Depth(Modality):
         "miou": "Seg. mIoU (%)",
     }
     demo_overrides = (
-        "data.rooms.num=1200",
+        "data.options.num=1200",
         "data.input_size=[96, 128]",
         "schedule.epochs=20",
         "schedule.batch_size=32",
@@ -58,7 +59,7 @@ class Depth(Modality):
         return PairedTransform(size=tuple(data.input_size), train=train, depth_encoding=data.depth_encoding)
 
     def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
-        rooms = config.data.rooms
+        rooms = data_options(config.data).rooms
         scored = "the test split" if evaluation.split == "test" else "a validation fifth of the train split"
         return [
             f"Data: {config.data.name} (seed {rooms.seed}), {rooms.num} frames at {rooms.size[0]}x{rooms.size[1]}; "
