@@ -21,13 +21,11 @@ from typing import Any
 import yaml
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
-from crossmodal.cli.probe import add_student_arguments, student_from_args
+from crossmodal.cli.student_options import add_student_arguments, run_protocol, student_from_args
 from crossmodal.config import replace_checked
-from crossmodal.device import resolve_device
 from crossmodal.engine.logging import WANDB_MODES
 from crossmodal.errors import InputError
 from crossmodal.eval.catalog import PROTOCOLS
-from crossmodal.experiments.evaluate import evaluate, write_report
 
 FEATURE_CACHE = "feature_cache"
 """A settings field the command points at <out>/features, where probes keep extracted features."""
@@ -64,12 +62,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     protocol = PROTOCOLS.get(args.protocol)
     student, out = student_from_args(args)
-    settings = settings_from_args(protocol.name, args, out)
-    report = evaluate(protocol.name, student, settings, resolve_device(args.device), say=print)
-    print(report.table)
-    written = write_report(protocol.name, report, student, out, wandb=args.wandb)
-    print(f"wrote {' and '.join(map(str, written))}")
-    return 0
+    return run_protocol(protocol.name, student, settings_from_args(protocol.name, args, out), out, args.device, wandb=args.wandb)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

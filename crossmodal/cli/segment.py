@@ -11,12 +11,11 @@ import argparse
 from collections.abc import Sequence
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
-from crossmodal.cli.probe import add_student_arguments, student_from_args
-from crossmodal.device import resolve_device
+from crossmodal.cli.student_options import add_student_arguments, run_protocol, student_from_args
 from crossmodal.engine.logging import WANDB_MODES
 from crossmodal.eval.reports import SegmentSettings
 from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
-from crossmodal.experiments.evaluate import SEGMENTATION, segment_run, write_report
+from crossmodal.experiments.evaluate import SEGMENTATION
 
 LABEL_SETS = {40: "nyu40", 13: "nyu13"}
 DEFAULTS = SegmentSettings()
@@ -46,11 +45,7 @@ def _main(argv: Sequence[str] | None) -> int:
         finetune=args.finetune, data=args.data, split=args.split, seed=args.seed, workers=args.workers,
         examples=args.examples,
     )
-    report = segment_run(student, settings, resolve_device(args.device), say=print)
-    print(report.table)
-    written = write_report(SEGMENTATION, report, student, out, wandb=args.wandb)
-    print(f"wrote {' and '.join(map(str, written))}")
-    return 0
+    return run_protocol(SEGMENTATION, student, settings, out, args.device, wandb=args.wandb)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
