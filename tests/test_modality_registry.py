@@ -31,7 +31,7 @@ from crossmodal.eval import ProbeReport, ProbeSettings
 from crossmodal.eval.catalog import PROTOCOLS, EvalProtocol, register_protocol
 from crossmodal.eval.extract import extract_pooled
 from crossmodal.eval.probe import format_probe_table, linear_probe
-from crossmodal.eval.rgbd_splits import labelled_data_path
+from crossmodal.eval.rgbd_splits import labelled_splits
 from crossmodal.eval.student import LoadedStudent
 from crossmodal.experiments import probe_run
 from crossmodal.experiments.student_loading import load_trained_student
@@ -77,7 +77,7 @@ class PairedGradients:
 
 GRADIENT_ROOMS = DataSetKind(
     "gradient-rooms", NAME, SyntheticRoomsOptions, SYNTHETIC_ROOMS.prepare, lambda config: GradientItems(SYNTHETIC_ROOMS.open(config)),
-    SYNTHETIC_ROOMS.location, labelled=SYNTHETIC_ROOMS.labelled,
+    SYNTHETIC_ROOMS.location, eval_splits=SYNTHETIC_ROOMS.eval_splits,
 )
 
 
@@ -91,13 +91,12 @@ class GradientSceneProbe(EvalProtocol):
     timing_key = "probe_s"
 
     def run(self, student: LoadedStudent, settings: ProbeSettings, device: torch.device, say=print) -> ProbeReport:
-        path = labelled_data_path(student.config, settings.data)
-        size = tuple(student.config.data.input_size)
-        parts = [NYUDepthV2(path, split, transform=PairedGradients(size, train=False)) for split in ("train", "test")]
-        (fit_x, fit_y), (test_x, test_y) = (extract_pooled(student.model, part, device) for part in parts)
-        classes = list(parts[0].scene_classes)
+        transform = PairedGradients(tuple(student.config.data.input_size), train=False)
+        splits = labelled_splits(student.config, settings.data_set, settings.data, settings.split, None, transform)
+        (fit_x, fit_y), (test_x, test_y) = (extract_pooled(student.model, part, device) for part in (splits.fit, splits.scored))
+        classes = splits.scene_names
         result = linear_probe(fit_x, fit_y, test_x, test_y, len(classes), classes, settings.cs, settings.val_fraction, settings.seed)
-        return ProbeReport("scene_from_gradients", str(path), {"probe_top1": result.top1}, result.to_dict(), format_probe_table(result))
+        return ProbeReport("scene_from_gradients", splits.location, {"probe_top1": result.top1}, result.to_dict(), format_probe_table(result))
 
     def benchmark_settings(self, evaluation, seed: int) -> ProbeSettings:
         return ProbeSettings(split=evaluation.split, seed=seed)

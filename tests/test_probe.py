@@ -16,6 +16,7 @@ from crossmodal.eval import probe as probe_module
 from crossmodal.eval.probe import format_probe_table, linear_probe, split_train_validation
 from crossmodal.models.student_registry import build_student
 from tests.nyu_files import random_frames, write_nyu_mat
+from tests.test_rgbd_folder import red_image, write_png, write_rgb
 
 
 def separable_features(num: int, num_classes: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,11 +172,17 @@ def test_probe_cli_rejects_data_with_a_single_scene_class(tmp_path, capsys):
 
 
 def test_probe_cli_rejects_a_run_on_unlabelled_data(tmp_path, tiny_data, capsys):
+    folder = tmp_path / "unlabelled"
+    write_rgb(folder / "rgb" / "0001.png", red_image())
+    write_png(folder / "depth" / "0001.png", np.full(red_image().shape[:2], 1000, dtype=np.uint16))
     run = fake_run(tmp_path / "run", tiny_data)
     run_config = torch.load(run / "last.pt", weights_only=True)
-    run_config["config"]["data"].update(name="rgbd-folder", options={"path": str(tmp_path)})
+    run_config["config"]["data"].update(name="rgbd-folder", options={"path": str(folder)})
     save_checkpoint(run_config, run / "last.pt")
-    assert "no labels" in bad_input_message(capsys, ["--run", str(run)])
+    assert bad_input_message(capsys, ["--run", str(run)]) == (
+        f"error: RGB-D folder {folder} has no labels/ subfolder, so it brings no labels to evaluate on; "
+        "pass --data with an NYU-layout file\n"
+    )
 
 
 def test_probe_cli_scores_a_fixture_whose_scene_the_depth_gives_away_perfectly(tmp_path, capsys):

@@ -5,8 +5,8 @@
     crossmodal-eval sound-probe --random-init audio_resnet18 --target audio --set cs=[0.1,1,10]
 
 The protocol must apply to the student's modality. ``--set key=value`` sets fields of the
-protocol's settings (values read as YAML, names and types checked); --data, --split, --seed and
---workers set the fields of those names. The report goes into the run directory (or --out) as
+protocol's settings (values read as YAML, names and types checked); --data, --data-set, --split,
+--seed and --workers set the fields of those names. The report goes into the run directory (or --out) as
 the protocol's JSON file (probe.json, segment.json, ...), a picture beside it when it has one.
 ``crossmodal-probe`` and ``crossmodal-segment`` are this command with their protocols' flags.
 """
@@ -48,7 +48,7 @@ def settings_from_args(protocol: str, args: argparse.Namespace, out: Path) -> An
     """The protocol's default settings with the shared flags, then the --set changes, every key checked."""
     settings_type = PROTOCOLS.get(protocol).settings_type
     fields = {field.name for field in dataclasses.fields(settings_type)}
-    shared = {"data": args.data, "split": args.split, "seed": args.seed, "workers": args.workers, FEATURE_CACHE: out / "features"}
+    shared = {"data": args.data, "data_set": args.data_set, "split": args.split, "seed": args.seed, "workers": args.workers, FEATURE_CACHE: out / "features"}
     changes: dict[str, Any] = {key: value for key, value in shared.items() if key in fields and value is not None}
     for change in args.changes:
         key, sep, raw = change.partition("=")

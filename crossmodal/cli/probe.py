@@ -59,7 +59,7 @@ def settings_from_args(args: argparse.Namespace, cache_dir: Path) -> ProbeSettin
     if not 0 < args.val_fraction < 1:
         raise InputError(f"--val-fraction must lie strictly between 0 and 1, got {args.val_fraction}")
     return ProbeSettings(
-        task=task, data=data, split=args.split, cs=args.cs, val_fraction=args.val_fraction, seed=args.seed,
+        task=task, data=data, data_set=args.data_set, split=args.split, cs=args.cs, val_fraction=args.val_fraction, seed=args.seed,
         batch_size=args.batch_size, workers=args.workers, folds=args.folds, feature_cache=cache_dir,
     )
 

@@ -42,7 +42,7 @@ def _main(argv: Sequence[str] | None) -> int:
     student, out = student_from_args(args)
     settings = SegmentSettings(
         labels=LABEL_SETS[args.classes], head=args.head, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        finetune=args.finetune, data=args.data, split=args.split, seed=args.seed, workers=args.workers,
+        finetune=args.finetune, data=args.data, data_set=args.data_set, split=args.split, seed=args.seed, workers=args.workers,
         examples=args.examples,
     )
     return run_protocol(SEGMENTATION, student, settings, out, args.device, wandb=args.wandb)

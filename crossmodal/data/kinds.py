@@ -18,6 +18,7 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig, replace_checked
+from crossmodal.data.labelled import LabelledSplits
 from crossmodal.errors import InputError, OptionError
 from crossmodal.registry import Registry
 
@@ -42,8 +43,9 @@ class DataSetKind:
     progress)``: generate or cache what is missing and check user paths (runs in one process before
     any other opens the data). ``open(config)``: the raw items, dicts with "rgb"
     and the modality's item key. ``location(config)``: where it lives, for messages.
-    ``labelled(config)``: the labelled evaluation data that comes with the set (e.g. the NYU-layout
-    file itself, or the sound set generated with synthetic videos), None when it brings none.
+    ``eval_splits(config, split, labels, transform)``: its labelled frames to fit on and to score
+    (``crossmodal.data.labelled``), None when it brings none. ``labelled(config)``: the labelled data
+    a fold protocol reads (the sound set generated with synthetic videos), None when it brings none.
     """
 
     name: str
@@ -52,6 +54,7 @@ class DataSetKind:
     prepare: Callable[[DataConfig, bool], None]
     open: Callable[[DataConfig], Dataset]
     location: Callable[[DataConfig], Path | str | None]
+    eval_splits: Callable[..., LabelledSplits] | None = None
     labelled: Callable[[DataConfig], Path | None] = lambda config: None
 
 

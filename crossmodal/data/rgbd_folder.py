@@ -157,7 +157,7 @@ class RGBDFolder(Dataset):
             "index": index,
         }
         if label_path is not None:
-            labels = self._read_labels(label_path)
+            labels = self.read_labels(label_path)
             self._check_size(rgb_path, rgb, label_path, labels)
             item["seg"] = torch.from_numpy(labels.astype(np.int64))
         return self.transform(item) if self.transform is not None else item
@@ -202,7 +202,8 @@ class RGBDFolder(Dataset):
         depth[~np.isfinite(depth) | (depth < 0)] = 0.0
         return depth
 
-    def _read_labels(self, path: Path) -> np.ndarray:
+    def read_labels(self, path: Path) -> np.ndarray:
+        """One label image's class ids, checked to be a single-channel 8- or 16-bit image."""
         labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if labels is None:
             raise InputError(f"cannot read label image {path}")

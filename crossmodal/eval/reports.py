@@ -20,13 +20,15 @@ LABEL_SETS = ("nyu13", "nyu40")
 @dataclass(frozen=True)
 class ProbeSettings:
     """How a probe is run. ``task``: one of the modality's probe tasks (None: its first);
-    ``data``: the task's labelled data (None: what the run's own training data brings).
+    ``data``: the task's labelled data (None: what the run's own training data brings); for RGB-D,
+    ``data_set`` names the catalog data set it is in (None: an NYU-layout file when ``data`` is given).
     ``split``: "test" scores on the held-out test data; "validation" scores without it (for
     choosing settings). ``feature_cache``: a folder to keep extracted features in.
     """
 
     task: str | None = None
     data: Path | None = None
+    data_set: str | None = None
     split: str = "test"
     cs: tuple[float, ...] = DEFAULT_CS
     val_fraction: float = VALIDATION_FRACTION
@@ -65,6 +67,7 @@ class SegmentSettings:
     lr: float | None = None
     finetune: bool = False
     data: Path | None = None
+    data_set: str | None = None
     split: str = "test"
     seed: int = 0
     workers: int = 0

@@ -1,72 +1,52 @@
-"""Labelled RGB-D data for evaluation: where it is, how its frames are shaped, which ones fit and which are scored.
+"""Labelled RGB-D frames for evaluation, found through the data-set catalog and shaped as the student was trained.
 
-"test": the NYU-layout file's train split to fit, its test split to score. "validation": the
-test split is never opened; every fifth train frame is scored and the other four fifths fit,
-so settings can be chosen without the test data.
+Where they come from: the data set named by ``data_set`` (with ``path`` as its path option), else
+an NYU-layout file at ``path`` (the labelled .mat, its cache, or a synthetic rooms file), else the
+run's own training data set. Which frames fit and which are scored is the data set's
+``eval_splits`` (``crossmodal.data.labelled``): "test" scores its test part; "validation" never
+opens it.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from torch.utils.data import Dataset, Subset
-
 from crossmodal.config import TrainConfig
-from crossmodal.data.nyu import NYUDepthV2
+from crossmodal.data.catalog import DATA_SETS
+from crossmodal.data.labelled import LabelledSplits
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.errors import InputError
-from crossmodal.eval.extract import labelled_data
 
-VALIDATION_EVERY = 5
-SPLITS = ("test", "validation")
-
-
-def labelled_data_path(config: TrainConfig, override: str | Path | None = None) -> Path:
-    """The NYU-layout file (or cache) holding labels: ``override`` if given, else the run's own data set."""
-    path = labelled_data(
-        config, override, "labels to evaluate on", "pass --data with an NYU-Depth V2 .mat, its cache or a synthetic rooms file"
-    )
-    if not path.exists():
-        raise InputError(f"labelled data {path} does not exist; pass --data with an NYU-layout file or cache")
-    return path
+NYU_LAYOUT = "nyu"
+"""The data set a labelled path given alone is read as."""
 
 
-def open_labelled_split(config: TrainConfig, path: Path, split: str, labels: str = "nyu40") -> NYUDepthV2:
-    """One split of NYU-layout data through the deterministic eval transform at the run's input size and encoding."""
-    transform = PairedTransform(
-        size=tuple(config.data.input_size), train=False, depth_encoding=config.data.depth_encoding
-    )
-    dataset = NYUDepthV2(path, split=split, labels=labels, transform=transform)
-    if len(dataset) == 0:
-        raise InputError(f"labelled data {path} has no samples in its {split} split")
-    return dataset
+def labelled_splits(
+    config: TrainConfig, data_set: str | None, path: Path | None, split: str, labels: str | None, transform: Any = None
+) -> LabelledSplits:
+    """The fit and scored frames through ``transform`` (default: the deterministic eval view at the run's input size and encoding)."""
+    data = config.data
+    if data_set is not None or path is not None:
+        options = {"path": str(path)} if path is not None else {}
+        data = dataclasses.replace(config.data, name=data_set or NYU_LAYOUT, options=options)
+    kind = DATA_SETS.get(data.name)
+    if kind.eval_splits is None:
+        raise InputError(
+            f"data set {data.name!r} brings no labelled frames to evaluate on; pass --data with an NYU-Depth V2 .mat, "
+            "its cache or a synthetic rooms file"
+        )
+    if transform is None:
+        transform = PairedTransform(size=tuple(config.data.input_size), train=False, depth_encoding=config.data.depth_encoding)
+    return kind.eval_splits(data, split, labels, transform)
 
 
-def extraction_settings(config: TrainConfig, path: Path, split: str, label_key: str) -> dict[str, Any]:
-    """What, besides the weights, decides the extracted features: data identity and input shaping."""
-    stat = path.stat()
+def extraction_settings(config: TrainConfig, splits: LabelledSplits, part: str, label_key: str) -> dict[str, Any]:
+    """What, besides the weights, decides the extracted features: the frames' identity and the input shaping."""
     return {
-        "data": str(path.resolve()),
-        "data_bytes": stat.st_size,
-        "data_mtime_ns": stat.st_mtime_ns,
-        "split": split,
+        **splits.identity,
+        "split": part,
         "input_size": list(config.data.input_size),
         "depth_encoding": config.data.depth_encoding,
         "label_key": label_key,
     }
-
-
-def rgbd_eval_splits(config: TrainConfig, path: Path, split: str, labels: str) -> tuple[Dataset, Dataset, list[str], list[str]]:
-    """(fit set, scored set, segmentation class names, scene class names) of the labelled file at ``path``."""
-    if split not in SPLITS:
-        raise InputError(f"evaluation split {split!r} must be one of: {', '.join(SPLITS)}")
-    train_set = open_labelled_split(config, path, "train", labels)
-    class_names, scene_classes = list(train_set.class_names), list(train_set.scene_classes)
-    if split == "test":
-        return train_set, open_labelled_split(config, path, "test", labels), class_names, scene_classes
-    held_out = np.arange(len(train_set)) % VALIDATION_EVERY == VALIDATION_EVERY - 1
-    if not held_out.any():
-        raise InputError(f"the train split of {path} has fewer than {VALIDATION_EVERY} frames, too few to hold out a validation part")
-    fit = Subset(train_set, np.flatnonzero(~held_out).tolist())
-    return fit, Subset(train_set, np.flatnonzero(held_out).tolist()), class_names, scene_classes

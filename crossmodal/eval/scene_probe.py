@@ -14,11 +14,13 @@ import torch
 from torch.utils.data import Dataset
 
 from crossmodal.data.kinds import num_items
+from crossmodal.data.labelled import LabelledSplits
+from crossmodal.errors import InputError
 from crossmodal.eval.extract import cached_features, extract_pooled, settings_fingerprint
 from crossmodal.eval.probe import format_probe_table, linear_probe
 from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
 from crossmodal.eval.reports import EvalSettings, ProbeReport, ProbeSettings
-from crossmodal.eval.rgbd_splits import extraction_settings, labelled_data_path, rgbd_eval_splits
+from crossmodal.eval.rgbd_splits import extraction_settings, labelled_splits
 from crossmodal.eval.student import LoadedStudent
 
 LABEL_KEY = "label"
@@ -29,12 +31,14 @@ PARTS = {"test": ("train", "test"), "validation": ("train-fit", "train-validatio
 def scene_probe(
     student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Callable[[str], None]
 ) -> ProbeReport:
-    path = labelled_data_path(student.config, settings.data)
-    say(f"probing {student.description} on {path}")
-    fit, scored, _, scene_classes = rgbd_eval_splits(student.config, path, settings.split, "nyu40")
+    splits = labelled_splits(student.config, settings.data_set, settings.data, settings.split, labels=None)
+    fit, scored, scene_classes = splits.fit, splits.scored, splits.scene_names
+    if not scene_classes:
+        raise InputError(f"labelled data {splits.location} has no scene labels, so the scene probe cannot score it")
+    say(f"probing {student.description} on {splits.location}")
     arrays = []
     for part, dataset in zip(PARTS[settings.split], (fit, scored)):
-        arrays.append(_features(student, dataset, part, path, settings, device, say))
+        arrays.append(_features(student, dataset, part, splits, settings, device, say))
     (fit_x, fit_y), (scored_x, scored_y) = arrays
     result = linear_probe(
         fit_x, fit_y, scored_x, scored_y, len(scene_classes), scene_classes, settings.cs, settings.val_fraction, settings.seed
@@ -51,7 +55,7 @@ def scene_probe(
         "probe_top1": result.top1, "probe_mean_class_accuracy": result.mean_class_accuracy, "probe_c": result.chosen_c,
         "num_fit": num_items(fit), "num_scored": num_items(scored),
     }
-    return ProbeReport(TASK, str(path), scores, details, format_probe_table(result))
+    return ProbeReport(TASK, splits.location, scores, details, format_probe_table(result))
 
 
 @register_protocol
@@ -75,7 +79,7 @@ class SceneProbe(EvalProtocol):
 
 
 def _features(
-    student: LoadedStudent, dataset: Dataset, part: str, path, settings: ProbeSettings, device: torch.device,
+    student: LoadedStudent, dataset: Dataset, part: str, splits: LabelledSplits, settings: ProbeSettings, device: torch.device,
     say: Callable[[str], None],
 ) -> tuple[np.ndarray, np.ndarray]:
     def compute() -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +87,7 @@ def _features(
 
     if settings.feature_cache is None:
         return compute()
-    extraction = extraction_settings(student.config, path, part, LABEL_KEY)
+    extraction = extraction_settings(student.config, splits, part, LABEL_KEY)
     name = f"{student.fingerprint}-{settings_fingerprint(extraction)}-{part}"
     features, labels, cached = cached_features(settings.feature_cache, name, compute)
     say(f"{part}: {len(labels)} samples, {features.shape[1]}-d features{' (cached)' if cached else ''}")

@@ -17,7 +17,7 @@ from crossmodal.eval.metrics import segmentation_scores
 from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
 from crossmodal.eval.render import render_examples
 from crossmodal.eval.reports import EvalSettings, SegmentReport, SegmentSettings
-from crossmodal.eval.rgbd_splits import labelled_data_path, rgbd_eval_splits
+from crossmodal.eval.rgbd_splits import labelled_splits
 from crossmodal.eval.seg_heads import build_segmentation_head
 from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
 from crossmodal.eval.student import LoadedStudent
@@ -35,10 +35,10 @@ def segmentation_protocol(
         raise InputError("segmentation epochs and batch size must be at least 1, examples at least 0")
     if settings.lr is not None and settings.lr <= 0:
         raise InputError(f"segmentation learning rate must be positive, got {settings.lr}")
-    path = labelled_data_path(student.config, settings.data)
-    fit, scored, class_names, _ = rgbd_eval_splits(student.config, path, settings.split, settings.labels)
+    splits = labelled_splits(student.config, settings.data_set, settings.data, settings.split, settings.labels)
+    fit, scored, class_names = splits.fit, splits.scored, splits.class_names
     mode = "fine-tuned" if settings.finetune else "frozen"
-    say(f"segmenting ({settings.head} head, {settings.labels}, {mode} encoder) with {student.description} on {path}")
+    say(f"segmenting ({settings.head} head, {settings.labels}, {mode} encoder) with {student.description} on {splits.location}")
 
     torch.manual_seed(settings.seed)
     head = build_segmentation_head(settings.head, student.model.map_channels, len(class_names))
@@ -55,9 +55,9 @@ def segmentation_protocol(
         model, scored, len(class_names), device, settings.batch_size, settings.workers, settings.examples
     )
     if confusion.sum() == 0:
-        raise InputError(f"labelled data {path} has no labelled pixels in the frames it scores, so there is nothing to score")
+        raise InputError(f"labelled data {splits.location} has no labelled pixels in the frames it scores, so there is nothing to score")
     return SegmentReport(
-        data=str(path),
+        data=splits.location,
         labels=settings.labels,
         class_names=class_names,
         scores=segmentation_scores(confusion),
