@@ -5,12 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 from torch import nn
 
 import crossmodal.engine.trainer as trainer_module
@@ -23,6 +21,7 @@ from crossmodal.experiments.student_loading import load_trained_student
 from crossmodal.machine import machine_description
 from crossmodal.modalities.training_set import build_train_dataset, prepare_data
 from crossmodal.models.sync_batchnorm import SyncBatchNorm, convert_to_sync_batchnorm
+from tests.process_groups import run_ranks
 
 torch.set_num_threads(1)  # small batches gain nothing from more threads on a shared machine
 
@@ -257,12 +256,6 @@ def test_existing_run_directory_is_not_overwritten(tmp_path, data_root):
 # ------------------------------------------------------------------ distributed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Stats(nn.Module):
     """A module with an ordinary buffer (averaged) and a self-synchronising child (left alone)."""
 
@@ -275,12 +268,12 @@ class _Stats(nn.Module):
         self.bank.register_buffer("rows", torch.zeros(4, 2))
 
 
-def _collectives_worker(rank: int, port: int, out_dir: str) -> None:
+def _collectives_worker(rank: int, out_dir: str) -> None:
     import torch.distributed as dist
 
     from crossmodal.distributed import average_buffers, gather_rows, global_logsumexp
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    dist.init_process_group("gloo")
     module = _Stats()
     module.running_mean += float(rank + 1)
     module.count += 1
@@ -291,12 +284,10 @@ def _collectives_worker(rank: int, port: int, out_dir: str) -> None:
     log_sum, count = global_logsumexp(torch.logsumexp(scores, dim=0), scores.numel())
     torch.save({"state": module.state_dict(), "gathered": gathered, "log_sum": log_sum, "count": count},
                os.path.join(out_dir, f"rank{rank}.pt"))
-    dist.destroy_process_group()
 
 
 def test_distributed_collectives_gather_rows_combine_logsumexp_and_average_buffers(tmp_path):
-    # fork keeps this quick (no re-import in the children); the workers run only tiny tensor ops.
-    mp.start_processes(_collectives_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="fork")
+    run_ranks(_collectives_worker, str(tmp_path))
     results = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     for rank, result in enumerate(results):
         assert result["state"]["running_mean"].tolist() == [1.5] * 3 and result["state"]["count"].item() == 1
@@ -380,13 +371,13 @@ def _train_crd(model, steps, rows: slice) -> None:
         optimizer.step()
 
 
-def _ddp_crd_worker(rank: int, port: int, variant: str, out_dir: str) -> None:
+def _ddp_crd_worker(rank: int, variant: str, out_dir: str) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
     from crossmodal.distill.crd import CRD
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    dist.init_process_group("gloo")
     CRD.draw_negatives = _every_other_row
     student, objective, steps = _crd_setup(variant)
     if variant == "sync-batchnorm":
@@ -396,14 +387,14 @@ def _ddp_crd_worker(rank: int, port: int, variant: str, out_dir: str) -> None:
     half = BATCH // 2
     _train_crd(model, steps, slice(rank * half, (rank + 1) * half))
     torch.save(model.module.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
-    dist.destroy_process_group()
+    # run_ranks destroys the group once this frame, and the DDP model with it, is gone
 
 
 @pytest.mark.parametrize("variant", DDP_CRD_VARIANTS)
 def test_ddp_crd_banks_queues_z_and_weights_equal_one_process_over_the_combined_batch(tmp_path, monkeypatch, variant):
     from crossmodal.distill.crd import CRD
 
-    mp.start_processes(_ddp_crd_worker, args=(_free_port(), variant, str(tmp_path)), nprocs=2, start_method="fork")
+    run_ranks(_ddp_crd_worker, variant, str(tmp_path))
     monkeypatch.setattr(CRD, "draw_negatives", _every_other_row)
     student, objective, steps = _crd_setup(variant)
     single = _Distilled(student, objective)
@@ -450,8 +441,7 @@ def test_a_one_process_run_with_sync_batchnorm_equals_a_plain_run(tmp_path, data
     assert _states_equal(load_checkpoint(plain)["student"], load_checkpoint(synced)["student"])
 
 
-def _train_worker(rank: int, port: int, config: TrainConfig, out_dir: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+def _train_worker(rank: int, config: TrainConfig, out_dir: str) -> None:
     torch.set_num_threads(1)
     trainer = Trainer(config)
     trainer.fit()
@@ -465,7 +455,7 @@ def _train_worker(rank: int, port: int, config: TrainConfig, out_dir: str) -> No
 def test_two_process_training_keeps_ranks_in_step(tmp_path, data_root):
     config = tiny_config(tmp_path, data_root, f"run.dir={tmp_path / 'ddp'}", "schedule.epochs=1")
     prepare_data(config.data, progress=False)  # generated once here, not by both ranks
-    mp.spawn(_train_worker, args=(_free_port(), config, str(tmp_path)), nprocs=2)
+    run_ranks(_train_worker, config, str(tmp_path))
     states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     assert _states_equal(states[0]["objective"], states[1]["objective"]), "memory banks diverged across ranks"
     assert _states_equal(states[0]["student"], states[1]["student"]), "weights or BatchNorm statistics diverged across ranks"
@@ -525,9 +515,8 @@ class _StopBeforeEpoch(Exception):
     pass
 
 
-def _interrupted_train_worker(rank: int, port: int, config: TrainConfig, resume: str | None, stop_at: int | None) -> None:
+def _interrupted_train_worker(rank: int, config: TrainConfig, resume: str | None, stop_at: int | None) -> None:
     """A rank of a 2-process run (``resume``: continuing that run) that every rank leaves at the start of epoch ``stop_at``."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     trainer = Trainer(config, resume=resume)
     if stop_at is not None:
@@ -549,11 +538,11 @@ def _interrupted_train_worker(rank: int, port: int, config: TrainConfig, resume:
 def test_a_resumed_two_process_run_continues_where_it_stopped(tmp_path, data_root):
     straight = tiny_config(tmp_path, data_root, f"run.dir={tmp_path / 'straight'}", "data.options.num=64")
     prepare_data(straight.data, progress=False)
-    mp.spawn(_interrupted_train_worker, args=(_free_port(), straight, None, None), nprocs=2)
+    run_ranks(_interrupted_train_worker, straight, None, None)
     interrupted = apply_overrides(straight, [f"run.dir={tmp_path / 'interrupted'}"])
-    mp.spawn(_interrupted_train_worker, args=(_free_port(), interrupted, None, 2), nprocs=2)
+    run_ranks(_interrupted_train_worker, interrupted, None, 2)
     assert load_checkpoint(tmp_path / "interrupted")["epoch"] == 1
-    mp.spawn(_interrupted_train_worker, args=(_free_port(), interrupted, str(tmp_path / "interrupted"), None), nprocs=2)
+    run_ranks(_interrupted_train_worker, interrupted, str(tmp_path / "interrupted"), None)
 
     a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "interrupted")
     assert (a["epoch"], a["global_step"], a["world_size"]) == (b["epoch"], b["global_step"], b["world_size"]) == (2, 2 * 4, 2)

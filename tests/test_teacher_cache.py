@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from dataclasses import replace
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 from torch import nn
 
 from crossmodal.config import DataConfig
 from crossmodal.distill import OBJECTIVES, build_objective
 from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint, teacher_view
 from crossmodal.models.features import Features
+from tests.process_groups import run_ranks
 from tests.test_zoo import DISTILLING, PRETRAINING, TEACHER_CHANNELS, TEACHER_SIZES, context, student_features
 
 POOLED, CLASSES = 9, 4
@@ -127,27 +126,20 @@ def test_the_fingerprint_follows_the_teachers_weights_the_data_settings_and_the_
     assert base != fingerprint(rooms)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _sharded_worker(rank: int, port: int, folder: str) -> None:
+def _sharded_worker(rank: int, folder: str) -> None:
     import torch.distributed as dist
 
     from crossmodal.distributed import DistributedContext
 
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    dist.init_process_group("gloo")
     teacher = SlicingTeacher()
     build_cache(None, folder, teacher, dist=DistributedContext(rank=rank, world_size=2))
     with open(os.path.join(folder, f"calls{rank}"), "w") as file:
         file.write(str(teacher.calls))
-    dist.destroy_process_group()
 
 
 def test_distributed_ranks_compute_every_other_sample_into_the_shared_files(tmp_path):
-    mp.start_processes(_sharded_worker, args=(_free_port(), str(tmp_path)), nprocs=2, start_method="fork")
+    run_ranks(_sharded_worker, str(tmp_path))
     # 10 samples, 5 per rank, batches of 4: the shape probe and two batches each
     assert [(tmp_path / f"calls{r}").read_text() for r in range(2)] == ["3", "3"]
     sharded = build_cache(None, tmp_path).lookup(torch.arange(NUM_SAMPLES))[0]

@@ -407,6 +407,12 @@ class Trainer:
                 self._save()
         finally:
             self.wandb.finish()
+            if isinstance(self.model, DistributedDataParallel):
+                # DDP's reducer holds the process group. Left to it, the group's gloo threads are joined
+                # in the reducer's destructor with the GIL held, and a thread still freeing the last
+                # collective's tensors waits for the GIL: the process never exits. Dropped first, the
+                # group goes in close_distributed, which joins its threads with the GIL released.
+                self.model = self.model.module
             close_distributed(self.dist)
         return self.run_dir
 
