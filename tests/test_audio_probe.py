@@ -167,6 +167,17 @@ def test_audio_run_is_probed_with_the_esc50_fold_protocol_and_features_are_cache
     assert capsys.readouterr().out.count("(cached)") == 5
 
 
+def test_the_esc50_data_set_of_the_catalog_is_the_same_sound_set_as_a_path(audio_run, tmp_path, capsys):
+    sounds = write_sound_set(tmp_path / "esc50")
+    assert probe_main(["--run", str(audio_run), "--device", "cpu", "--data", str(sounds), "--out", str(tmp_path / "a")]) == 0
+    assert probe_main(["--run", str(audio_run), "--device", "cpu", "--data", str(sounds), "--data-set", "esc50", "--out", str(tmp_path / "b")]) == 0
+    a, b = (json.loads((tmp_path / part / "probe.json").read_text()) for part in "ab")
+    assert a["data"] == b["data"] == str(sounds) and a["folds"] == b["folds"]
+    assert bad_input(capsys, ["--run", str(audio_run), "--data-set", "esc50"]) == (
+        "error: data set 'esc50' needs its root (audio/, meta/esc50.csv): --data PATH\n"
+    )
+
+
 def test_random_init_reference_takes_the_like_runs_audio_setup(audio_run, tmp_path):
     out = tmp_path / "reference"
     assert probe_main(["--random-init", "audio_resnet10", "--like", str(audio_run), "--out", str(out), "--device", "cpu"]) == 0

@@ -29,7 +29,8 @@ def parse(*argv: str) -> TrainConfig:
 def test_every_built_in_format_is_in_the_catalog_with_its_modality_default_first():
     assert [kind.name for kind in data_sets_of("depth", default="synthetic-rooms")] == ["synthetic-rooms", "nyu", "rgbd-folder"]
     assert [kind.name for kind in data_sets_of("audio", default="synthetic-av")] == ["synthetic-av", "video", "video-cache"]
-    assert DATA_SETS.names() == ["nyu", "rgbd-folder", "synthetic-av", "synthetic-rooms", "video", "video-cache"]
+    assert DATA_SETS.names() == ["esc50", "nyu", "rgbd-folder", "synthetic-av", "synthetic-rooms", "video", "video-cache"]
+    assert DATA_SETS.get("esc50").open is None, "ESC-50 holds labelled sounds for evaluation only"
 
 
 def test_options_default_where_unset_and_are_converted_to_their_types():
@@ -73,6 +74,8 @@ def test_data_flags_name_the_data_set_and_its_path():
     (["--data", "nyu"], "error: data set 'nyu' needs the path of nyu_depth_v2_labeled.mat or its cache: --data-path PATH (data.options.path)"),
     (["--data", "synthetic-rooms", "--set", "data.options.split=val"],
      "error: data set 'synthetic-rooms' option split='val' is not one of: train, test, all"),
+    (["--target", "audio", "--data", "esc50", "--data-path", "sounds"],
+     "error: data set 'esc50' holds labelled audio for evaluation only, with no rgb to pair it with; train on: synthetic-av, video, video-cache"),
     (["--set", "data.rooms.num=40"],
      "error: config key 'data.rooms' in --set data.rooms.num=40 is a data set option now: data.options.num, size, seed (data set synthetic-rooms)"),
 ])

@@ -25,7 +25,7 @@ def add_student_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random init and of the evaluation (default 0)")
     parser.add_argument("--data", type=Path, help="labelled data to evaluate on (default: what the run's data set brings)")
     parser.add_argument("--data-set", metavar="NAME",
-                        help="RGB-D: the data set --data is in (e.g. rgbd-folder; default nyu, an NYU-layout file)")
+                        help="the data set --data is (e.g. rgbd-folder, esc50; default: an NYU-layout file, or an ESC-50 root)")
     parser.add_argument("--split", choices=EVAL_SPLITS, default="test",
                         help="score on the test data (default) or on a validation part of the training data")
     parser.add_argument("--out", type=Path, help="where results go (default: the run directory)")

@@ -1,7 +1,9 @@
 """ESC-50 style labelled sound sets (audio/*.wav + meta/esc50.csv) and their five-fold protocol.
 
 The protocol: for each fold, train on the other folds and test on it; report the mean over
-folds. Clips from one source recording share a fold, so folds must not be reshuffled.
+folds. Clips from one source recording share a fold, so folds must not be reshuffled. The
+catalog's ``esc50`` data set is such a set: labelled sound for evaluating audio students, with no
+video frames to pair with, so nothing to train on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import torch
 import torchaudio.functional
 from torch.utils.data import Dataset
 
+from crossmodal.config import DataConfig
 from crossmodal.constants import SAMPLE_RATE
+from crossmodal.data.kinds import DataSetKind, data_options, register_data_set
 from crossmodal.errors import InputError
 
 REQUIRED_COLUMNS = ("filename", "fold", "target", "category")
@@ -139,3 +143,25 @@ def _fit_length(waveform: torch.Tensor, length: int) -> torch.Tensor:
         return waveform[excess // 2 : excess // 2 + length]
     before = -excess // 2
     return torch.nn.functional.pad(waveform, (before, -excess - before))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ESC50Options:
+    """``path``: the set's root (audio/, meta/esc50.csv)."""
+
+    path: str | None = None
+
+
+def _esc50_root(config: DataConfig) -> Path:
+    path = data_options(config).path
+    if not path:
+        raise InputError("data set 'esc50' needs its root (audio/, meta/esc50.csv): --data PATH")
+    return Path(path).expanduser()
+
+
+def _prepare_esc50(config: DataConfig, progress: bool) -> None:
+    if not _esc50_root(config).is_dir():
+        raise InputError(f"ESC-50 root {_esc50_root(config)} is not a directory")
+
+
+ESC50_SET = register_data_set(DataSetKind("esc50", "audio", ESC50Options, _prepare_esc50, None, _esc50_root, labelled=_esc50_root))

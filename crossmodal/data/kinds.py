@@ -42,7 +42,7 @@ class DataSetKind:
     Each function below reads the set's options with ``data_options(config)``. ``prepare(config,
     progress)``: generate or cache what is missing and check user paths (runs in one process before
     any other opens the data). ``open(config)``: the raw items, dicts with "rgb"
-    and the modality's item key. ``location(config)``: where it lives, for messages.
+    and the modality's item key; None for a set that holds labelled data for evaluation only. ``location(config)``: where it lives, for messages.
     ``eval_splits(config, split, labels, transform)``: its labelled frames to fit on and to score
     (``crossmodal.data.labelled``), None when it brings none. ``labelled(config)``: the labelled data
     a fold protocol reads (the sound set generated with synthetic videos), None when it brings none.
@@ -52,7 +52,7 @@ class DataSetKind:
     modality: str
     options: type[Any]
     prepare: Callable[[DataConfig, bool], None]
-    open: Callable[[DataConfig], Dataset]
+    open: Callable[[DataConfig], Dataset] | None
     location: Callable[[DataConfig], Path | str | None]
     eval_splits: Callable[..., LabelledSplits] | None = None
     labelled: Callable[[DataConfig], Path | None] = lambda config: None

@@ -134,10 +134,12 @@ def video_cache_features(cache: Path, window: float, num_folds: int, seed: int, 
     return features, labels, video_folds[groups], groups, list(clips.class_names)
 
 
-def labelled_sound_set(config: Any, override: str | Path | None = None) -> Path:
-    """The ESC-50-layout sound set: ``override`` if given, else the one the run's training data brings."""
+def labelled_sound_set(config: Any, override: str | Path | None = None, data_set: str | None = None) -> Path:
+    """The ESC-50-layout sound set: what ``data_set`` brings (``override`` its path), else ``override``, else the one
+    the run's training data brings."""
     path = labelled_data(
-        config, override, "labelled sound set", "pass --esc50 DIR (an ESC-50 root) or probe the video clips with --labels video-cache"
+        config, override, "labelled sound set", "pass --esc50 DIR (an ESC-50 root) or probe the video clips with --labels video-cache",
+        data_set,
     )
     if not path.is_dir():
         raise InputError(f"labelled sound set {path} does not exist; pass --esc50 with an ESC-50 root (audio/, meta/esc50.csv)")
@@ -171,7 +173,7 @@ def sound_probe(
         say(f"probing {student.description} on the clip labels of {data} ({settings.folds} folds of whole videos)")
         features, labels, folds, groups, class_names = video_cache_features(data, window, settings.folds, settings.seed, extract)
     else:
-        data = labelled_sound_set(student.config, settings.data)
+        data = labelled_sound_set(student.config, settings.data, settings.data_set)
         say(f"probing {student.description} on {data} (ESC-50 fold protocol, {window:g} s windows)")
         features, labels, folds, groups, class_names = esc50_features(data, window, extract)
     if settings.split == "validation":

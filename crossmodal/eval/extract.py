@@ -10,6 +10,7 @@ checkpoint or data set can never be served stale features.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -27,16 +28,21 @@ from crossmodal.errors import InputError
 from crossmodal.fileio import atomic_path
 
 
-def labelled_data(config: TrainConfig, override: str | Path | None, what: str, how: str) -> Path:
-    """The labelled evaluation data: ``override`` if given, else what the run's own training data set brings.
+def labelled_data(config: TrainConfig, override: str | Path | None, what: str, how: str, data_set: str | None = None) -> Path:
+    """The labelled evaluation data: what data set ``data_set`` brings (``override`` its path), else ``override``
+    itself, else what the run's own training data set brings.
 
     ``what`` names the kind of data and ``how`` the way to pass it, for the error when there is none.
     """
-    if override is not None:
+    if data_set is None and override is not None:
         return Path(override).expanduser()
-    path = DATA_SETS.get(config.data.name).labelled(config.data)
+    data = config.data
+    if data_set is not None:
+        data = dataclasses.replace(config.data, name=data_set, options={"path": str(override)} if override is not None else {})
+    path = DATA_SETS.get(data.name).labelled(data)
     if path is None:
-        raise InputError(f"the run trained on data set {config.data.name!r}, which brings no {what}; {how}")
+        origin = f"data set {data.name!r}" if data_set is not None else f"the run trained on data set {data.name!r}, which"
+        raise InputError(f"{origin} brings no {what}; {how}")
     return path
 
 

@@ -24,6 +24,12 @@ def data_set_kind(config: DataConfig) -> DataSetKind:
     if config.target not in MODALITIES:
         raise InputError(f"target {config.target!r} is not supported yet; supported targets: {', '.join(MODALITIES)}")
     known = {kind.name: modality for modality, kind in all_data_sets()}
+    if config.name in DATA_SETS and DATA_SETS.get(config.name).open is None:
+        kind = DATA_SETS.get(config.name)
+        raise InputError(
+            f"data set {config.name!r} holds labelled {kind.modality} for evaluation only, with no rgb to pair it with; "
+            f"train on: {', '.join(name for name, modality in known.items() if modality == kind.modality)}"
+        )
     if config.name not in known:
         raise InputError(f"unknown data set {config.name!r}; choose one of: {', '.join(known)}")
     if known[config.name] != config.target:
@@ -45,7 +51,9 @@ def prepare_data(config: DataConfig, progress: bool = True) -> None:
 
 def open_items(config: DataConfig) -> Dataset:
     """The data set of raw items (dicts with "rgb" and the target's key)."""
-    items = data_set_kind(config).open(config)
+    kind = data_set_kind(config)
+    assert kind.open is not None  # data_set_kind admits only sets with training pairs
+    items = kind.open(config)
     if num_items(items) == 0:
         raise InputError(f"data set {describe(config)} has no samples")
     return items
