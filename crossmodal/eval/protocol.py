@@ -9,7 +9,7 @@ means the same wherever it is printed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import torch
 
@@ -23,19 +23,11 @@ def silent(line: str) -> None:
     """A ``say`` that prints nothing."""
 
 
-class Report(Protocol):
-    """What every protocol's report offers: flat ``scores`` for tables, a printable ``table``, a JSON-able record."""
-
-    scores: dict[str, Any]
-
-    @property
-    def table(self) -> str: ...
-
-    def to_dict(self, student: LoadedStudent) -> dict[str, Any]: ...
-
-
 class EvalProtocol:
     """Base of every protocol; subclasses set the class attributes and implement ``run`` and ``benchmark_settings``.
+
+    A report has flat ``scores`` (for tables), a printable ``table`` and ``to_dict(student)`` (the
+    JSON written into the run); a ``picture`` when it has one.
 
     ``settings_type``: its frozen settings dataclass (``crossmodal-eval --set key=value`` sets its
     fields). ``result_file``: the JSON report written into the evaluated run (a picture, when the
