@@ -48,6 +48,28 @@ class SyntheticAVConfig:
     seed: int = 0
 
 
+RAW_FILLS = ("telea", "none")
+"""How holes of registered raw depth are filled when cached: OpenCV's Telea inpainting (the labelled set's depth,
+which students are evaluated on, is filled too), or not at all."""
+
+
+@dataclass(frozen=True)
+class NYURawCacheConfig:
+    """How NYU's raw recordings are cached: frame size (h, w), every k-th synchronised frame, hole filling."""
+
+    size: tuple[int, int] = (240, 320)
+    every: int = 1
+    fill: str = "telea"
+
+    def __post_init__(self) -> None:
+        if len(self.size) != 2 or min(self.size) < 1:
+            raise InputError(f"--size must be two positive integers, got {self.size}")
+        if self.every < 1:
+            raise InputError(f"--every must be at least 1, got {self.every}")
+        if self.fill not in RAW_FILLS:
+            raise InputError(f"--fill must be one of {', '.join(RAW_FILLS)}, got {self.fill!r}")
+
+
 @dataclass
 class VideoConfig:
     """How videos become (frame, audio window) pairs: the decoded cache's samples per second of video, the audio

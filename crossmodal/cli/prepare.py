@@ -1,7 +1,7 @@
 """`crossmodal-prepare`: turn raw data into what training reads (caches, the embedded default data).
 
 Every default comes from the config dataclasses (``RoomsConfig``, ``SyntheticAVConfig``,
-``VideoConfig``), so a prepared file is the one training would generate with the same settings.
+``VideoConfig``, ``NYURawCacheConfig``), so a prepared file is the one training would generate with the same settings.
 """
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
-from crossmodal.config import RoomsConfig, SyntheticAVConfig, VideoConfig
+from crossmodal.config import RAW_FILLS, NYURawCacheConfig, RoomsConfig, SyntheticAVConfig, VideoConfig
 from crossmodal.data.resize import parse_size
 from crossmodal.errors import InputError
 
-ROOMS, AV, VIDEO = RoomsConfig(), SyntheticAVConfig(), VideoConfig()
+ROOMS, AV, VIDEO, RAW = RoomsConfig(), SyntheticAVConfig(), VideoConfig(), NYURawCacheConfig()
 
 
 def _explicit_size(text: str) -> tuple[int, int]:
@@ -39,6 +39,29 @@ def _prepare_nyu(args: argparse.Namespace) -> None:
 
     out = prepare_nyu_cache(args.mat, args.out, size=parse_size(args.size))
     print(f"NYU-Depth V2 cache written to {out}")
+
+
+def _shard(text: str) -> tuple[int, int]:
+    part, slash, parts = text.partition("/")
+    if not (slash and part.isdigit() and parts.isdigit() and 1 <= int(part) <= int(parts)):
+        raise InputError(f"--shard {text!r} is not K/N with 1 <= K <= N (e.g. 3/16)")
+    return int(part), int(parts)
+
+
+def _prepare_nyu_raw(args: argparse.Namespace) -> None:
+    from crossmodal.data.nyu_raw_cache import prepare_raw_cache
+
+    settings = NYURawCacheConfig(size=_explicit_size(args.size), every=args.every, fill=args.fill)
+    summary = prepare_raw_cache(args.src, args.out, settings, workers=args.workers, shard=_shard(args.shard))
+    print(summary)
+
+
+def _prepare_synthetic_nyu_raw(args: argparse.Namespace) -> None:
+    from crossmodal.data.synthetic.raw_scenes import generate_raw_scenes
+
+    out = generate_raw_scenes(args.out, args.seed, _at_least_one(args.scenes, "--scenes"), _at_least_one(args.frames, "--frames"),
+                              workers=args.workers)
+    print(f"{args.scenes} synthetic rooms written as NYU raw scene folders of {args.frames} frames into {out}")
 
 
 def _prepare_synthetic_rooms(args: argparse.Namespace) -> None:
@@ -75,6 +98,24 @@ def build_parser() -> argparse.ArgumentParser:
     nyu.add_argument("--out", type=Path, required=True, help="cache directory to create")
     nyu.add_argument("--size", default="240x320", help="HEIGHTxWIDTH of the cached frames, or 'full' (default 240x320)")
     nyu.set_defaults(run=_prepare_nyu)
+
+    raw = commands.add_parser("nyu-raw", help="synchronise, register and cache NYU-Depth V2's raw scene folders")
+    raw.add_argument("--src", type=Path, required=True, help="folder of raw scene folders (bedroom_0001/ ...)")
+    raw.add_argument("--out", type=Path, required=True, help="cache directory (a rerun resumes; shards share it)")
+    raw.add_argument("--every", type=int, default=RAW.every, help=f"keep every K-th synchronised frame (default {RAW.every})")
+    raw.add_argument("--size", default=_size_text(RAW.size), help=f"HEIGHTxWIDTH of cached frames (default {_size_text(RAW.size)})")
+    raw.add_argument("--fill", default=RAW.fill, choices=RAW_FILLS, help=f"fill depth holes (default {RAW.fill})")
+    raw.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    raw.add_argument("--shard", default="1/1", help="K/N: prepare the K-th of every N scenes, e.g. one Slurm array task each")
+    raw.set_defaults(run=_prepare_nyu_raw)
+
+    synthetic_raw = commands.add_parser("synthetic-nyu-raw", help="write synthetic rooms as NYU raw scene folders (Kinect dumps)")
+    synthetic_raw.add_argument("--scenes", type=int, default=10, help="number of scene folders: rooms 1..N of the seed (default 10)")
+    synthetic_raw.add_argument("--frames", type=int, default=30, help="frames per scene (default 30)")
+    synthetic_raw.add_argument("--seed", type=int, default=ROOMS.seed, help=f"the rooms' seed (default {ROOMS.seed}, the embedded rooms')")
+    synthetic_raw.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    synthetic_raw.add_argument("--out", type=Path, required=True, help="output folder of scene folders")
+    synthetic_raw.set_defaults(run=_prepare_synthetic_nyu_raw)
 
     rooms = commands.add_parser("synthetic-rooms", help="generate procedural indoor RGB-D scenes in the NYU .mat layout")
     rooms.add_argument("--num", type=int, default=ROOMS.num, help=f"number of scenes (default {ROOMS.num}, as training)")

@@ -44,6 +44,7 @@ class NYUMatWriter:
     def __init__(self, path: str | Path, num_frames: int, height: int, width: int, names: list[str]) -> None:
         self.path = Path(path)
         self._scenes: list[str | None] = [None] * num_frames
+        self._scene_names: list[str | None] = [None] * num_frames
         self._file = h5py.File(self.path, "w", userblock_size=USER_BLOCK_SIZE, libver="earliest")
         chunk = (1, 1, width, height)
         self._images = self._numeric("images", (num_frames, 3, width, height), np.uint8, "uint8", chunk)
@@ -69,12 +70,16 @@ class NYUMatWriter:
         cell = self._file.create_dataset(key, data=refs, dtype=h5py.ref_dtype)
         cell.attrs["MATLAB_class"] = np.bytes_("cell")
 
-    def write(self, index: int, rgb: np.ndarray, depth: np.ndarray, raw_depth: np.ndarray, labels: np.ndarray, scene: str) -> None:
+    def write(self, index: int, rgb: np.ndarray, depth: np.ndarray, raw_depth: np.ndarray, labels: np.ndarray, scene: str,
+              scene_name: str | None = None) -> None:
+        """Frame ``index``; ``scene`` is its scene type (``sceneTypes``), ``scene_name`` the recording it comes from
+        (``scenes``, e.g. ``kitchen_0004``), written when every frame has one."""
         self._images[index] = np.transpose(rgb, (2, 1, 0))
         self._depths[index] = depth.T
         self._raw[index] = raw_depth.T
         self._labels[index] = labels.T
         self._scenes[index] = scene
+        self._scene_names[index] = scene_name
 
     def close(self) -> None:
         if self._file.id.valid:
@@ -82,6 +87,8 @@ class NYUMatWriter:
             if missing:
                 raise ValueError(f"{self.path}: frames {missing[:5]} were never written")
             self._write_cell("sceneTypes", self._scenes)  # type: ignore[arg-type]
+            if all(name is not None for name in self._scene_names):
+                self._write_cell("scenes", self._scene_names)  # type: ignore[arg-type]
             self._file.close()
             with open(self.path, "r+b") as raw:
                 raw.write(_matlab_header())

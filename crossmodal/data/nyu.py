@@ -33,6 +33,8 @@ CACHE_META_FILE = "meta.json"
 CACHE_FORMAT = "crossmodal-nyu-cache"
 CACHE_VERSION = 1
 CACHE_KEYS = ("rgb", "depths", "rawDepths", "labels", "scenes")
+SCENE_NAMES_KEY = "scene_names"
+"""The cache's copy of the .mat's ``scenes`` (each frame's recording), where the source has them."""
 
 # Official split sizes; files of any other length get an even spread with the same test fraction.
 OFFICIAL_TRAIN, OFFICIAL_TEST = 795, 654
@@ -47,6 +49,8 @@ class Frames(Protocol):
     height: int
     width: int
     scenes: list[str]
+    scene_names: list[str] | None
+    """The recording each frame was taken from (``kitchen_0004``), None where the file does not say."""
 
     def read_rgb(self, index: int) -> np.ndarray:
         """H x W x 3 uint8."""
@@ -142,6 +146,7 @@ class MatFrames:
                 _check_plane(file, key, plane, "f", self.path)
             _check_plane(file, "labels", plane, "ui", self.path)
             self.scenes = self._read_scenes(file)
+            self.scene_names = self._read_scene_names(file)
         self._file = _LazyFile(self.path)
 
     def _read_scenes(self, file: h5py.File) -> list[str]:
@@ -152,6 +157,17 @@ class MatFrames:
         if len(scenes) != self.num_frames:
             raise InputError(f"{self.path}: 'sceneTypes' has {len(scenes)} entries for {self.num_frames} frames")
         return scenes
+
+    def _read_scene_names(self, file: h5py.File) -> list[str] | None:
+        if "scenes" not in file:
+            return None
+        try:
+            names = read_cell_strings(file, "scenes")
+        except (TypeError, ValueError, KeyError, OSError):
+            raise InputError(f"{self.path}: 'scenes' is not a MATLAB cell array of strings") from None
+        if len(names) != self.num_frames:
+            raise InputError(f"{self.path}: 'scenes' has {len(names)} entries for {self.num_frames} frames")
+        return names
 
     def read_rgb(self, index: int) -> np.ndarray:
         return self._file["images"][index].transpose(2, 1, 0)
@@ -183,8 +199,11 @@ class CacheFrames:
                 _check_plane(file, key, plane, "f", self.path)
             _check_plane(file, "labels", plane, "ui", self.path)
             self.scenes = [str(scene) for scene in _dataset(file, "scenes", self.path).asstr()[()]]
-        if len(self.scenes) != self.num_frames:
-            raise InputError(f"{self.path}: 'scenes' has {len(self.scenes)} entries for {self.num_frames} frames")
+            names = _dataset(file, SCENE_NAMES_KEY, self.path).asstr()[()] if SCENE_NAMES_KEY in file else None
+            self.scene_names = None if names is None else [str(name) for name in names]
+        for key, values in (("scenes", self.scenes), (SCENE_NAMES_KEY, self.scene_names)):
+            if values is not None and len(values) != self.num_frames:
+                raise InputError(f"{self.path}: '{key}' has {len(values)} entries for {self.num_frames} frames")
         self._file = _LazyFile(self.path)
 
     def _read_meta(self) -> dict[str, Any]:
@@ -214,6 +233,18 @@ def open_frames(path: str | Path) -> Frames:
     """A cache directory is read as a cache; anything else as the original .mat file."""
     path = Path(path)
     return CacheFrames(path) if path.is_dir() else MatFrames(path)
+
+
+def test_scene_names(path: str | Path) -> set[str]:
+    """The recordings (``kitchen_0004``) of the test split's frames of an NYU-layout file or cache: what training on
+    NYU's raw recordings leaves out, so no test scene is seen in training."""
+    frames = open_frames(path)
+    if frames.scene_names is None:
+        raise InputError(
+            f"{frames.path} does not name the scene of each frame ('scenes'), so the test split's scenes cannot be left out of training; "
+            "use nyu_depth_v2_labeled.mat itself (or a cache of it prepared now)"
+        )
+    return {frames.scene_names[index] for index in split_indices(frames.num_frames, "test")}
 
 
 def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:

@@ -5,7 +5,8 @@ frames in natural orientation, optionally resized once, one HDF5 chunk per frame
 
     <out>/frames.h5   rgb N x h x w x 3 uint8, depths and rawDepths N x h x w float32 metres
                       (0 = missing), labels N x h x w uint16 raw ids (every label set maps from
-                      them), scenes (strings)
+                      them), scenes (strings), scene_names (each frame's recording,
+                      where the source names them)
     <out>/meta.json   format, version, source file, source and cache sizes, frame count
 
 meta.json is written last: a directory without it is an unfinished cache and is not read.
@@ -24,6 +25,7 @@ from crossmodal.data.nyu import (
     CACHE_META_FILE,
     CACHE_VERSION,
     DEPTH_KEYS,
+    SCENE_NAMES_KEY,
     MatFrames,
     check_raw_labels,
 )
@@ -46,6 +48,8 @@ def _write_frames(source: MatFrames, target: Path, size: tuple[int, int], progre
         depths = {key: _create_frames(file, key, (n, *size), np.float32) for key in DEPTH_KEYS}
         labels = _create_frames(file, "labels", (n, *size), np.uint16)
         file.create_dataset("scenes", data=source.scenes, dtype=h5py.string_dtype())
+        if source.scene_names is not None:
+            file.create_dataset(SCENE_NAMES_KEY, data=source.scene_names, dtype=h5py.string_dtype())
         for i in tqdm(range(n), desc=f"caching {source.path.name}", unit="frame", disable=not progress):
             rgb[i] = resize_rgb(np.ascontiguousarray(source.read_rgb(i)), size)
             for key, data in depths.items():

@@ -118,7 +118,7 @@ def _prepare_folder(config: DataConfig, progress: bool) -> None:
         raise InputError(f"RGB-D folder {path} is not a directory (--data-path)")
 
 
-def _nyu_layout_splits(path: Path, split: str, labels: str | None, transform: Transform | None) -> LabelledSplits:
+def nyu_layout_splits(path: Path, split: str, labels: str | None, transform: Transform | None) -> LabelledSplits:
     """The NYU-layout file's official train/test split (validation: within its train split), with its label maps
     (``labels``, None: nyu40) and scenes."""
     check_eval_split(split)
@@ -143,11 +143,11 @@ def _nyu_layout_splits(path: Path, split: str, labels: str | None, transform: Tr
 
 
 def _rooms_splits(config: DataConfig, split: str, labels: str | None, transform: Transform | None) -> LabelledSplits:
-    return _nyu_layout_splits(rooms_file(config), split, labels, transform)
+    return nyu_layout_splits(rooms_file(config), split, labels, transform)
 
 
 def _nyu_splits(config: DataConfig, split: str, labels: str | None, transform: Transform | None) -> LabelledSplits:
-    return _nyu_layout_splits(_given_path(config, "the path of nyu_depth_v2_labeled.mat or its cache"), split, labels, transform)
+    return nyu_layout_splits(_given_path(config, "the path of nyu_depth_v2_labeled.mat or its cache"), split, labels, transform)
 
 
 def _folder_splits(config: DataConfig, split: str, labels: str | None, transform: Transform | None) -> LabelledSplits:

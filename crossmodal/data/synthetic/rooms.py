@@ -61,6 +61,12 @@ def render_frame(seed: int, index: int, size: tuple[int, int] = (240, 320), scen
     return Frame(rgb, hits.depth, raw, hits.label, scene)
 
 
+def scene_name(scene_type: str, room: int) -> str:
+    """The recording frame ``room`` (0-based) belongs to, as the labelled set's ``scenes`` name them: each room is
+    its own scene, ``bedroom_0007`` for frame 6 (``raw_scenes`` writes the same room's raw folder under that name)."""
+    return f"{scene_type}_{room + 1:04d}"
+
+
 def _check(rooms: RoomsConfig, workers: int | None) -> None:
     if rooms.num < 1:
         raise InputError(f"--num must be at least 1, got {rooms.num}")
@@ -97,6 +103,6 @@ def generate_rooms(out_path: str | Path, rooms: RoomsConfig = RoomsConfig(), pro
             tqdm(total=num, desc=f"rendering {out_path.name}", unit="frame", disable=not progress) as bar, \
             _rendered(render_one, num, workers) as frames:
         for index, frame in enumerate(frames):
-            writer.write(index, frame.rgb, frame.depth, frame.raw_depth, frame.labels, frame.scene)
+            writer.write(index, frame.rgb, frame.depth, frame.raw_depth, frame.labels, frame.scene, scene_name(frame.scene, index))
             bar.update()
     return out_path
