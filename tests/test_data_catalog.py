@@ -27,9 +27,9 @@ def parse(*argv: str) -> TrainConfig:
 
 
 def test_every_built_in_format_is_in_the_catalog_with_its_modality_default_first():
-    assert [kind.name for kind in data_sets_of("depth", default="synthetic-rooms")] == ["synthetic-rooms", "nyu", "rgbd-folder", "nyu-raw"]
+    assert [kind.name for kind in data_sets_of("depth", default="synthetic-rooms")] == ["synthetic-rooms", "nyu", "rgbd-folder", "nyu-raw", "sunrgbd"]
     assert [kind.name for kind in data_sets_of("audio", default="synthetic-av")] == ["synthetic-av", "video", "video-cache"]
-    assert DATA_SETS.names() == ["esc50", "nyu", "nyu-raw", "rgbd-folder", "synthetic-av", "synthetic-rooms", "video", "video-cache"]
+    assert DATA_SETS.names() == ["esc50", "nyu", "nyu-raw", "rgbd-folder", "sunrgbd", "synthetic-av", "synthetic-rooms", "video", "video-cache"]
     assert DATA_SETS.get("esc50").open is None, "ESC-50 holds labelled sounds for evaluation only"
 
 

@@ -56,6 +56,14 @@ def _prepare_nyu_raw(args: argparse.Namespace) -> None:
     print(summary)
 
 
+def _prepare_sunrgbd(args: argparse.Namespace) -> None:
+    from crossmodal.data.sunrgbd_cache import prepare_sunrgbd_cache
+
+    files = {key: getattr(args, key) for key in ("toolbox", "split_file", "meta_file", "labels_file") if getattr(args, key) is not None}
+    out = prepare_sunrgbd_cache(args.root, args.out, size=_explicit_size(args.size), labels=not args.no_labels, workers=args.workers, **files)
+    print(f"SUN RGB-D cache written to {out}")
+
+
 def _prepare_synthetic_nyu_raw(args: argparse.Namespace) -> None:
     from crossmodal.data.synthetic.raw_scenes import generate_raw_scenes
 
@@ -108,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     raw.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     raw.add_argument("--shard", default="1/1", help="K/N: prepare the K-th of every N scenes, e.g. one Slurm array task each")
     raw.set_defaults(run=_prepare_nyu_raw)
+
+    sun = commands.add_parser("sunrgbd", help="cache SUN RGB-D's frames (official split, 37-class labels) at one size")
+    sun.add_argument("--root", type=Path, required=True, help="the SUNRGBD folder (kv1/ kv2/ realsense/ xtion/)")
+    sun.add_argument("--out", type=Path, required=True, help="cache directory to create")
+    sun.add_argument("--size", default="240x320", help="HEIGHTxWIDTH of cached frames, each centre-cropped to its aspect (default 240x320)")
+    sun.add_argument("--toolbox", type=Path, default=None, help="the SUNRGBDtoolbox folder (default: beside --root)")
+    sun.add_argument("--split-file", type=Path, default=None, help="allsplit.mat (default: in the toolbox)")
+    sun.add_argument("--meta-file", type=Path, default=None, help="SUNRGBDMeta.mat (default: in the toolbox)")
+    sun.add_argument("--labels-file", "--labels", type=Path, default=None, help="SUNRGBD2Dseg.mat (default: in the toolbox)")
+    sun.add_argument("--no-labels", action="store_true", help="cache without the 37-class labels (needs no meta or label file)")
+    sun.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
+    sun.set_defaults(run=_prepare_sunrgbd)
 
     synthetic_raw = commands.add_parser("synthetic-nyu-raw", help="write synthetic rooms as NYU raw scene folders (Kinect dumps)")
     synthetic_raw.add_argument("--scenes", type=int, default=10, help="number of scene folders: rooms 1..N of the seed (default 10)")

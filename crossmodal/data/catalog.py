@@ -5,7 +5,7 @@ Importing this module imports each format module of the package, which registers
 """
 from __future__ import annotations
 
-from crossmodal.data import av_sets, esc50, nyu_raw_set, rgbd_sets  # noqa: F401  (each registers its kinds)
+from crossmodal.data import av_sets, esc50, nyu_raw_set, rgbd_sets, sunrgbd_set  # noqa: F401  (each registers its kinds)
 from crossmodal.data.kinds import DATA_SETS, DataSetKind, data_options, register_data_set
 
 

@@ -1,4 +1,5 @@
-"""The ``scene-probe`` protocol: a linear probe of the frozen pooled features on the 10-class NYU scene task.
+"""The ``scene-probe`` protocol: a linear probe of the frozen pooled features on the data set's scene classes
+(NYU's 10, SUN RGB-D's 19; frames of scenes outside them, labelled -1, are neither fit nor scored).
 
 Features of the fit and scored frames are extracted once per checkpoint and, when a cache folder
 is given, stored keyed by the weights and the extraction settings. C is chosen on a validation
@@ -13,7 +14,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from crossmodal.data.kinds import num_items
 from crossmodal.data.labelled import LabelledSplits
 from crossmodal.errors import InputError
 from crossmodal.eval.extract import cached_features, extract_pooled, settings_fingerprint
@@ -38,7 +38,9 @@ def scene_probe(
     say(f"probing {student.description} on {splits.location}")
     arrays = []
     for part, dataset in zip(PARTS[settings.split], (fit, scored)):
-        arrays.append(_features(student, dataset, part, splits, settings, device, say))
+        features, labels = _features(student, dataset, part, splits, settings, device, say)
+        in_protocol = labels >= 0  # a negative scene label: a scene outside the protocol's classes (SUN RGB-D's 19)
+        arrays.append((features[in_protocol], labels[in_protocol]))
     (fit_x, fit_y), (scored_x, scored_y) = arrays
     result = linear_probe(
         fit_x, fit_y, scored_x, scored_y, len(scene_classes), scene_classes, settings.cs, settings.val_fraction, settings.seed
@@ -53,7 +55,7 @@ def scene_probe(
     }
     scores = {
         "probe_top1": result.top1, "probe_mean_class_accuracy": result.mean_class_accuracy, "probe_c": result.chosen_c,
-        "num_fit": num_items(fit), "num_scored": num_items(scored),
+        "num_fit": len(fit_y), "num_scored": len(scored_y),
     }
     return ProbeReport(TASK, splits.location, scores, details, format_probe_table(result))
 
