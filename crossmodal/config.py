@@ -370,6 +370,8 @@ def _update(node: Any, values: Any, prefix: str, origin: str) -> Any:
             changes[key] = _deep_merge(current, value)
         else:
             changes[key] = _coerce(value, hints[key], dotted, origin)
+    if isinstance(node, DataConfig) and changes.get("name", node.name) != node.name and "options" not in values:
+        changes["options"] = {}  # options belong to one data set; another starts from its own defaults
     return dataclasses.replace(node, **changes)
 
 

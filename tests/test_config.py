@@ -100,3 +100,10 @@ def test_saved_config_round_trips_and_is_plain_data(tmp_path):
 
 def test_experiment_name_groups_by_modalities_and_data():
     assert TrainConfig().experiment == "rgb->depth/synthetic-rooms"
+
+
+def test_another_data_set_named_by_set_starts_from_its_own_options():
+    config = apply_overrides(TrainConfig(), ["data.options.num=1200"])
+    moved = apply_overrides(config, ["data.name=nyu-raw", "data.options.path=/cache"])
+    assert moved.data.options == {"path": "/cache"}
+    assert apply_overrides(moved, ["data.name=nyu-raw"]).data.options == {"path": "/cache"}  # the same set keeps them

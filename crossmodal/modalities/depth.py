@@ -59,10 +59,12 @@ class Depth(Modality):
         return PairedTransform(size=tuple(data.input_size), train=train, depth_encoding=data.depth_encoding)
 
     def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
-        rooms = data_options(config.data).rooms
+        rooms = getattr(data_options(config.data), "rooms", None)
+        where = (f"(seed {rooms.seed}), {rooms.num} frames at {rooms.size[0]}x{rooms.size[1]}" if rooms is not None
+                 else f"({self.data_set(config.data.name).location(config.data)})")
         scored = "the test split" if evaluation.split == "test" else "a validation fifth of the train split"
         return [
-            f"Data: {config.data.name} (seed {rooms.seed}), {rooms.num} frames at {rooms.size[0]}x{rooms.size[1]}; "
+            f"Data: {config.data.name} {where}; "
             f"evaluated on {first['num_fit']} training / {first['num_scored']} scored frames at input "
             f"{config.data.input_size[0]}x{config.data.input_size[1]}.",
             "Scene probe: 10-class NYU scene protocol, logistic regression on the frozen pooled features, "
