@@ -55,11 +55,13 @@ which students are evaluated on, is filled too), or not at all."""
 
 @dataclass(frozen=True)
 class NYURawCacheConfig:
-    """How NYU's raw recordings are cached: frame size (h, w), every k-th synchronised frame, hole filling."""
+    """How NYU's raw recordings are cached: frame size (h, w), every k-th synchronised frame, hole filling, and
+    whether the HHA encoding of each frame is stored too."""
 
     size: tuple[int, int] = (240, 320)
     every: int = 1
     fill: str = "telea"
+    hha: bool = False
 
     def __post_init__(self) -> None:
         if len(self.size) != 2 or min(self.size) < 1:

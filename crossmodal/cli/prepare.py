@@ -37,7 +37,7 @@ def _at_least_one(value: int, flag: str) -> int:
 def _prepare_nyu(args: argparse.Namespace) -> None:
     from crossmodal.data.nyu_cache import prepare_nyu_cache
 
-    out = prepare_nyu_cache(args.mat, args.out, size=parse_size(args.size))
+    out = prepare_nyu_cache(args.mat, args.out, size=parse_size(args.size), hha=args.hha)
     print(f"NYU-Depth V2 cache written to {out}")
 
 
@@ -51,7 +51,7 @@ def _shard(text: str) -> tuple[int, int]:
 def _prepare_nyu_raw(args: argparse.Namespace) -> None:
     from crossmodal.data.nyu_raw_cache import prepare_raw_cache
 
-    settings = NYURawCacheConfig(size=_explicit_size(args.size), every=args.every, fill=args.fill)
+    settings = NYURawCacheConfig(size=_explicit_size(args.size), every=args.every, fill=args.fill, hha=args.hha)
     summary = prepare_raw_cache(args.src, args.out, settings, workers=args.workers, shard=_shard(args.shard))
     print(summary)
 
@@ -60,7 +60,8 @@ def _prepare_sunrgbd(args: argparse.Namespace) -> None:
     from crossmodal.data.sunrgbd_cache import prepare_sunrgbd_cache
 
     files = {key: getattr(args, key) for key in ("toolbox", "split_file", "meta_file", "labels_file") if getattr(args, key) is not None}
-    out = prepare_sunrgbd_cache(args.root, args.out, size=_explicit_size(args.size), labels=not args.no_labels, workers=args.workers, **files)
+    out = prepare_sunrgbd_cache(args.root, args.out, size=_explicit_size(args.size), labels=not args.no_labels, workers=args.workers,
+                                hha=args.hha, **files)
     print(f"SUN RGB-D cache written to {out}")
 
 
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     nyu.add_argument("--mat", type=Path, required=True, help="path to nyu_depth_v2_labeled.mat")
     nyu.add_argument("--out", type=Path, required=True, help="cache directory to create")
     nyu.add_argument("--size", default="240x320", help="HEIGHTxWIDTH of the cached frames, or 'full' (default 240x320)")
+    nyu.add_argument("--hha", action="store_true", help="also store the HHA encoding of each frame (for data.depth_encoding: hha)")
     nyu.set_defaults(run=_prepare_nyu)
 
     raw = commands.add_parser("nyu-raw", help="synchronise, register and cache NYU-Depth V2's raw scene folders")
@@ -113,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     raw.add_argument("--every", type=int, default=RAW.every, help=f"keep every K-th synchronised frame (default {RAW.every})")
     raw.add_argument("--size", default=_size_text(RAW.size), help=f"HEIGHTxWIDTH of cached frames (default {_size_text(RAW.size)})")
     raw.add_argument("--fill", default=RAW.fill, choices=RAW_FILLS, help=f"fill depth holes (default {RAW.fill})")
+    raw.add_argument("--hha", action="store_true", help="also store the HHA encoding of each frame (for data.depth_encoding: hha)")
     raw.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     raw.add_argument("--shard", default="1/1", help="K/N: prepare the K-th of every N scenes, e.g. one Slurm array task each")
     raw.set_defaults(run=_prepare_nyu_raw)
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sun.add_argument("--meta-file", type=Path, default=None, help="SUNRGBDMeta.mat (default: in the toolbox)")
     sun.add_argument("--labels-file", "--labels", type=Path, default=None, help="SUNRGBD2Dseg.mat (default: in the toolbox)")
     sun.add_argument("--no-labels", action="store_true", help="cache without the 37-class labels (needs no meta or label file)")
+    sun.add_argument("--hha", action="store_true", help="also store the HHA encoding of each frame (for data.depth_encoding: hha)")
     sun.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     sun.set_defaults(run=_prepare_sunrgbd)
 

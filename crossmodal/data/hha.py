@@ -246,3 +246,23 @@ def _checked_intrinsics(intrinsics: np.ndarray) -> np.ndarray:
     if camera[0, 0] <= 0 or camera[1, 1] <= 0:
         raise InputError(f"HHA intrinsics must have positive focal lengths, got fx={camera[0, 0]:g} and fy={camera[1, 1]:g}")
     return camera
+
+
+def scaled_intrinsics(intrinsics: np.ndarray, source_hw: tuple[int, int], target_hw: tuple[int, int]) -> np.ndarray:
+    """The camera matrix of an image resized from ``source_hw`` to ``target_hw`` with pixel centres kept aligned, in the
+    1-based convention ``point_cloud`` reads: u' = (u - 0.5) * scale + 0.5."""
+    scale_y, scale_x = target_hw[0] / source_hw[0], target_hw[1] / source_hw[1]
+    moved = np.array(intrinsics, dtype=np.float64)
+    moved[0, 0], moved[1, 1] = moved[0, 0] * scale_x, moved[1, 1] * scale_y
+    moved[0, 2], moved[1, 2] = (moved[0, 2] - 0.5) * scale_x + 0.5, (moved[1, 2] - 0.5) * scale_y + 0.5
+    return moved
+
+
+def hha_at_size(depth_m: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """HHA of a frame at its own resolution (the windows and the floor estimate as the original sees them), then
+    resized to ``size`` (h, w) as colour images are (area when shrinking): how caches store it."""
+    hha = encode_hha(depth_m, intrinsics)
+    if hha.shape[:2] == tuple(size):
+        return hha
+    shrinking = size[0] < hha.shape[0] or size[1] < hha.shape[1]
+    return cv2.resize(hha, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from crossmodal.data.hha import scaled_intrinsics
 from crossmodal.data.matlab import read_cell_strings
 from crossmodal.data.nyu_meta import IGNORE_INDEX, NUM_RAW_CLASSES, load_meta
 from crossmodal.errors import HDF5_DAMAGE, InputError, first_line
@@ -33,6 +34,8 @@ CACHE_META_FILE = "meta.json"
 CACHE_FORMAT = "crossmodal-nyu-cache"
 CACHE_VERSION = 1
 CACHE_KEYS = ("rgb", "depths", "rawDepths", "labels", "scenes")
+HHA_KEY = "hha"
+"""The cache's HHA planes of each frame (N x h x w x 3 uint8), where it was prepared with them."""
 SCENE_NAMES_KEY = "scene_names"
 """The cache's copy of the .mat's ``scenes`` (each frame's recording), where the source has them."""
 
@@ -62,6 +65,10 @@ class Frames(Protocol):
 
     def read_labels(self, index: int) -> np.ndarray:
         """H x W raw label ids."""
+        ...
+
+    def read_hha(self, index: int) -> np.ndarray | None:
+        """H x W x 3 uint8 HHA planes where the store holds them, else None."""
         ...
 
 
@@ -178,6 +185,9 @@ class MatFrames:
     def read_labels(self, index: int) -> np.ndarray:
         return self._file["labels"][index].T
 
+    def read_hha(self, index: int) -> np.ndarray | None:
+        return None
+
 
 class CacheFrames:
     """Frames of a cache directory written by ``prepare_nyu_cache`` (natural N x H x W layout)."""
@@ -200,6 +210,7 @@ class CacheFrames:
             _check_plane(file, "labels", plane, "ui", self.path)
             self.scenes = [str(scene) for scene in _dataset(file, "scenes", self.path).asstr()[()]]
             names = _dataset(file, SCENE_NAMES_KEY, self.path).asstr()[()] if SCENE_NAMES_KEY in file else None
+            self.has_hha = HHA_KEY in file
             self.scene_names = None if names is None else [str(name) for name in names]
         for key, values in (("scenes", self.scenes), (SCENE_NAMES_KEY, self.scene_names)):
             if values is not None and len(values) != self.num_frames:
@@ -228,11 +239,21 @@ class CacheFrames:
     def read_labels(self, index: int) -> np.ndarray:
         return self._file["labels"][index]
 
+    def read_hha(self, index: int) -> np.ndarray | None:
+        return self._file[HHA_KEY][index] if self.has_hha else None
+
 
 def open_frames(path: str | Path) -> Frames:
     """A cache directory is read as a cache; anything else as the original .mat file."""
     path = Path(path)
     return CacheFrames(path) if path.is_dir() else MatFrames(path)
+
+
+def nyu_camera(height: int, width: int) -> np.ndarray:
+    """NYU's colour camera matrix (toolbox convention, 1-based pixels) for frames stored at ``height`` x ``width``."""
+    k = load_meta().camera_intrinsics
+    matrix = np.array([[k["fx"], 0.0, k["cx"]], [0.0, k["fy"], k["cy"]], [0.0, 0.0, 1.0]])
+    return scaled_intrinsics(matrix, (480, 640), (height, width))
 
 
 def test_scene_names(path: str | Path) -> set[str]:
@@ -337,6 +358,7 @@ class NYUDepthV2(Dataset):
             raw_labels = self.frames.read_labels(frame)
             rgb = self.frames.read_rgb(frame)
             depth = self.frames.read_depth(frame, self.depth_key)
+            hha = self.frames.read_hha(frame)
         check_raw_labels(raw_labels, self.frames.path, frame)
         scene = self.frames.scenes[frame]
         item = {
@@ -347,4 +369,6 @@ class NYUDepthV2(Dataset):
             "scene_label": load_meta().scene_label(scene),
             "index": index,
         }
+        if hha is not None:
+            item["hha"] = torch.from_numpy(np.ascontiguousarray(hha.transpose(2, 0, 1)))
         return self.transform(item) if self.transform is not None else item

@@ -6,7 +6,8 @@ Layout of a cache directory::
     scenes/<scene>.h5      one file per scene folder, written under a temporary name and renamed when whole:
                            rgb N x h x w x 3 uint8 and depth N x h x w uint16 millimetres (0 = missing), one
                            chunk per frame; times N x 2 (depth, RGB seconds); accel N x 4; the frames it
-                           skipped (unreadable dumps) and why, as an attribute
+                           skipped (unreadable dumps) and why, as an attribute; hha N x h x w x 3 uint8 when
+                           prepared with it (from the whole frame, filled, in the RGB camera)
     scenes/<scene>.skipped the reason a scene folder gave nothing (it cannot be synchronised, no frame decodes)
     index.json             written once every scene folder of the source has one of the two: the scenes in
                            name order with their frame counts, and the skipped ones with their reasons
@@ -34,6 +35,9 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from crossmodal.config import NYURawCacheConfig
+from crossmodal.data.hha import hha_at_size
+from crossmodal.data.kinect_registration import RGB_LENS
+from crossmodal.data.nyu import HHA_KEY
 from crossmodal.data.nyu_raw import FrameError, SyncedFrame, scene_base_name, scene_folders, scene_type, synced_item, synchronise
 from crossmodal.data.resize import resize_depth, resize_rgb
 from crossmodal.errors import HDF5_DAMAGE, InputError, first_line, listed
@@ -51,7 +55,8 @@ _OPEN_FILES = 64
 
 def settings_json(settings: NYURawCacheConfig) -> dict[str, Any]:
     """What settings.json holds: the format and every setting a rerun must repeat."""
-    return {"format": CACHE_FORMAT, "version": CACHE_VERSION, "size": list(settings.size), "every": settings.every, "fill": settings.fill}
+    return {"format": CACHE_FORMAT, "version": CACHE_VERSION, "size": list(settings.size), "every": settings.every, "fill": settings.fill,
+            "hha": settings.hha}
 
 
 @dataclass
@@ -116,6 +121,7 @@ def _write_scene(path: Path, scene: str, frames: list[SyncedFrame], settings: NY
         depth = _growing(file, "depth", settings.size, np.uint16)
         times = _growing(file, "times", (2,), np.float64)
         accel = _growing(file, "accel", (4,), np.float64)
+        planes = _growing(file, HHA_KEY, (*settings.size, 3), np.uint8) if settings.hha else None
         for frame in frames:
             try:
                 item = synced_item(frame)
@@ -129,6 +135,8 @@ def _write_scene(path: Path, scene: str, frames: list[SyncedFrame], settings: NY
             _append(depth, np.clip(np.rint(metres * MILLIMETRES), 0, np.iinfo(np.uint16).max).astype(np.uint16))
             _append(times, item["times"])
             _append(accel, item["accel"])
+            if planes is not None:  # from the whole frame, filled (the original encodes in-painted depth)
+                _append(planes, hha_at_size(fill_holes(item["depth"]), RGB_LENS.matrix, settings.size))
         file.attrs["scene"] = scene
         file.attrs["skipped_frames"] = json.dumps(bad)
         if rgb.shape[0] == 0:
@@ -280,7 +288,8 @@ def read_index(cache: Path) -> dict[str, Any]:
 
 class NYURawCache(Dataset):
     """The frames of a cache ``prepare_raw_cache`` wrote, items as every RGB-D data set here: "rgb" uint8 3 x h x w,
-    "depth" float32 1 x h x w metres (0 = missing), "scene" (type), "scene_name", "index".
+    "depth" float32 1 x h x w metres (0 = missing), "scene" (type), "scene_name", "index", and "hha" (3 x h x w uint8)
+    when the cache holds it.
 
     ``exclude_scenes``: scene names whose frames are left out, matched on the folder's name without its
     recording letter (``kitchen_0004b`` is scene ``kitchen_0004``), as the labelled set names scenes.
@@ -315,6 +324,7 @@ class NYURawCache(Dataset):
         try:
             file = self._files(path)
             rgb, depth = file["rgb"][frame], file["depth"][frame]
+            hha = file[HHA_KEY][frame] if HHA_KEY in file else None
         except (*HDF5_DAMAGE, KeyError) as error:
             raise InputError(f"{path} is damaged: reading frame {frame} failed ({first_line(error)}); prepare the cache again") from None
         item = {
@@ -324,4 +334,6 @@ class NYURawCache(Dataset):
             "scene_name": scene,
             "index": index,
         }
+        if hha is not None:
+            item["hha"] = torch.from_numpy(np.ascontiguousarray(hha.transpose(2, 0, 1)))
         return self.transform(item) if self.transform is not None else item

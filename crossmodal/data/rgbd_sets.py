@@ -16,9 +16,11 @@ from torch.utils.data import Dataset, Subset
 from crossmodal.config import DataConfig, RoomsConfig
 from crossmodal.data.kinds import DataSetKind, data_dir, data_options, register_data_set
 from crossmodal.data.labelled import IGNORE_INDEX, LabelledSplits, check_eval_split, validation_parts
-from crossmodal.data.nyu import SPLITS, NYUDepthV2
+from crossmodal.data.nyu import CACHE_META_FILE, SPLITS, NYUDepthV2
+from crossmodal.data.nyu_cache import prepare_nyu_cache
 from crossmodal.data.rgbd_folder import RGBDFolder
 from crossmodal.data.synthetic.rooms import generate_rooms
+from crossmodal.data.transforms import HHA
 from crossmodal.errors import InputError, OptionError, first_line, listed
 from crossmodal.fileio import atomic_path
 
@@ -87,15 +89,29 @@ def rooms_file(config: DataConfig) -> Path:
     return data_dir(config) / f"synthetic-rooms-n{rooms.num}-{height}x{width}-seed{rooms.seed}.mat"
 
 
+def rooms_hha_cache(config: DataConfig) -> Path:
+    """Where the rooms live with their HHA planes: a cache of the rooms file at its own size."""
+    path = rooms_file(config)
+    return path.with_name(f"{path.stem}-hha")
+
+
+def _rooms_frames(config: DataConfig) -> Path:
+    """The rooms file, or its HHA cache when the depth is encoded as HHA (computed once, never per step)."""
+    return rooms_hha_cache(config) if config.depth_encoding == HHA else rooms_file(config)
+
+
 def _prepare_rooms(config: DataConfig, progress: bool) -> None:
     path = rooms_file(config)
-    if path.is_file():
-        return
-    rooms = data_options(config).rooms
-    path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"generating {rooms.num} synthetic rooms into {path} (first use only)")
-    with atomic_path(path) as temporary:
-        generate_rooms(temporary, rooms, progress=progress)
+    if not path.is_file():
+        rooms = data_options(config).rooms
+        path.parent.mkdir(parents=True, exist_ok=True)
+        print(f"generating {rooms.num} synthetic rooms into {path} (first use only)")
+        with atomic_path(path) as temporary:
+            generate_rooms(temporary, rooms, progress=progress)
+    cache = rooms_hha_cache(config)
+    if config.depth_encoding == HHA and not (cache / CACHE_META_FILE).is_file():
+        print(f"encoding the rooms as HHA into {cache} (first use only)")
+        prepare_nyu_cache(path, cache, size=None, progress=progress, hha=True)
 
 
 def _given_path(config: DataConfig, what: str) -> Path:
@@ -143,7 +159,7 @@ def nyu_layout_splits(path: Path, split: str, labels: str | None, transform: Tra
 
 
 def _rooms_splits(config: DataConfig, split: str, labels: str | None, transform: Transform | None) -> LabelledSplits:
-    return nyu_layout_splits(rooms_file(config), split, labels, transform)
+    return nyu_layout_splits(_rooms_frames(config), split, labels, transform)
 
 
 def _nyu_splits(config: DataConfig, split: str, labels: str | None, transform: Transform | None) -> LabelledSplits:
@@ -211,7 +227,7 @@ def _path_option(config: DataConfig) -> Path:
 
 
 def _open_rooms(config: DataConfig) -> Dataset:
-    return NYUDepthV2(rooms_file(config), split=data_options(config).split)
+    return NYUDepthV2(_rooms_frames(config), split=data_options(config).split)
 
 
 def _open_nyu(config: DataConfig) -> Dataset:

@@ -6,7 +6,8 @@ with it, so frames batch together and depth keeps its geometry for HHA. Layout o
 
     frames.h5   rgb N x h x w x 3 uint8; depth N x h x w uint16 millimetres (0 = missing); seg N x h x w uint8
                 (37-class ids, 255 = void) when prepared with labels; intrinsics N x 3 x 3 (for the cached
-                frame, MATLAB's 1-based pixel convention as intrinsics.txt); scene_labels (19-scene index or -1);
+                frame, MATLAB's 1-based pixel convention as intrinsics.txt); hha N x h x w x 3 uint8 when prepared
+                with it (from the frame's own depth, 0 where it has none); scene_labels (19-scene index or -1);
                 scenes, sensors, paths (strings); test (bool: in alltest)
     meta.json   format, version, source, size, counts: written last, so a directory without it is unfinished
 """
@@ -25,6 +26,8 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from crossmodal.data.hha import encode_hha
+from crossmodal.data.nyu import HHA_KEY
 from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
 from crossmodal.data.sunrgbd import IGNORE_INDEX, SCENE19_CLASSES, SEG37_CLASSES, SPLITS, SUNRGBD, read_split
 from crossmodal.errors import HDF5_DAMAGE, InputError, first_line
@@ -64,8 +67,9 @@ def moved_intrinsics(matrix: np.ndarray, top: int, left: int, scale_y: float, sc
     return moved
 
 
-def fitted_frame(item: dict[str, Any], size: tuple[int, int]) -> dict[str, np.ndarray]:
-    """A SUN RGB-D item centre-cropped to the aspect of ``size`` and resized to it, intrinsics moved along."""
+def fitted_frame(item: dict[str, Any], size: tuple[int, int], hha: bool = False) -> dict[str, np.ndarray]:
+    """A SUN RGB-D item centre-cropped to the aspect of ``size`` and resized to it, intrinsics moved along; ``hha``:
+    with the HHA planes of the whole frame at its own resolution (its own intrinsics), cropped and resized as RGB."""
     rgb = item["rgb"].numpy().transpose(1, 2, 0)
     height, width = rgb.shape[:2]
     top, left, crop_h, crop_w = crop_box(height, width, size)
@@ -75,6 +79,9 @@ def fitted_frame(item: dict[str, Any], size: tuple[int, int]) -> dict[str, np.nd
         "depth": resize_depth(item["depth"][0].numpy()[rows, cols], size),
         "intrinsics": moved_intrinsics(item["intrinsics"].numpy(), top, left, size[0] / crop_h, size[1] / crop_w),
     }
+    if hha:
+        planes = encode_hha(item["depth"][0].numpy(), item["intrinsics"].numpy())
+        frame["hha"] = resize_rgb(np.ascontiguousarray(planes[rows, cols]), size)
     if "seg" in item:
         frame["seg"] = resize_labels(np.ascontiguousarray(item["seg"].numpy()[rows, cols].astype(np.uint8)), size)
     return frame
@@ -83,9 +90,9 @@ def fitted_frame(item: dict[str, Any], size: tuple[int, int]) -> dict[str, np.nd
 _SOURCE: SUNRGBD | None = None
 
 
-def _fitted(index: int, size: tuple[int, int]) -> dict[str, np.ndarray]:
+def _fitted(index: int, size: tuple[int, int], hha: bool) -> dict[str, np.ndarray]:
     assert _SOURCE is not None  # set before the pool forks
-    return fitted_frame(_SOURCE[index], size)
+    return fitted_frame(_SOURCE[index], size, hha)
 
 
 def prepare_sunrgbd_cache(
@@ -95,6 +102,7 @@ def prepare_sunrgbd_cache(
     labels: bool = True,
     workers: int | None = None,
     progress: bool = True,
+    hha: bool = False,
     **files: Any,
 ) -> Path:
     """Cache every frame of the official split (train and test) of the SUN RGB-D folder ``root`` into ``out``.
@@ -121,6 +129,8 @@ def prepare_sunrgbd_cache(
             planes = {"rgb": ((*size, 3), np.uint8), "depth": (size, np.uint16), "intrinsics": ((3, 3), np.float64)}
             if labels:
                 planes["seg"] = (size, np.uint8)
+            if hha:
+                planes[HHA_KEY] = ((*size, 3), np.uint8)
             data = {key: file.create_dataset(key, shape=(n, *shape), dtype=dtype, chunks=(1, *shape)) for key, (shape, dtype) in planes.items()}
             frames = source.frames
             file.create_dataset("scene_labels", data=source.scene_labels.astype(np.int16))
@@ -128,20 +138,22 @@ def prepare_sunrgbd_cache(
                                 ("paths", [f.path for f in frames])):
                 file.create_dataset(key, data=values, dtype=h5py.string_dtype())
             file.create_dataset("test", data=np.array([f.path in test for f in frames]))
-            fit = partial(_fitted, size=size)
+            fit = partial(_fitted, size=size, hha=hha)
             fitted = pool.imap(fit, range(n), chunksize=8) if pool else map(fit, range(n))
             for i, frame in enumerate(tqdm(fitted, total=n, desc=f"caching SUN RGB-D into {out}", unit="frame", disable=not progress)):
                 data["rgb"][i] = frame["rgb"]
                 data["depth"][i] = np.clip(np.rint(frame["depth"] * MILLIMETRES), 0, np.iinfo(np.uint16).max).astype(np.uint16)
                 data["intrinsics"][i] = frame["intrinsics"]
-                if labels:
-                    data["seg"][i] = frame["seg"]
+                for key in ("seg", HHA_KEY):
+                    if key in data:
+                        data[key][i] = frame[key]
             (out / META_FILE).unlink(missing_ok=True)
     finally:
         _SOURCE = None
     write_json_atomically(out / META_FILE, {
         "format": CACHE_FORMAT, "version": CACHE_VERSION, "source": str(Path(root).resolve()), "size": list(size),
         "count": n, "test": int(sum(f.path in test for f in source.frames)), "labels": "sun37" if labels else None,
+        "hha": hha,
     })
     return out
 
@@ -163,6 +175,7 @@ class SUNRGBDCache(Dataset):
                 self.scenes = [str(scene) for scene in file["scenes"].asstr()[()]]
                 self.sensors = [str(sensor) for sensor in file["sensors"].asstr()[()]]
                 self.has_labels = "seg" in file
+                self.has_hha = HHA_KEY in file
         except (*HDF5_DAMAGE, KeyError) as error:
             raise InputError(f"{self.path} is not a readable SUN RGB-D cache ({first_line(error)}); prepare it again") from None
         keep = {"train": ~test, "test": test, "all": np.ones_like(test)}[split]
@@ -200,6 +213,7 @@ class SUNRGBDCache(Dataset):
             rgb, depth = self._file["rgb"][frame], self._file["depth"][frame]
             intrinsics = self._file["intrinsics"][frame]
             seg = self._file["seg"][frame] if self.has_labels else None
+            hha = self._file[HHA_KEY][frame] if self.has_hha else None
         except HDF5_DAMAGE as error:
             raise InputError(f"{self.path} is damaged: reading frame {frame} failed ({first_line(error)}); prepare the cache again") from None
         item: dict[str, Any] = {
@@ -213,4 +227,6 @@ class SUNRGBDCache(Dataset):
         }
         if seg is not None:
             item["seg"] = torch.from_numpy(seg.astype(np.int64))
+        if hha is not None:
+            item["hha"] = torch.from_numpy(np.ascontiguousarray(hha.transpose(2, 0, 1)))
         return self.transform(item) if self.transform is not None else item

@@ -24,6 +24,9 @@ from crossmodal.registry import Registry
 Resize = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 DepthEncoding = Callable[[np.ndarray, float, float], np.ndarray]
 DEPTH_ENCODINGS: Registry[DepthEncoding] = Registry("depth encoding")
+HHA = "hha"
+"""The depth encoding computed once, when a cache is prepared with --hha (``crossmodal.data.hha``), never per step:
+items carry it as "hha" (3 x H x W uint8: disparity, height, angle) and the student takes its three channels."""
 
 
 @DEPTH_ENCODINGS.register("metric")
@@ -136,7 +139,7 @@ class PairedTransform:
         self.log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
         self.flip = flip
         self.color_jitter = color_jitter
-        self.encode = DEPTH_ENCODINGS.get(depth_encoding)
+        self.encode = None if depth_encoding == HHA else DEPTH_ENCODINGS.get(depth_encoding)
         self.depth_encoding = depth_encoding
         self.max_depth = max_depth
         self.min_depth = min_depth
@@ -156,10 +159,9 @@ class PairedTransform:
         rows, cols = slice(top, top + crop_h), slice(left, left + crop_w)
 
         rgb_crop = cv2.merge([plane.numpy() for plane in rgb[:, rows, cols]])
-        depth_crop = depth.reshape(height, width)[rows, cols].numpy()
         sample: dict[str, Any] = {
             "source": self._source(self._resize(resize_rgb, rgb_crop, flipped)),
-            "target": self._target(self._resize(resize_depth, depth_crop, flipped)),
+            "target": self._target(item, rows, cols, flipped),
             "index": item["index"],
             # a frame with no valid depth anywhere trains as all-missing; the trainer counts these per epoch
             "target_empty": not bool((depth > 0).any()),
@@ -209,6 +211,19 @@ class PairedTransform:
         normalised = cv2.LUT(rgb, self._normalise_table)
         return torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1)))
 
-    def _target(self, depth: np.ndarray) -> torch.Tensor:
-        encoded = self.encode(depth, self.min_depth, self.max_depth)
+    def _target(self, item: dict[str, Any], rows: slice, cols: slice, flipped: bool) -> torch.Tensor:
+        """The depth crop, resized and encoded (1 x h x w); for HHA the item's precomputed planes, resized as RGB and scaled
+        to [0, 1] (3 x h x w)."""
+        if self.encode is None:
+            hha = item.get("hha")
+            if hha is None:
+                raise InputError(
+                    f"item {item.get('index')} has no HHA encoding; depth_encoding {HHA} reads it from a cache prepared "
+                    "with --hha (crossmodal-prepare nyu|nyu-raw|sunrgbd ... --hha)"
+                )
+            crop = cv2.merge([plane.numpy() for plane in hha[:, rows, cols]])
+            planes = self._resize(resize_rgb, crop, flipped).astype(np.float32) / np.float32(255)
+            return torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))
+        depth = item["depth"].reshape(item["depth"].shape[-2:])[rows, cols].numpy()
+        encoded = self.encode(self._resize(resize_depth, depth, flipped), self.min_depth, self.max_depth)
         return torch.from_numpy(np.ascontiguousarray(encoded))[None]

@@ -10,7 +10,7 @@ import torch
 from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.catalog import data_options
 from crossmodal.data.rgbd_sets import SYNTHETIC_ROOMS
-from crossmodal.data.transforms import PairedTransform
+from crossmodal.data.transforms import HHA, PairedTransform
 from crossmodal.eval.probe import VALIDATION_FRACTION
 from crossmodal.eval.render import first_channel_image
 from crossmodal.eval.reports import EvalSettings
@@ -54,6 +54,10 @@ class Depth(Modality):
     protocols = ("scene-probe", "segmentation")
     benchmark_protocols = ("scene-probe", "segmentation")
     probe_tasks = {"scene": "scene-probe"}
+
+    def channels(self, data: DataConfig) -> int:
+        """One channel of encoded depth, or HHA's three."""
+        return 3 if data.depth_encoding == HHA else 1
 
     def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
         return PairedTransform(size=tuple(data.input_size), train=train, depth_encoding=data.depth_encoding)
