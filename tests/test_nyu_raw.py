@@ -331,3 +331,15 @@ def test_crossmodal_train_learns_from_a_raw_cache(tmp_path):
     assert train_main(argv) == 0
     metrics = (run / "metrics.jsonl").read_text().splitlines()
     assert (run / "last.pt").is_file() and any('"epoch": 1' in line for line in metrics)
+
+
+def test_filled_depth_stays_within_the_range_it_starts_from():
+    from crossmodal.data.nyu_raw_cache import fill_holes
+
+    depth = np.full((40, 60), 2.0, np.float32)
+    depth[:, 30:] = 6.0  # a step the inpainting would extrapolate beyond
+    depth[10:30, 20:40] = 0.0
+    depth[:3, :] = 0.0
+    filled = fill_holes(depth)
+    assert (filled > 0).all() and filled.min() >= 2.0 and filled.max() <= 6.0
+    assert np.array_equal(filled[depth > 0], depth[depth > 0])

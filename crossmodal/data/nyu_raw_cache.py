@@ -86,11 +86,14 @@ class RawCacheSummary:
 
 def fill_holes(depth: np.ndarray) -> np.ndarray:
     """Missing (0) pixels inpainted from their surroundings by Telea's method (about 14 ms a frame at 240 x 320;
-    the colourisation the toolbox fills the labelled set with takes seconds); a frame without depth stays empty."""
+    the colourisation the toolbox fills the labelled set with takes seconds), kept within the range of the depth it
+    starts from (the method extrapolates gradients and can overshoot); a frame without depth stays empty."""
     missing = (depth <= 0).astype(np.uint8)
     if not missing.any() or missing.all():
         return depth
-    return cv2.inpaint(depth.astype(np.float32), missing, INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    valid = depth[depth > 0]
+    filled = cv2.inpaint(depth.astype(np.float32), missing, INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    return np.clip(filled, valid.min(), valid.max())
 
 
 def _scene_file(out: Path, scene: str) -> Path:

@@ -173,6 +173,7 @@ class SUNRGBDCache(Dataset):
                 test = np.asarray(file["test"], dtype=bool)
                 self.scene_labels_all = np.asarray(file["scene_labels"], dtype=np.int64)
                 self.scenes = [str(scene) for scene in file["scenes"].asstr()[()]]
+                self.intrinsics = np.asarray(file["intrinsics"], dtype=np.float64)  # 72 bytes a frame: read once
                 self.sensors = [str(sensor) for sensor in file["sensors"].asstr()[()]]
                 self.has_labels = "seg" in file
                 self.has_hha = HHA_KEY in file
@@ -211,7 +212,6 @@ class SUNRGBDCache(Dataset):
         frame = int(self.frame_indices[index])
         try:
             rgb, depth = self._file["rgb"][frame], self._file["depth"][frame]
-            intrinsics = self._file["intrinsics"][frame]
             seg = self._file["seg"][frame] if self.has_labels else None
             hha = self._file[HHA_KEY][frame] if self.has_hha else None
         except HDF5_DAMAGE as error:
@@ -219,7 +219,7 @@ class SUNRGBDCache(Dataset):
         item: dict[str, Any] = {
             "rgb": torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
             "depth": torch.from_numpy((depth.astype(np.float32) / MILLIMETRES)[None]),
-            "intrinsics": torch.from_numpy(intrinsics),
+            "intrinsics": torch.from_numpy(self.intrinsics[frame].copy()),
             "scene": self.scenes[frame],
             "scene_label": int(self.scene_labels_all[frame]),
             "sensor": self.sensors[frame],
