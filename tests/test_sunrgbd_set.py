@@ -91,3 +91,21 @@ def test_train_probe_and_segment_on_a_sun_cache(tree, tmp_path):
     assert eval_main(["segmentation", "--run", str(run), "--set", "epochs=1", "labels=sun37"]) == 0
     segment = json.loads((run / "segment.json").read_text())
     assert len(segment["class_names"]) == 37 and segment["num_scored"] == 4
+
+
+@pytest.mark.parametrize("problem, fragment", [
+    ("missing", "SUN RGB-D folder {root} does not exist"),
+    ("stranger", "holds kinect3/, which is not a sensor folder"),
+    ("intrinsics", "intrinsics.txt"),
+])
+def test_bad_sun_input_is_one_line_and_exit_2(tree, tmp_path, capsys, problem, fragment):
+    root = tree.root
+    if problem == "missing":
+        root = tmp_path / "nowhere"
+    elif problem == "stranger":
+        (root / "kinect3").mkdir()
+    else:
+        next(root.glob("kv1/NYUdata/*/intrinsics.txt")).unlink()
+    assert prepare_main(["sunrgbd", "--root", str(root), "--out", str(tmp_path / "cache"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment.format(root=root) in err[0]
