@@ -9,9 +9,9 @@ import pytest
 from crossmodal.cli.prepare import main as prepare_main
 from crossmodal.config import DataConfig
 from crossmodal.data.catalog import DATA_SETS
-from crossmodal.data.resize import resize_depth
+from crossmodal.data.resize import centre_crop_box, resize_depth
 from crossmodal.data.sunrgbd import SUNRGBD
-from crossmodal.data.sunrgbd_cache import SUNRGBDCache, crop_box, moved_intrinsics
+from crossmodal.data.sunrgbd_cache import SUNRGBDCache, moved_intrinsics
 from crossmodal.errors import InputError
 from tests.sunrgbd_files import KV1_K, KV2_K, XTION_K, _frame, write_tree
 
@@ -33,7 +33,7 @@ def tree(tmp_path):
 
 
 def test_intrinsics_follow_the_crop_and_the_resize():
-    assert crop_box(40, 70, (30, 40)) == (0, 8, 40, 53) and crop_box(48, 64, (30, 40)) == (0, 0, 48, 64)
+    assert centre_crop_box(40, 70, (30, 40)) == (0, 8, 40, 53) and centre_crop_box(48, 64, (30, 40)) == (0, 0, 48, 64)
     k = np.array([[500.0, 0, 30.5], [0, 500.0, 20.5], [0, 0, 1]])
     moved = moved_intrinsics(k, top=4, left=10, scale_y=0.5, scale_x=0.5)
     # a point on the optical axis stays on it: 1-based pixel 30.5 - 10 = 20.5 of the crop, 10.5 after halving

@@ -92,16 +92,17 @@ class _LazyFile:
         return {"path": self.path, "_handle": None, "_datasets": {}, "_pid": -1}
 
 
-def open_hdf5(path: Path) -> h5py.File:
-    """Open an existing HDF5 file for reading, or raise InputError saying why it cannot be."""
+def open_hdf5(path: Path, what: str = "", expected: str = "MATLAB v7.3 .mat or NYU cache expected") -> h5py.File:
+    """Open an existing HDF5 file for reading, or raise InputError saying why it cannot be (``what`` names the file's role)."""
+    named = f"{what} {path}".strip()
     if not path.is_file():
-        raise InputError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
+        raise InputError(f"{named} does not exist" if not path.exists() else f"{named} is not a file")
     if not h5py.is_hdf5(path):
-        raise InputError(f"{path} is not an HDF5 file (MATLAB v7.3 .mat or NYU cache expected)")
+        raise InputError(f"{named} is not an HDF5 file ({expected})")
     try:
         return h5py.File(path, "r")
     except OSError as error:
-        raise InputError(f"{path} could not be opened as HDF5 ({error})") from None
+        raise InputError(f"{named} could not be opened as HDF5 ({first_line(error)})") from None
 
 
 @contextmanager
@@ -157,24 +158,24 @@ class MatFrames:
         self._file = _LazyFile(self.path)
 
     def _read_scenes(self, file: h5py.File) -> list[str]:
-        try:
-            scenes = read_cell_strings(file, "sceneTypes")
-        except (TypeError, ValueError, KeyError, OSError):
-            raise InputError(f"{self.path}: 'sceneTypes' is not a MATLAB cell array of strings") from None
-        if len(scenes) != self.num_frames:
-            raise InputError(f"{self.path}: 'sceneTypes' has {len(scenes)} entries for {self.num_frames} frames")
+        scenes = self._read_cell(file, "sceneTypes")
+        assert scenes is not None  # a required key, checked above
         return scenes
 
     def _read_scene_names(self, file: h5py.File) -> list[str] | None:
-        if "scenes" not in file:
+        return self._read_cell(file, "scenes")
+
+    def _read_cell(self, file: h5py.File, key: str) -> list[str] | None:
+        """The cell array of strings ``key``, one per frame; None when the file has no such key."""
+        if key not in file:
             return None
         try:
-            names = read_cell_strings(file, "scenes")
+            strings = read_cell_strings(file, key)
         except (TypeError, ValueError, KeyError, OSError):
-            raise InputError(f"{self.path}: 'scenes' is not a MATLAB cell array of strings") from None
-        if len(names) != self.num_frames:
-            raise InputError(f"{self.path}: 'scenes' has {len(names)} entries for {self.num_frames} frames")
-        return names
+            raise InputError(f"{self.path}: '{key}' is not a MATLAB cell array of strings") from None
+        if len(strings) != self.num_frames:
+            raise InputError(f"{self.path}: '{key}' has {len(strings)} entries for {self.num_frames} frames")
+        return strings
 
     def read_rgb(self, index: int) -> np.ndarray:
         return self._file["images"][index].transpose(2, 1, 0)

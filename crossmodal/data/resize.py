@@ -52,6 +52,18 @@ def resize_depth(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def centre_crop_box(height: int, width: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, left, h, w): the largest centred region of an H x W image with the aspect ratio of ``size`` (h, w),
+    so resizing it to ``size`` stretches nothing."""
+    aspect = size[1] / size[0]
+    crop_h, crop_w = height, width
+    if width > height * aspect:
+        crop_w = max(1, round(height * aspect))
+    else:
+        crop_h = max(1, round(width / aspect))
+    return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+
 def parse_size(text: str) -> tuple[int, int] | None:
     """'240x320' -> (240, 320); 'full' -> None (keep the source size)."""
     if text == "full":

@@ -64,7 +64,7 @@ from torch.utils.data import Dataset
 
 from crossmodal.data.file_headers import HeaderError, image_header
 from crossmodal.data.labelled import IGNORE_INDEX
-from crossmodal.data.nyu import damage_is_input_error
+from crossmodal.data.nyu import damage_is_input_error, open_hdf5
 from crossmodal.errors import InputError, first_line, listed
 
 SENSORS: dict[str, tuple[str, ...]] = {
@@ -206,14 +206,7 @@ def read_meta_frames(path: Path) -> tuple[str | None, ...]:
 
 def open_labels(path: Path) -> h5py.File:
     """SUNRGBD2Dseg.mat opened for reading, or InputError saying why it cannot be."""
-    if not path.is_file():
-        raise InputError(f"label file {path} does not exist" if not path.exists() else f"label file {path} is not a file")
-    if not h5py.is_hdf5(path):
-        raise InputError(f"label file {path} is not a MATLAB v7.3 (HDF5) file")
-    try:
-        return h5py.File(path, "r")
-    except OSError as error:
-        raise InputError(f"label file {path} could not be opened as HDF5 ({first_line(error)})") from None
+    return open_hdf5(path, "label file", "SUNRGBD2Dseg.mat is MATLAB v7.3")
 
 
 def label_refs(file: h5py.File, path: Path) -> np.ndarray:

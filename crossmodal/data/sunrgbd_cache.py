@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from crossmodal.data.hha import encode_hha
 from crossmodal.data.nyu import HHA_KEY
-from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
+from crossmodal.data.resize import centre_crop_box, resize_depth, resize_labels, resize_rgb
 from crossmodal.data.sunrgbd import IGNORE_INDEX, SCENE19_CLASSES, SEG37_CLASSES, SPLITS, SUNRGBD, read_split
 from crossmodal.errors import HDF5_DAMAGE, InputError, first_line
 from crossmodal.fileio import atomic_path, write_json_atomically
@@ -43,17 +43,6 @@ MILLIMETRES = 1000.0
 
 def is_cache(path: Path) -> bool:
     return (path / META_FILE).is_file()
-
-
-def crop_box(height: int, width: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(top, left, h, w): the centred region of an H x W image with the aspect ratio of ``size``."""
-    aspect = size[1] / size[0]
-    crop_h, crop_w = height, width
-    if width > height * aspect:
-        crop_w = max(1, round(height * aspect))
-    else:
-        crop_h = max(1, round(width / aspect))
-    return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
 
 
 def moved_intrinsics(matrix: np.ndarray, top: int, left: int, scale_y: float, scale_x: float) -> np.ndarray:
@@ -72,7 +61,7 @@ def fitted_frame(item: dict[str, Any], size: tuple[int, int], hha: bool = False)
     with the HHA planes of the whole frame at its own resolution (its own intrinsics), cropped and resized as RGB."""
     rgb = item["rgb"].numpy().transpose(1, 2, 0)
     height, width = rgb.shape[:2]
-    top, left, crop_h, crop_w = crop_box(height, width, size)
+    top, left, crop_h, crop_w = centre_crop_box(height, width, size)
     rows, cols = slice(top, top + crop_h), slice(left, left + crop_w)
     frame = {
         "rgb": resize_rgb(np.ascontiguousarray(rgb[rows, cols]), size),

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from crossmodal.constants import IMAGENET_MEAN, IMAGENET_STD
-from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
+from crossmodal.data.resize import centre_crop_box, resize_depth, resize_labels, resize_rgb
 from crossmodal.errors import InputError
 from crossmodal.registry import Registry
 
@@ -187,12 +187,7 @@ class PairedTransform:
                     top = int(torch.randint(0, height - crop_h + 1, ()))
                     left = int(torch.randint(0, width - crop_w + 1, ()))
                     return top, left, crop_h, crop_w
-        crop_h, crop_w = height, width
-        if width > height * out_aspect:
-            crop_w = max(1, round(height * out_aspect))
-        else:
-            crop_h = max(1, round(width / out_aspect))
-        return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+        return centre_crop_box(height, width, self.size)
 
     def _resize(self, resize: Resize, image: np.ndarray, flipped: bool) -> np.ndarray:
         out = resize(image, self.size)
