@@ -106,9 +106,20 @@ def test_the_checksum_is_that_of_the_values_not_of_their_memory_layout():
     assert len(state_checksum({})) == 32
 
 
+def test_a_half_written_checkpoint_is_truncated_and_a_folder_without_run_files_is_not_a_run(tmp_path):
+    save_checkpoint({"format": CHECKPOINT_FORMAT, "epoch": 1, "w": torch.zeros(1000)}, tmp_path / "last.pt")
+    data = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "last.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"^checkpoint .*last\.pt is truncated or damaged: it cannot be read \(RuntimeError: "):
+        load_checkpoint(tmp_path)
+    with pytest.raises(InputError, match=r"^.*photos is not a crossmodal run directory \(it holds no last\.pt or config\.yaml or metrics\.jsonl\)$"):
+        checkpoint_path((tmp_path / "photos").mkdir() or tmp_path / "photos")
+
+
 def test_checkpoint_paths_and_unreadable_files_give_one_sentence(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
+    (run / "config.yaml").write_text("{}\n")
     with pytest.raises(InputError, match=r"run directory .*run has no last\.pt; it finished no epoch yet"):
         checkpoint_path(run)
     with pytest.raises(InputError, match=r"checkpoint or run directory .*missing\.pt does not exist"):
@@ -116,7 +127,7 @@ def test_checkpoint_paths_and_unreadable_files_give_one_sentence(tmp_path):
     (run / "last.pt").write_bytes(b"not a zip")
     assert checkpoint_path(run) == run / "last.pt"
     assert checkpoint_path(run / "last.pt") == run / "last.pt"
-    with pytest.raises(InputError, match=r"checkpoint .*last\.pt could not be read \("):
+    with pytest.raises(InputError, match=r"^checkpoint .*last\.pt is not a checkpoint \(not a file torch.save wrote\)$"):
         load_checkpoint(run)
     torch.save({"format": "someone-else/1", "epoch": 1}, run / "last.pt")
     with pytest.raises(InputError, match=r"is not a crossmodal-train checkpoint \(format crossmodal-train/1\)"):
@@ -144,5 +155,5 @@ class _Payload:
 
 def test_a_checkpoint_holding_arbitrary_objects_is_refused_unread(tmp_path):
     torch.save({"format": CHECKPOINT_FORMAT, "epoch": 1, "payload": _Payload()}, tmp_path / "last.pt")
-    with pytest.raises(InputError, match=r"^checkpoint .*last\.pt could not be read \(UnpicklingError\)$"):
+    with pytest.raises(InputError, match=r"^checkpoint .*last\.pt holds objects other than tensors and plain values, so it is refused unread$"):
         load_checkpoint(tmp_path)

@@ -1,6 +1,8 @@
 """crossmodal-train: flags become the config, user mistakes become one line and exit code 2, runs land on disk."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from crossmodal.cli.train import build_parser, config_from_args, main, train_mai
 from crossmodal.config import load_config
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile
+from crossmodal.errors import InputError
 
 torch.set_num_threads(1)  # small batches gain nothing from more threads on a shared machine
 
@@ -122,12 +125,65 @@ def test_ctrl_c_exits_130_in_one_line_and_keeps_the_finished_epochs(tmp_path, ca
 
     monkeypatch.setattr(trainer_module.Trainer, "_train_epoch", interrupted_in_epoch_two)
     assert main(argv) == 130
-    assert capsys.readouterr().err.strip() == "interrupted"
+    assert capsys.readouterr().err.strip() == f"interrupted after epoch 1 of 2; continue with: crossmodal-train --resume {run}"
     assert load_checkpoint(run)["epoch"] == 1, "the finished epoch is kept"
     monkeypatch.undo()
     assert main(["--resume", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"run directory: {run} (resuming after epoch 1 of 2)" in out and "epoch 2/2: loss " in out
     assert [r["epoch"] for r in MetricsFile(run / "metrics.jsonl").read() if r.get("event") == "epoch"] == [1, 2]
 
 
 def test_strict_flag_makes_truncated_data_files_stop_the_run():
     assert parse("--data", "rgbd-folder", "--strict").data.options == {"strict": True} and parse().data.options == {}
+
+
+TINY = ["--wandb", "disabled", "--set", "data.options.num=24", "data.options.size=[48,64]", "data.options.split=all",
+        "data.input_size=[32,48]", "student.name=resnet10", "student.width=8", "run.progress=false"]
+
+
+def test_the_console_names_the_metrics_and_sums_up_each_epoch(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["--epochs", "2", "--batch-size", "8", "--out", str(run), *TINY]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    first = lines.index(f"run directory: {run}")
+    assert lines[first + 1] == f"wandb: off; metrics in {run / 'metrics.jsonl'}"
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert len(epochs) == 2 and all(re.fullmatch(
+        r"epoch [12]/2: loss \d+\.\d{4} \(loss/crd \d+\.\d{4}\), \d+ samples/s, \d+\.\d s; elapsed \d+:\d\d, about \d+:\d\d left", line)
+        for line in epochs), epochs
+
+
+@pytest.mark.parametrize("failure, code, message", [
+    (InputError("the data went away"), 2, "error: the data went away"),
+    (KeyboardInterrupt(), 130, "interrupted before its first epoch finished; nothing was kept"),
+])
+def test_a_start_that_fails_before_its_first_epoch_leaves_no_run_folder(tmp_path, capsys, monkeypatch, failure, code, message):
+    def failing(self, epoch):
+        raise failure
+
+    monkeypatch.setattr(trainer_module.Trainer, "_train_epoch", failing)
+    run = tmp_path / "run"
+    assert main(["--epochs", "1", "--batch-size", "8", "--out", str(run), *TINY]) == code
+    assert capsys.readouterr().err.strip() == message and not run.exists()
+    run.mkdir()  # a folder the user made stays, whatever happens in it
+    assert main(["--epochs", "1", "--batch-size", "8", "--out", str(run), *TINY]) == code and run.is_dir()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--batch-size", "1"], "error: schedule.batch_size 1 cannot train: BatchNorm layers (the student's, the objectives' "
+                            "embedding heads) need at least 2 samples per step; use --batch-size 2 or more"),
+    (["--lr", "0.1", "--num-negatives=64"], "error: unrecognized arguments: --lr 0.1 --num-negatives=64; did you mean "
+                                             "--set optim.lr=0.1, --set objective.options.num_negatives=64? (see crossmodal-train --help)"),
+    (["--epoch", "3"], "error: unrecognized arguments: --epoch 3; did you mean --epochs? (see crossmodal-train --help)"),
+])
+def test_flag_mistakes_name_the_fix(tmp_path, capsys, argv, expected):
+    assert one_line_error(capsys, [*argv, "--out", str(tmp_path / "run")]) == expected
+    assert not (tmp_path / "run").exists()
+
+
+def test_resuming_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):
+    (tmp_path / "photos").mkdir()
+    assert one_line_error(capsys, ["--resume", str(tmp_path / "photos")]) == (
+        f"error: {tmp_path / 'photos'} is not a crossmodal run directory (it holds no last.pt or config.yaml or metrics.jsonl)"
+    )

@@ -10,21 +10,35 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
+import sys
 from collections.abc import Sequence
 from typing import Any
 
-from crossmodal.cli.common import OneLineErrorParser, run_cli
+from crossmodal.cli.common import INTERRUPTED_EXIT, OneLineErrorParser, run_cli
 from crossmodal.config import DataConfig, TrainConfig, apply_overrides, load_config
 from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.logging import WANDB_MODES
-from crossmodal.engine.trainer import Trainer, run_config_from_checkpoint
+from crossmodal.engine.trainer import METRICS_FILE, Trainer, run_config_from_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.modalities import MODALITIES, default_config
+
+
+def suggest_set(flag: str, value: str | None) -> str | None:
+    """``--lr 0.1`` -> ``--set optim.lr=0.1``: the config key (a section's field or an objective's option) an unknown flag names."""
+    name = flag.split("=", 1)[0].lstrip("-").replace("-", "_")
+    value = flag.split("=", 1)[1] if "=" in flag else value
+    keys = [f"{section.name}.{name}" for section in dataclasses.fields(TrainConfig)
+            if isinstance(section.default_factory, type) and name in {field.name for field in dataclasses.fields(section.default_factory)}]
+    if not keys and any(name in inspect.signature(OBJECTIVES.get(objective)).parameters for objective in OBJECTIVES.registered()):
+        keys = [f"objective.options.{name}"]
+    return f"--set {keys[0]}={value if value is not None else 'VALUE'}" if len(keys) == 1 else None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="crossmodal-train",
+        suggest=suggest_set,
         description="Distil a frozen RGB teacher into a target-modality student on paired, unlabelled data.",
     )
     parser.add_argument(
@@ -133,12 +147,21 @@ def data_from_args(data: DataConfig, args: argparse.Namespace) -> DataConfig:
 def train_main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     trainer = Trainer(config_from_args(args), resume=args.resume)
+    epochs = trainer.config.schedule.epochs
     if trainer.dist.is_main:
-        print(f"run directory: {trainer.run_dir}", flush=True)
-    run_dir = trainer.fit()
+        resuming = f" (resuming after epoch {trainer.epoch} of {epochs})" if args.resume else ""
+        print(f"run directory: {trainer.run_dir}{resuming}", flush=True)
+        print(trainer.wandb.describe(trainer.run_dir / METRICS_FILE), flush=True)
+    try:
+        run_dir = trainer.fit()
+    except KeyboardInterrupt:
+        if trainer.dist.is_main:
+            kept = (f"after epoch {trainer.epoch} of {epochs}; continue with: crossmodal-train --resume {trainer.run_dir}"
+                    if trainer.epoch else "before its first epoch finished; nothing was kept")
+            print(f"interrupted {kept}", file=sys.stderr)
+        return INTERRUPTED_EXIT
     if trainer.dist.is_main:
-        print(f"finished {trainer.epoch}/{trainer.config.schedule.epochs} epochs; run saved in {run_dir} "
-              f"(config.yaml, metrics.jsonl, last.pt)")
+        print(f"finished {trainer.epoch}/{epochs} epochs; run saved in {run_dir} (config.yaml, metrics.jsonl, last.pt)")
     return 0
 
 

@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from crossmodal.errors import InputError
+from crossmodal.errors import InputError, first_line
 from crossmodal.fileio import atomic_path
 
 CHECKPOINT_FORMAT = "crossmodal-train/1"
 LAST_CHECKPOINT = "last.pt"
+RUN_FILES = ("config.yaml", "metrics.jsonl")
+"""What a run directory holds from its start, before its first checkpoint."""
 
 
 CHECKSUM_KEY = "checksum"
@@ -81,10 +84,23 @@ def checkpoint_path(run_or_file: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         path = path / LAST_CHECKPOINT
         if not path.is_file():
+            if not any((path.parent / name).is_file() for name in RUN_FILES):
+                raise InputError(f"{path.parent} is not a crossmodal run directory (it holds no {LAST_CHECKPOINT} or {' or '.join(RUN_FILES)})")
             raise InputError(f"run directory {path.parent} has no {LAST_CHECKPOINT}; it finished no epoch yet")
     elif not path.is_file():
         raise InputError(f"checkpoint or run directory {path} does not exist")
     return path
+
+
+def _unreadable(path: Path, error: Exception) -> str:
+    """Why torch.load could not read ``path``: not its format at all, objects it refuses to unpickle, or a cut or damaged file."""
+    with open(path, "rb") as handle:
+        zipped = handle.read(4) == b"PK\x03\x04"  # torch.save's format is a zip archive
+    if not zipped:
+        return "is not a checkpoint (not a file torch.save wrote)"
+    if isinstance(error, pickle.UnpicklingError):
+        return "holds objects other than tensors and plain values, so it is refused unread"
+    return f"is truncated or damaged: it cannot be read ({type(error).__name__}: {first_line(error)})"
 
 
 def load_checkpoint(run_or_file: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -93,7 +109,7 @@ def load_checkpoint(run_or_file: str | os.PathLike[str], map_location: str | tor
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch.load raises many types for unreadable files
-        raise InputError(f"checkpoint {path} could not be read ({type(error).__name__})") from None
+        raise InputError(f"checkpoint {path} {_unreadable(path, error)}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path} is not a crossmodal-train checkpoint (format {CHECKPOINT_FORMAT})")
     stored = state.pop(CHECKSUM_KEY, None)

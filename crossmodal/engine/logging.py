@@ -128,6 +128,15 @@ class WandbLogger:
         except Exception as error:  # wandb can fail in many ways; training must not
             self._warn(f"could not start within {WANDB_INIT_TIMEOUT_S} s ({_first_line(error)})")
 
+    def describe(self, metrics: Path) -> str:
+        """Where this run's metrics go, for the console: wandb's mode, its files or page, and the local metrics file."""
+        if self.run is None:
+            return f"wandb: off; metrics in {metrics}"
+        if self.run.offline:
+            files = Path(self.run.dir).parent
+            return f"wandb: offline, files in {files} (upload later: wandb sync {files}); metrics in {metrics}"
+        return f"wandb: online, {self.run.url}; metrics in {metrics}"
+
     @property
     def run_id(self) -> str | None:
         return None if self.run is None else self.run.id

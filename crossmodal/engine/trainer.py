@@ -15,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ from crossmodal.models.teachers import build_teacher
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
+MIN_BATCH = 2
+"""Samples per process and step below which BatchNorm cannot normalise a training batch."""
 NONFINITE_ACTIONS = ("stop", "skip")
 RESUME_KEYS = ("epoch", "global_step", "finished", "student_spec", "student", "objective", "optimizer", "scheduler", "grad_scaler", "rng")
 
@@ -61,12 +64,24 @@ def run_config_from_checkpoint(run_or_file: str | Path) -> TrainConfig:
     return config_from_dict(load_checkpoint(run_or_file)["config"], origin=str(checkpoint_path(run_or_file)))
 
 
+def _clock(seconds: float) -> str:
+    """12:05 (minutes:seconds), or 1:02:05 past an hour."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def check_config(config: TrainConfig) -> None:
     """The checks that need no data or weights, so mistakes surface before anything slow runs."""
     if config.run.wandb not in WANDB_MODES:
         raise InputError(f"run.wandb {config.run.wandb!r} is not one of: {', '.join(WANDB_MODES)}")
     if config.schedule.epochs < 1 or config.schedule.batch_size < 1 or config.run.log_every < 1:
         raise InputError("schedule.epochs, schedule.batch_size and run.log_every must be positive")
+    if config.schedule.batch_size < MIN_BATCH:
+        raise InputError(
+            f"schedule.batch_size {config.schedule.batch_size} cannot train: BatchNorm layers (the student's, the objectives' "
+            f"embedding heads) need at least {MIN_BATCH} samples per step; use --batch-size {MIN_BATCH} or more"
+        )
     if not config.teacher.specs:
         raise InputError("teacher.specs is empty; name at least one teacher (--teacher)")
     optim = config.optim
@@ -176,27 +191,30 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self._amp_dtype == torch.float16)
         self.epoch = 0
+        self._epochs_timed: list[float] = []
         self.global_step = 0
         self.skipped_steps = 0
         self.finished = False
 
+        self._made_run_dir = False
         self.run_dir = self._open_run_dir()
-        self.metrics = MetricsFile(self.run_dir / METRICS_FILE)
-        wandb_id = None
-        if resume_state is not None:
-            wandb_id = self._restore(resume_state)
-        if self.dist.is_main:
-            # The metrics file never holds an epoch the checkpoint does not (a fresh start holds none).
-            self.metrics.keep_epochs_up_to(self.epoch)
-            save_config(config, self.run_dir / CONFIG_FILE)
-        self.wandb = WandbLogger(
-            resolve_wandb_mode(config.run.wandb) if self.dist.is_main else "disabled",
-            group=config.experiment,
-            name=config.objective.name,
-            config=config_to_dict(config),
-            directory=self.run_dir,
-            run_id=wandb_id,
-        )
+        with self._no_folder_without_an_epoch():
+            self.metrics = MetricsFile(self.run_dir / METRICS_FILE)
+            wandb_id = None
+            if resume_state is not None:
+                wandb_id = self._restore(resume_state)
+            if self.dist.is_main:
+                # The metrics file never holds an epoch the checkpoint does not (a fresh start holds none).
+                self.metrics.keep_epochs_up_to(self.epoch)
+                save_config(config, self.run_dir / CONFIG_FILE)
+            self.wandb = WandbLogger(
+                resolve_wandb_mode(config.run.wandb) if self.dist.is_main else "disabled",
+                group=config.experiment,
+                name=config.objective.name,
+                config=config_to_dict(config),
+                directory=self.run_dir,
+                run_id=wandb_id,
+            )
         if resume_state is not None:
             restore_rng_state(resume_state["rng"])
 
@@ -319,6 +337,7 @@ class Trainer:
                 suffix += 1
                 path = Path(run.runs_dir).expanduser() / f"{name}-{stamp}-{suffix}"
         if self.dist.is_main:
+            self._made_run_dir = not path.exists()
             try:
                 path.mkdir(parents=True, exist_ok=True)
                 remove_stale_temporaries(path)
@@ -394,8 +413,23 @@ class Trainer:
 
     # ---------------------------------------------------------------- training
 
+    @contextlib.contextmanager
+    def _no_folder_without_an_epoch(self) -> Iterator[None]:
+        """A run folder this start made goes again when the start fails before its first epoch is saved: nothing in
+        it could be resumed or evaluated, and a failed start should leave no run behind."""
+        try:
+            yield
+        except BaseException:
+            if self._made_run_dir and not (self.run_dir / LAST_CHECKPOINT).exists():
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+
     def fit(self) -> Path:
         """Train the remaining epochs, checkpointing each; returns the run directory."""
+        with self._no_folder_without_an_epoch():
+            return self._fit()
+
+    def _fit(self) -> Path:
         try:
             if not self.objective.trains_student and not self.finished:
                 self._keep_initial_student()
@@ -496,6 +530,20 @@ class Trainer:
         self.epoch = epoch
         self.finished = epoch == config.schedule.epochs
         self._log(record)
+        if self.dist.is_main:
+            print(self._epoch_line(record, means, elapsed), flush=True)
+
+    def _epoch_line(self, record: dict[str, Any], means: dict[str, Tensor], elapsed: float) -> str:
+        """One line per epoch for logs and terminals: its losses, speed and time, the run's time so far and what is left."""
+        epochs = self.config.schedule.epochs
+        self._epochs_timed.append(elapsed)
+        left = (epochs - self.epoch) * sum(self._epochs_timed) / len(self._epochs_timed)
+        terms = ", ".join(f"{key} {float(value):.4f}" for key, value in means.items() if key != "loss")
+        return (
+            f"epoch {self.epoch}/{epochs}: loss {record['loss']:.4f}{f' ({terms})' if terms else ''}, "
+            f"{record['samples_per_s']:.0f} samples/s, {elapsed:.1f} s; elapsed {_clock(sum(self._epochs_timed))}, "
+            f"about {_clock(left)} left"
+        )
 
     def _step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()}
