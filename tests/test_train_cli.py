@@ -5,6 +5,7 @@ import re
 
 import pytest
 import torch
+import yaml
 
 import crossmodal.engine.trainer as trainer_module
 from crossmodal.cli.common import run_cli
@@ -187,3 +188,29 @@ def test_resuming_a_folder_that_is_not_a_run_says_so(tmp_path, capsys):
     assert one_line_error(capsys, ["--resume", str(tmp_path / "photos")]) == (
         f"error: {tmp_path / 'photos'} is not a crossmodal run directory (it holds no last.pt or config.yaml or metrics.jsonl)"
     )
+
+
+def test_print_config_shows_every_option_in_effect_and_writes_nothing(tmp_path, capsys):
+    assert main(["--print-config", "--out", str(tmp_path / "run"), "--set", "objective.options.tau=0.1", "data.options.num=24"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    crd = printed["objective"]["options"]
+    assert crd["tau"] == 0.1 and crd["num_negatives"] == 16384 and crd["momentum"] == 0.5
+    assert printed["data"]["options"] == {"num": 24, "size": [120, 160], "seed": 0, "split": "train"}
+    assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()
+
+
+def test_dry_run_prepares_and_builds_but_writes_no_run(tmp_path, capsys):
+    assert main(["--dry-run", "--batch-size", "8", "--out", str(tmp_path / "run"), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: 24 training samples of synthetic-rooms" in out and "3 steps per epoch" in out and out.rstrip().endswith("nothing written")
+    printed = out[out.index("\ndata:\n") + 1: out.index("dry run:")]  # after the rooms' first-use line
+    assert yaml.safe_load(printed)["objective"]["options"]["num_negatives"] == 16384
+    assert not (tmp_path / "run").exists() and any((tmp_path / "data").iterdir())
+
+
+def test_a_run_records_the_options_in_effect(tmp_path):
+    run = tmp_path / "run"
+    assert main(["--epochs", "1", "--batch-size", "8", "--out", str(run), *TINY]) == 0
+    saved = load_config(run / "config.yaml")
+    assert saved.objective.options["num_negatives"] == 16384 and saved.data.options["seed"] == 0
+    assert load_checkpoint(run)["config"]["objective"]["options"]["tau"] == 0.07

@@ -7,11 +7,11 @@ set -euo pipefail
 out=${1:-runs/raw-layout}
 seeds=${2:-3}
 data=${CROSSMODAL_DATA:-data}
-rooms=$data/synthetic-rooms-n1200-240x320-seed0.mat   # the demo's rooms: what --data synthetic-rooms generates
+rooms=$data/synthetic-rooms-n1200-120x160-seed0.mat   # the demo's rooms, what --data synthetic-rooms generates
 raw=$data/nyu-raw-rooms-seed0-x3
 cache=$raw-cache
 
-[ -f "$rooms" ] || crossmodal-prepare synthetic-rooms --num 1200 --size 240x320 --seed 0 --out "$rooms"
+[ -f "$rooms" ] || crossmodal-prepare synthetic-rooms --num 1200 --size 120x160 --seed 0 --out "$rooms"
 [ -d "$raw" ] || crossmodal-prepare synthetic-nyu-raw --scenes 1200 --frames 3 --seed 0 --out "$raw"
 crossmodal-prepare nyu-raw --src "$raw" --out "$cache"
 crossmodal-benchmark --targets depth --methods none,kd,crd --seeds "$seeds" --out "$out" --jobs 2 \

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+import yaml
+
 from crossmodal.cli.common import INTERRUPTED_EXIT, OneLineErrorParser, run_cli
-from crossmodal.config import DataConfig, TrainConfig, apply_overrides, load_config
+from crossmodal.config import DataConfig, TrainConfig, apply_overrides, config_to_dict, load_config
 from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.logging import WANDB_MODES
-from crossmodal.engine.trainer import METRICS_FILE, Trainer, run_config_from_checkpoint
+from crossmodal.engine.trainer import METRICS_FILE, Trainer, check_config, config_in_effect, run_config_from_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.modalities import MODALITIES, default_config
 
@@ -30,7 +31,7 @@ def suggest_set(flag: str, value: str | None) -> str | None:
     value = flag.split("=", 1)[1] if "=" in flag else value
     keys = [f"{section.name}.{name}" for section in dataclasses.fields(TrainConfig)
             if isinstance(section.default_factory, type) and name in {field.name for field in dataclasses.fields(section.default_factory)}]
-    if not keys and any(name in inspect.signature(OBJECTIVES.get(objective)).parameters for objective in OBJECTIVES.registered()):
+    if not keys and any(name in OBJECTIVES.get(objective).option_defaults() for objective in OBJECTIVES.registered()):
         keys = [f"objective.options.{name}"]
     return f"--set {keys[0]}={value if value is not None else 'VALUE'}" if len(keys) == 1 else None
 
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", metavar="RUN", help="continue the run in directory RUN (or from a checkpoint file)")
     parser.add_argument("--wandb", choices=WANDB_MODES, help="wandb mode (default auto: online when logged in, else offline)")
     parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the configuration the run would use (every option at its value in effect) and stop")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check and prepare the data, load the teachers, build student and objective, print the "
+                             "configuration and what would train, and stop without writing a run")
     parser.add_argument(
         "--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
         help="config overrides, e.g. optim.lr=0.01 objective.options.num_negatives=4096",
@@ -146,7 +152,17 @@ def data_from_args(data: DataConfig, args: argparse.Namespace) -> DataConfig:
 
 def train_main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    trainer = Trainer(config_from_args(args), resume=args.resume)
+    config = config_from_args(args)
+    if args.print_config:
+        check_config(config)
+        print(yaml.safe_dump(config_to_dict(config_in_effect(config)), sort_keys=False), end="")
+        return 0
+    if args.dry_run:
+        checked = Trainer(config, resume=args.resume, dry_run=True)
+        print(yaml.safe_dump(config_to_dict(checked.config), sort_keys=False), end="")
+        print(f"dry run: {checked.describe()}; nothing written")
+        return 0
+    trainer = Trainer(config, resume=args.resume)
     epochs = trainer.config.schedule.epochs
     if trainer.dist.is_main:
         resuming = f" (resuming after epoch {trainer.epoch} of {epochs})" if args.resume else ""

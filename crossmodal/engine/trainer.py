@@ -13,6 +13,7 @@ states are saved with the model, objective, optimiser and scheduler states.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import shutil
@@ -107,6 +108,19 @@ def check_config(config: TrainConfig) -> None:
     STUDENTS.get(config.student.name)
 
 
+def config_in_effect(config: TrainConfig) -> TrainConfig:
+    """``config`` with every option of its objective and of its data set spelled out at the value in effect (the
+    defaults included), as a run records it: what it ran with stays readable even if a default changes later."""
+    objective = OBJECTIVES.get(config.objective.name)
+    options = {**objective.option_defaults(), **objective.check_options(config.objective.options)}
+    data = config_to_dict(data_options(config.data))
+    return dataclasses.replace(
+        config,
+        objective=dataclasses.replace(config.objective, options=options),
+        data=dataclasses.replace(config.data, options=data),
+    )
+
+
 def _data_location(config: TrainConfig) -> Path:
     """The data set's file or folder (what a teacher-output cache's fingerprint stats)."""
     return Path(str(data_set_kind(config.data).location(config.data) or ""))
@@ -143,11 +157,13 @@ class Trainer:
     """One training run: ``Trainer(config).fit()`` trains and returns the run directory.
 
     ``resume`` (a run directory or checkpoint file) continues that run in its own directory,
-    from the epoch after its last checkpoint.
+    from the epoch after its last checkpoint. ``dry_run`` builds everything a run needs (data checked and
+    prepared, teachers loaded, student and objective built) and stops before writing a run directory.
     """
 
-    def __init__(self, config: TrainConfig, resume: str | Path | None = None) -> None:
+    def __init__(self, config: TrainConfig, resume: str | Path | None = None, dry_run: bool = False) -> None:
         check_config(config)
+        config = config_in_effect(config)
         self.config = config
         self.dist = init_distributed(resolve_device(config.run.device))
         self.device = resolve_device(config.run.device, self.dist.local_rank)
@@ -195,6 +211,8 @@ class Trainer:
         self.global_step = 0
         self.skipped_steps = 0
         self.finished = False
+        if dry_run:
+            return
 
         self._made_run_dir = False
         self.run_dir = self._open_run_dir()
@@ -412,6 +430,15 @@ class Trainer:
         return state["wandb_id"]
 
     # ---------------------------------------------------------------- training
+
+    def describe(self) -> str:
+        """What this run trains, in one line: the samples, the data set, the teachers, the student and the objective."""
+        config = self.config
+        return (
+            f"{num_items(self.dataset)} training samples of {config.data.name} ({_data_location(config)}), "
+            f"{self.steps_per_epoch} steps per epoch; teacher {' + '.join(config.teacher.specs)}; student {config.student.name} "
+            f"(width {config.student.width}, {self.student_spec['in_channels']} input channel(s)); objective {config.objective.name} on {self.device}"
+        )
 
     @contextlib.contextmanager
     def _no_folder_without_an_epoch(self) -> Iterator[None]:

@@ -38,7 +38,7 @@ from crossmodal.device import resolve_device
 from crossmodal.distill import OBJECTIVES
 from crossmodal.engine.checkpoint import LAST_CHECKPOINT
 from crossmodal.engine.logging import MetricsFile
-from crossmodal.engine.trainer import METRICS_FILE, Trainer, run_config_from_checkpoint
+from crossmodal.engine.trainer import METRICS_FILE, Trainer, config_in_effect, run_config_from_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.evaluate import judge
@@ -128,7 +128,7 @@ def check_existing_run(config: TrainConfig) -> bool:
     run_dir = Path(str(config.run.dir))
     if not (run_dir / LAST_CHECKPOINT).exists():
         return False
-    if config_to_dict(run_config_from_checkpoint(run_dir)) != config_to_dict(config):
+    if config_to_dict(config_in_effect(run_config_from_checkpoint(run_dir))) != config_to_dict(config_in_effect(config)):
         raise InputError(f"{run_dir} holds a run with other settings; remove it or write the results elsewhere (--out)")
     return True
 
