@@ -180,3 +180,15 @@ def test_train_then_probe_then_segment(tmp_path):
     probe, segment = json.loads((run / "probe.json").read_text()), json.loads((run / "segment.json").read_text())
     assert probe["num_train"] + probe["num_test"] == 30
     assert segment["checkpoint"] == str(run / "last.pt") and segment["labelled_pixels"] > 0
+
+
+def test_the_segment_commands_defaults_are_the_benchmarks_protocol():
+    from crossmodal.cli.segment import LABEL_SETS, build_parser
+    from crossmodal.eval.catalog import PROTOCOLS
+    from crossmodal.eval.reports import EvalSettings
+
+    args = build_parser().parse_args(["--run", "RUN"])
+    benchmark = PROTOCOLS.get("segmentation").benchmark_settings(EvalSettings(), seed=0)
+    assert (LABEL_SETS[args.classes], args.head, args.epochs, args.batch_size, args.lr, args.split, args.seed) == (
+        benchmark.labels, benchmark.head, benchmark.epochs, benchmark.batch_size, benchmark.lr, benchmark.split, benchmark.seed)
+    assert (benchmark.labels, benchmark.epochs) == ("nyu13", 10)

@@ -19,6 +19,7 @@ from crossmodal.experiments.evaluate import SEGMENTATION
 
 LABEL_SETS = {40: "nyu40", 13: "nyu13"}
 DEFAULTS = SegmentSettings()
+DEFAULT_CLASSES = next(classes for classes, labels in LABEL_SETS.items() if labels == DEFAULTS.labels)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--head", choices=SEGMENTATION_HEADS.names(), default=DEFAULTS.head,
                         help="linear: 1x1 conv on the last stage; fcn: all stages upsampled and mixed (default linear)")
     parser.add_argument("--finetune", action="store_true", help="train the encoder too (default: frozen)")
-    parser.add_argument("--classes", type=int, choices=sorted(LABEL_SETS), default=40, help="NYU label set (default 40)")
+    parser.add_argument("--classes", type=int, choices=sorted(LABEL_SETS), default=DEFAULT_CLASSES,
+                        help=f"NYU label set (default {DEFAULT_CLASSES}, as the benchmark)")
     parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help=f"head training epochs (default {DEFAULTS.epochs})")
     parser.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help=f"default {DEFAULTS.batch_size}")
     parser.add_argument("--lr", type=float, help="head learning rate, AdamW (default: linear 1e-2, fcn 1e-3)")

@@ -57,12 +57,14 @@ class ProbeReport:
 class SegmentSettings:
     """How a segmentation head is trained and scored (``lr`` None: the head's own default).
 
+    The defaults are the benchmark's protocol (``EvalSettings`` takes them from here), so
+    ``crossmodal-segment --run RUN`` reproduces the benchmark's segmentation columns.
     ``precompute_maps``: compute the frozen encoder's maps once (valid for a frozen encoder only).
     """
 
-    labels: str = "nyu40"
+    labels: str = "nyu13"
     head: str = "linear"
-    epochs: int = 5
+    epochs: int = 10
     batch_size: int = 16
     lr: float | None = None
     finetune: bool = False
@@ -127,12 +129,12 @@ class EvalSettings:
     choose settings without the test data.
     """
 
-    labels: str = "nyu13"
-    head: str = "linear"
-    head_epochs: int = 10
-    head_lr: float | None = None
-    head_batch_size: int = 16
-    split: str = "test"
+    labels: str = SegmentSettings.labels
+    head: str = SegmentSettings.head
+    head_epochs: int = SegmentSettings.epochs
+    head_lr: float | None = SegmentSettings.lr
+    head_batch_size: int = SegmentSettings.batch_size
+    split: str = SegmentSettings.split
 
     def check(self) -> None:
         if self.labels not in LABEL_SETS:
