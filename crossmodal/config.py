@@ -97,9 +97,9 @@ class DataConfig:
 
     ``name``: a data set of the catalog (``crossmodal.data.catalog``); ``options``: that data set's
     own options (a path, a split, generation settings...), checked against the options it declares,
-    its defaults where unset. ``root`` is where generated data and caches live (default:
-    $CROSSMODAL_DATA, else ./data). ``input_size`` is the (h, w) the images (RGB and depth, or video
-    frames) are cropped and resized to.
+    its defaults where unset. ``root`` is where generated data and caches live (default: $CROSSMODAL_DATA,
+    else the user's cache directory, ``~/.cache/crossmodal`` on Linux). ``input_size`` is the (h, w) the images
+    (RGB and depth, or video frames) are cropped and resized to.
     """
 
     name: str = "synthetic-rooms"

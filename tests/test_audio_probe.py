@@ -217,3 +217,12 @@ def test_missing_sound_set_and_non_cache_are_one_sentence(tmp_path, capsys):
     run = fake_audio_run(tmp_path / "run", tmp_path / "data")
     assert "does not exist" in bad_input(capsys, ["--run", str(run)])
     assert "not a video cache" in bad_input(capsys, ["--run", str(run), "--labels", "video-cache", "--cache", str(tmp_path)])
+
+
+def test_a_fold_whose_test_classes_no_other_fold_trains_on_is_a_warning_naming_them():
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1, 0, 1, 0, 1, 2, 2])
+    folds = np.array([1, 1, 2, 2, 3, 3, 3, 3])  # class 2 lives in fold 3 alone
+    features = rng.normal(size=(8, 4)) + labels[:, None]
+    with pytest.warns(UserWarning, match=r"^fold 3's test samples hold classes no other fold trains on \(bird\): "):
+        fold_probe(features, labels, folds, np.arange(8), ["cat", "dog", "bird"], cs=(1.0,))

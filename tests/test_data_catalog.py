@@ -110,3 +110,14 @@ def test_an_old_experiment_file_still_loads_into_its_data_sets_options(tmp_path,
     config = load_config(path)
     assert (config.data.name, config.data.options) == (old["name"], options)
     data_options(config.data)
+
+
+def test_generated_data_goes_to_the_users_cache_unless_told_otherwise(monkeypatch, tmp_path):
+    from crossmodal.data.kinds import data_dir
+
+    monkeypatch.delenv("CROSSMODAL_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert data_dir(DataConfig()) == tmp_path / "cache" / "crossmodal"
+    monkeypatch.setenv("CROSSMODAL_DATA", str(tmp_path / "elsewhere"))
+    assert data_dir(DataConfig()) == tmp_path / "elsewhere"
+    assert data_dir(DataConfig(root=str(tmp_path / "root"))) == tmp_path / "root"

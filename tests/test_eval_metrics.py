@@ -109,3 +109,11 @@ def test_a_class_with_one_sample_is_scored_and_empty_matrices_score_zero():
     assert (scores["pixel_accuracy"], scores["mean_class_accuracy"], scores["miou"], scores["labelled_pixels"]) == (0.0, 0.0, 0.0, 0)
     assert classification_scores([[2, 1], [0, 1]])["confusion"] == [[2, 1], [0, 1]]  # lists are taken as matrices too
     assert segmentation_scores([[2, 1], [0, 1]])["pixel_accuracy"] == 0.75
+
+
+def test_chance_is_the_most_frequent_class_and_uniform_guessing():
+    from crossmodal.eval.metrics import chance_line, chance_scores
+
+    confusion = np.array([[6, 0, 0], [2, 1, 0], [0, 0, 1], [0, 0, 0]])  # rows: truth; class 3 never occurs
+    assert chance_scores(confusion) == pytest.approx({"top1": 0.6, "mean_class_accuracy": 1 / 3, "miou": 0.2})
+    assert chance_line(confusion, {"top1": "top-1", "miou": "mIoU"}).startswith("chance: top-1 60.0%, mIoU 20.0% (")

@@ -266,9 +266,10 @@ def test_the_probe_table_is_laid_out_exactly():
     )
     assert format_probe_table(result) == (
         "linear probe: top-1 50.0%  mean class acc 25.0%  (C=0.01, 12 train / 2 test)\n"
+        "chance: top-1 100.0%, mean class acc 100.0% (the most frequent class everywhere; uniform guessing for the class mean)\n"
         "class        acc      n\n"
         "kitchen    50.0%      2\n"
         "bathroom      --      0"
     )
     short = probe_module.ProbeResult(0.5, 0.5, [0.5], [[2]], 1.0, {}, 1, 1, ["a"])
-    assert format_probe_table(short).splitlines()[1] == "class     acc      n", "the header sets the narrowest width"
+    assert format_probe_table(short).splitlines()[2] == "class     acc      n", "the header sets the narrowest width"

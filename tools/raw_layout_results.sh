@@ -6,7 +6,7 @@
 set -euo pipefail
 out=${1:-runs/raw-layout}
 seeds=${2:-3}
-data=${CROSSMODAL_DATA:-data}
+data=$(python -c "from crossmodal.data.kinds import default_data_dir; print(default_data_dir())")  # $CROSSMODAL_DATA or the user cache
 rooms=$data/synthetic-rooms-n1200-120x160-seed0.mat   # the demo's rooms, what --data synthetic-rooms generates
 raw=$data/nyu-raw-rooms-seed0-x3
 cache=$raw-cache

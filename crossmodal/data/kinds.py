@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_cache_dir
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig, replace_checked
@@ -25,9 +26,15 @@ from crossmodal.registry import Registry
 DATA_DIR_ENV = "CROSSMODAL_DATA"
 
 
+def default_data_dir() -> Path:
+    """Where generated data and caches live when neither data.root nor $CROSSMODAL_DATA says: the user's cache
+    directory (``~/.cache/crossmodal`` on Linux), shared by runs from every working directory."""
+    return Path(os.environ.get(DATA_DIR_ENV) or user_cache_dir("crossmodal", appauthor=False)).expanduser()
+
+
 def data_dir(config: DataConfig) -> Path:
-    """Where generated data lives: data.root, else $CROSSMODAL_DATA, else ./data."""
-    return Path(config.root or os.environ.get(DATA_DIR_ENV) or "data").expanduser()
+    """Where generated data lives: data.root, else $CROSSMODAL_DATA, else the user's cache directory."""
+    return Path(config.root).expanduser() if config.root else default_data_dir()
 
 
 def num_items(dataset: Dataset) -> int:

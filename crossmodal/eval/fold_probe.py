@@ -9,6 +9,7 @@ clip is its own group.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from crossmodal.errors import InputError
-from crossmodal.eval.metrics import classification_scores, confusion_matrix
+from crossmodal.eval.metrics import chance_line, classification_scores, confusion_matrix
 from crossmodal.eval.probe import (
     DEFAULT_CS,
     VALIDATION_FRACTION,
@@ -146,6 +147,11 @@ def fold_probe(
         chosen, validation = select_regularisation_grouped(
             features[train], labels[train], groups[train], cs, val_fraction, seed
         )
+        unseen = sorted(set(labels[test].tolist()) - set(labels[train].tolist()))
+        if unseen:
+            names = ", ".join(class_names[label] for label in unseen)
+            warnings.warn(f"fold {fold}'s test samples hold classes no other fold trains on ({names}): "
+                          "the probe cannot predict them, so they score 0 there", stacklevel=2)
         probe = fit_probe(features[train], labels[train], chosen, seed)
         confusion = confusion_matrix(probe.predict(features[test]), labels[test], len(class_names), ignore_index=-1)
         scores = classification_scores(confusion)
@@ -178,6 +184,7 @@ def format_fold_table(result: FoldProbeResult) -> str:
         f"mean class acc {100 * result.mean_class_accuracy_mean:.1f} ± {100 * result.mean_class_accuracy_std:.1f}%"
     )
     confusion = result.confusion
+    lines.append(chance_line(confusion, {"top1": "top-1", "mean_class_accuracy": "mean class acc"}))
     per_class = classification_scores(confusion)["per_class_accuracy"]
     width = max(len(name) for name in result.class_names + ["class"])
     lines.append(f"{'class':<{width}}  {'acc':>6}  {'n':>5}   (all test folds)")

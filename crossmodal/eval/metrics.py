@@ -90,3 +90,22 @@ def segmentation_scores(confusion: np.ndarray) -> dict[str, Any]:
         "classes_present": int(present.sum()),
         "labelled_pixels": int(total),
     }
+
+
+def chance_scores(confusion: np.ndarray) -> dict[str, float]:
+    """What a prediction without any information scores on the same ground truth: ``top1`` (and pixel accuracy) of
+    always predicting the most frequent class, ``mean_class_accuracy`` of guessing uniformly (1 / classes present),
+    and ``miou`` of that constant prediction (its class's IoU is its share; the others score 0)."""
+    support = np.asarray(confusion).sum(axis=1)
+    total, present = support.sum(), int((support > 0).sum())
+    if total == 0:
+        return {"top1": 0.0, "mean_class_accuracy": 0.0, "miou": 0.0}
+    majority = float(support.max() / total)
+    return {"top1": majority, "mean_class_accuracy": 1.0 / present, "miou": majority / present}
+
+
+def chance_line(confusion: np.ndarray, names: dict[str, str]) -> str:
+    """``chance: top-1 24.3%, mean class acc 10.0%`` for the scores ``names`` (key -> label) names."""
+    chance = chance_scores(confusion)
+    return "chance: " + ", ".join(f"{label} {100 * chance[key]:.1f}%" for key, label in names.items()) + \
+        " (the most frequent class everywhere; uniform guessing for the class mean)"

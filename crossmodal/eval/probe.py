@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from crossmodal.errors import InputError
-from crossmodal.eval.metrics import classification_scores, confusion_matrix
+from crossmodal.eval.metrics import chance_line, classification_scores, confusion_matrix
 
 DEFAULT_CS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 VALIDATION_FRACTION = 0.2
@@ -154,6 +154,7 @@ def format_probe_table(result: ProbeResult) -> str:
     lines = [
         f"linear probe: top-1 {100 * result.top1:.1f}%  mean class acc {100 * result.mean_class_accuracy:.1f}%  "
         f"(C={result.chosen_c:g}, {result.num_train} train / {result.num_test} test)",
+        chance_line(np.asarray(result.confusion), {"top1": "top-1", "mean_class_accuracy": "mean class acc"}),
         f"{'class':<{width}}  {'acc':>6}  {'n':>5}",
     ]
     for name, accuracy, count in zip(result.class_names, result.per_class_accuracy, support):

@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from crossmodal.errors import InputError
+from crossmodal.eval.metrics import chance_line
 from crossmodal.eval.probe import DEFAULT_CS, VALIDATION_FRACTION
 from crossmodal.eval.seg_heads import SEGMENTATION_HEADS
 from crossmodal.eval.student import LoadedStudent
@@ -100,7 +103,8 @@ class SegmentReport:
         lines = [
             f"segmentation: pixel acc {100 * scores['pixel_accuracy']:.1f}%  mean class acc "
             f"{100 * scores['mean_class_accuracy']:.1f}%  mIoU {100 * scores['miou']:.1f}%  "
-            f"({scores['classes_present']} classes in the scored labels)"
+            f"({scores['classes_present']} classes in the scored labels)",
+            "  " + chance_line(np.asarray(self.confusion), {"top1": "pixel acc", "mean_class_accuracy": "mean class acc", "miou": "mIoU"}),
         ]
         width = max(len(name) for name in self.class_names)
         for name, iou, accuracy in zip(self.class_names, scores["per_class_iou"], scores["per_class_accuracy"]):
