@@ -106,9 +106,16 @@ def test_evaluation_counts_every_labelled_test_pixel_once():
     assert np.trace(confusion) / confusion.sum() > 0.9
     assert len(examples) == 3 and examples[0].prediction.shape == (16, 16)
     grid = render_examples(examples, MODALITIES.get("depth").render, gap=4, min_tile_height=16)
+    title = 24  # one band of column titles above the rows
     assert grid.dtype == np.uint8 and grid.shape[2] == 3
-    assert grid.shape[0] == 3 * 16 + 2 * 4 and grid.shape[1] == 3 * 16 + 2 * 4
-    assert render_examples(examples, MODALITIES.get("depth").render, gap=4, min_tile_height=40).shape[0] == 3 * 48 + 2 * 4
+    assert grid.shape[0] == title + 3 * 16 + 2 * 4 and grid.shape[1] == 3 * 16 + 2 * 4
+    assert render_examples(examples, MODALITIES.get("depth").render, gap=4, min_tile_height=40).shape[0] == title + 3 * 48 + 2 * 4
+    named = render_examples(examples, MODALITIES.get("depth").render, gap=4, min_tile_height=40,
+                            class_names=["far", "near"], caption="pixel acc 95.0%")
+    legend_and_caption = named[title + 3 * 48 + 2 * 4:]
+    assert legend_and_caption.shape[0] == 2 * title  # both classes fit one legend row; one caption line
+    for label in (0, 1):  # each class's swatch is in the legend
+        assert (legend_and_caption == label_palette()[label]).all(axis=-1).sum() >= 100
 
 
 def test_palette_is_fixed_distinct_and_ignore_is_black():

@@ -56,17 +56,20 @@ def segmentation_protocol(
     )
     if confusion.sum() == 0:
         raise InputError(f"labelled data {splits.location} has no labelled pixels in the frames it scores, so there is nothing to score")
+    scores = segmentation_scores(confusion)
+    caption = (f"pixel acc {100 * scores['pixel_accuracy']:.1f}%  mIoU {100 * scores['miou']:.1f}%  "
+               f"({settings.labels}, {settings.head} head, {settings.split} split)")
     return SegmentReport(
         data=splits.location,
         labels=settings.labels,
         class_names=class_names,
-        scores=segmentation_scores(confusion),
+        scores=scores,
         confusion=confusion.tolist(),
         train_losses=losses,
         num_fit=num_items(fit),
         num_scored=num_items(scored),
         labelled_pixels=int(confusion.sum()),
-        picture=render_examples(examples, draw_input) if examples else None,
+        picture=render_examples(examples, draw_input, class_names=class_names, caption=caption) if examples else None,
         settings={
             "head": settings.head, "finetune": settings.finetune, "split": settings.split, "epochs": settings.epochs,
             "lr": lr, "batch_size": settings.batch_size,
