@@ -99,7 +99,9 @@ class DataConfig:
     own options (a path, a split, generation settings...), checked against the options it declares,
     its defaults where unset. ``root`` is where generated data and caches live (default: $CROSSMODAL_DATA,
     else the user's cache directory, ``~/.cache/crossmodal`` on Linux). ``input_size`` is the (h, w) the images
-    (RGB and depth, or video frames) are cropped and resized to.
+    (RGB and depth, or video frames) are cropped and resized to. ``num_workers``: loader processes (None: none on
+    the CPU, where the step is slow and seeded results stay as they are; on CUDA one per usable core but one, at most
+    8); ``prefetch``: batches each worker loads ahead.
     """
 
     name: str = "synthetic-rooms"
@@ -110,7 +112,8 @@ class DataConfig:
     input_size: tuple[int, int] = (96, 128)
     depth_encoding: str = "metric"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    num_workers: int = 0
+    num_workers: int | None = None
+    prefetch: int = 2
     order: str = "shuffle"
     chunk_size: int = 256
     window_chunks: int = 16

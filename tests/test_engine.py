@@ -15,7 +15,7 @@ import crossmodal.engine.trainer as trainer_module
 from crossmodal.config import TrainConfig, apply_overrides, load_config
 from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile, resolve_wandb_mode
-from crossmodal.engine.trainer import Trainer
+from crossmodal.engine.trainer import Trainer, config_in_effect
 from crossmodal.errors import InputError
 from crossmodal.experiments.student_loading import load_trained_student
 from crossmodal.machine import machine_description
@@ -68,7 +68,7 @@ def test_run_writes_config_metrics_and_weights_only_checkpoint(tmp_path, data_ro
     teacher_before = {k: v.clone() for k, v in trainer.teachers[0].state_dict().items()}
     run = trainer.fit()
 
-    assert load_config(run / "config.yaml") == config
+    assert load_config(run / "config.yaml") == trainer.config == config_in_effect(config), "the options in effect, defaults included"
     state = torch.load(run / "last.pt", weights_only=True)
     assert (state["epoch"], state["finished"], state["global_step"]) == (1, True, trainer.steps_per_epoch)
     assert {"student", "objective", "optimizer", "scheduler", "rng", "config"} <= state.keys()
@@ -549,3 +549,18 @@ def test_a_resumed_two_process_run_continues_where_it_stopped(tmp_path, data_roo
     assert _states_equal(a["student"], b["student"]) and _states_equal(a["objective"], b["objective"])
     epochs = [r["epoch"] for r in MetricsFile(tmp_path / "interrupted" / "metrics.jsonl").read() if r.get("event") == "epoch"]
     assert epochs == [1, 2]
+
+
+def test_loader_workers_default_to_none_on_the_cpu_and_an_explicit_count_wins(tmp_path, monkeypatch):
+    from crossmodal.engine.trainer import MAX_AUTO_WORKERS, Trainer
+
+    config = apply_overrides(TrainConfig(), [
+        f"data.root={tmp_path / 'data'}", "data.options.num=12", "data.options.size=[24,32]", "data.input_size=[24,32]",
+        "student.name=resnet10", "student.width=8", "schedule.batch_size=4", "run.wandb=disabled", "run.progress=false",
+    ])
+    trainer = Trainer(config, dry_run=True)
+    assert trainer.config.data.num_workers is None and trainer.loader_workers == 0
+    assert Trainer(apply_overrides(config, ["data.num_workers=3"]), dry_run=True).loader_workers == 3
+    monkeypatch.setattr(trainer, "device", torch.device("cuda"))
+    monkeypatch.setattr("crossmodal.engine.trainer.usable_cores", lambda: 32)
+    assert trainer.loader_workers == MAX_AUTO_WORKERS

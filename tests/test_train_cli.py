@@ -151,8 +151,11 @@ def test_the_console_names_the_metrics_and_sums_up_each_epoch(tmp_path, capsys):
     assert lines[first + 1] == f"wandb: off; metrics in {run / 'metrics.jsonl'}"
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert len(epochs) == 2 and all(re.fullmatch(
-        r"epoch [12]/2: loss \d+\.\d{4} \(loss/crd \d+\.\d{4}\), \d+ samples/s, \d+\.\d s; elapsed \d+:\d\d, about \d+:\d\d left", line)
+        r"epoch [12]/2: loss \d+\.\d{4} \(loss/crd \d+\.\d{4}\), \d+ samples/s, \d+\.\d s \(\d+% waiting for data\); "
+        r"elapsed \d+:\d\d, about \d+:\d\d left", line)
         for line in epochs), epochs
+    records = [record for record in MetricsFile(run / "metrics.jsonl").read() if record.get("event") == "epoch"]
+    assert all(0 <= record["data_wait_s"] < record["epoch_time_s"] for record in records)
 
 
 @pytest.mark.parametrize("failure, code, message", [

@@ -51,9 +51,11 @@ from crossmodal.models.features import Features, feature_info
 from crossmodal.models.student_registry import STUDENTS, build_student
 from crossmodal.models.sync_batchnorm import convert_to_sync_batchnorm
 from crossmodal.models.teachers import build_teacher
+from crossmodal.parallel import usable_cores
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
+MAX_AUTO_WORKERS = 8
 MIN_BATCH = 2
 """Samples per process and step below which BatchNorm cannot normalise a training batch."""
 NONFINITE_ACTIONS = ("stop", "skip")
@@ -92,8 +94,10 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"optim.momentum must lie in [0, 1), got {optim.momentum}")
     if not (math.isfinite(optim.weight_decay) and optim.weight_decay >= 0):
         raise InputError(f"optim.weight_decay must be a number >= 0, got {optim.weight_decay}")
-    if config.data.num_workers < 0:
+    if config.data.num_workers is not None and config.data.num_workers < 0:
         raise InputError(f"data.num_workers must be 0 (load in the training process) or more, got {config.data.num_workers}")
+    if config.data.prefetch < 1:
+        raise InputError(f"data.prefetch must be at least 1 batch per worker, got {config.data.prefetch}")
     if config.teacher.cache_dir and not config.teacher.cache:
         raise InputError("teacher.cache_dir is set but teacher.cache is false; set teacher.cache=true to cache the teacher outputs")
     if config.data.order not in ORDERS:
@@ -431,6 +435,15 @@ class Trainer:
 
     # ---------------------------------------------------------------- training
 
+    @property
+    def loader_workers(self) -> int:
+        """data.num_workers, or when unset: none on the CPU; on CUDA one per usable core but one (the training process
+        keeps one), at most MAX_AUTO_WORKERS."""
+        requested = self.config.data.num_workers
+        if requested is not None:
+            return requested
+        return min(MAX_AUTO_WORKERS, max(1, usable_cores() - 1)) if self.device.type == "cuda" else 0
+
     def describe(self) -> str:
         """What this run trains, in one line: the samples, the data set, the teachers, the student and the objective."""
         config = self.config
@@ -498,7 +511,8 @@ class Trainer:
             shuffle=sampler is None,
             sampler=sampler,
             drop_last=True,
-            num_workers=self.config.data.num_workers,
+            num_workers=self.loader_workers,
+            prefetch_factor=self.config.data.prefetch if self.loader_workers else None,
             generator=epoch_generator(self.config.run.seed, epoch),
             pin_memory=self.device.type == "cuda",
         )
@@ -517,7 +531,14 @@ class Trainer:
         steps = 0
         epoch_start = window_start = time.perf_counter()
         window_samples = 0
-        for batch in bar:
+        waited = 0.0  # seconds the loop stood waiting for the loader's next batch
+        batches = iter(bar)
+        while True:
+            asked = time.perf_counter()
+            batch = next(batches, None)
+            waited += time.perf_counter() - asked
+            if batch is None:
+                break
             if "target_empty" in batch:
                 empty_targets += int(torch.as_tensor(batch["target_empty"]).sum())
             self.objective.set_progress(TrainingProgress(epoch, self.global_step, self.steps_per_epoch, config.schedule.epochs))
@@ -542,7 +563,8 @@ class Trainer:
         samples = steps * config.schedule.batch_size * self.dist.world_size
         record = self._record(epoch, means, samples / max(elapsed, 1e-9))
         progress = TrainingProgress(epoch, self.global_step - 1, self.steps_per_epoch, config.schedule.epochs)
-        record.update(event="epoch", phase=self.objective.phase(progress), epoch_time_s=round(elapsed, 3), machine=self.machine)
+        record.update(event="epoch", phase=self.objective.phase(progress), epoch_time_s=round(elapsed, 3),
+                      data_wait_s=round(waited, 3), machine=self.machine)
         if self.skipped_steps:
             record["skipped_steps"] = self.skipped_steps
         if self.dist.enabled:
@@ -568,7 +590,8 @@ class Trainer:
         terms = ", ".join(f"{key} {float(value):.4f}" for key, value in means.items() if key != "loss")
         return (
             f"epoch {self.epoch}/{epochs}: loss {record['loss']:.4f}{f' ({terms})' if terms else ''}, "
-            f"{record['samples_per_s']:.0f} samples/s, {elapsed:.1f} s; elapsed {_clock(sum(self._epochs_timed))}, "
+            f"{record['samples_per_s']:.0f} samples/s, {elapsed:.1f} s ({record['data_wait_s'] / max(elapsed, 1e-9):.0%} waiting "
+            f"for data); elapsed {_clock(sum(self._epochs_timed))}, "
             f"about {_clock(left)} left"
         )
 
