@@ -241,14 +241,15 @@ def replace_checked(node: Any, changes: dict[str, Any], origin: str) -> Any:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Plain nested dict (tuples become lists) that YAML and ``torch.load(weights_only=True)`` accept."""
-    return _plain(dataclasses.asdict(config))
+    return plain(dataclasses.asdict(config))
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` as YAML and JSON hold it: dict keys as strings, tuples as lists."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -279,7 +280,7 @@ def _data_from_legacy(data: dict[str, Any]) -> dict[str, Any]:
         "video-cache": ({"path": data.get("cache"), "clip_seconds": video.get("clip_seconds")}, {"clip_seconds": VideoConfig.clip_seconds}),
     }
     values, defaults = given.get(data.get("name", DataConfig.name), ({}, {}))
-    options = {key: value for key, value in values.items() if value is not None and _plain(value) != defaults.get(key)}
+    options = {key: value for key, value in values.items() if value is not None and plain(value) != defaults.get(key)}
     kept = {key: value for key, value in data.items() if key not in LEGACY_DATA_KEYS}
     augment = {key: video[key] for key in ("gain_db", "shift_seconds") if key in video}
     return {**kept, "options": {**options, **kept.get("options", {})}, **({"augment": augment} if augment else {})}

@@ -30,7 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, save_config
+from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, plain, save_config
 from crossmodal.data.catalog import data_options
 from crossmodal.data.chunk_sampler import ORDERS, ChunkShuffleSampler
 from crossmodal.data.kinds import num_items
@@ -116,7 +116,7 @@ def config_in_effect(config: TrainConfig) -> TrainConfig:
     """``config`` with every option of its objective and of its data set spelled out at the value in effect (the
     defaults included), as a run records it: what it ran with stays readable even if a default changes later."""
     objective = OBJECTIVES.get(config.objective.name)
-    options = {**objective.option_defaults(), **objective.check_options(config.objective.options)}
+    options = plain({**objective.option_defaults(), **objective.check_options(config.objective.options)})
     data = config_to_dict(data_options(config.data))
     return dataclasses.replace(
         config,
