@@ -42,6 +42,21 @@ class ProbeSettings:
     feature_cache: Path | None = None
 
 
+@dataclass(frozen=True)
+class KNNSettings:
+    """How the kNN protocol is run: ``k`` neighbours voting with weights exp(cosine similarity / ``temperature``)
+    (the instance-discrimination protocol's defaults); the data fields as ``ProbeSettings``'."""
+
+    data: Path | None = None
+    data_set: str | None = None
+    split: str = "test"
+    k: int = 20
+    temperature: float = 0.07
+    batch_size: int = 32
+    workers: int = 0
+    feature_cache: Path | None = None
+
+
 @dataclass
 class ProbeReport:
     """A probe's outcome: ``scores`` (fractions, flat) for tables, ``details`` for probe.json, ``table`` to print."""

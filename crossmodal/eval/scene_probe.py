@@ -28,20 +28,29 @@ TASK = "scene_label"
 PARTS = {"test": ("train", "test"), "validation": ("train-fit", "train-validation")}
 
 
-def scene_probe(
-    student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Callable[[str], None]
-) -> ProbeReport:
+def scene_features(
+    student: LoadedStudent, settings: Any, device: torch.device, say: Callable[[str], None]
+) -> tuple[LabelledSplits, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The labelled splits and the frozen pooled features with scene labels of their fit and scored frames (``settings``:
+    data, data_set, split, batch_size, workers, feature_cache); frames outside the set's scene protocol (label -1,
+    SUN RGB-D's other scenes) are left out."""
     splits = labelled_splits(student.config, settings.data_set, settings.data, settings.split, labels=None)
-    fit, scored, scene_classes = splits.fit, splits.scored, splits.scene_names
-    if not scene_classes:
+    if not splits.scene_names:
         raise InputError(f"labelled data {splits.location} has no scene labels, so the scene probe cannot score it")
     say(f"probing {student.description} on {splits.location}")
     arrays = []
-    for part, dataset in zip(PARTS[settings.split], (fit, scored)):
+    for part, dataset in zip(PARTS[settings.split], (splits.fit, splits.scored)):
         features, labels = _features(student, dataset, part, splits, settings, device, say)
-        in_protocol = labels >= 0  # a negative scene label: a scene outside the protocol's classes (SUN RGB-D's 19)
+        in_protocol = labels >= 0
         arrays.append((features[in_protocol], labels[in_protocol]))
-    (fit_x, fit_y), (scored_x, scored_y) = arrays
+    return splits, arrays[0], arrays[1]
+
+
+def scene_probe(
+    student: LoadedStudent, settings: ProbeSettings, device: torch.device, say: Callable[[str], None]
+) -> ProbeReport:
+    splits, (fit_x, fit_y), (scored_x, scored_y) = scene_features(student, settings, device, say)
+    scene_classes = splits.scene_names
     result = linear_probe(
         fit_x, fit_y, scored_x, scored_y, len(scene_classes), scene_classes, settings.cs, settings.val_fraction, settings.seed
     )
@@ -81,7 +90,7 @@ class SceneProbe(EvalProtocol):
 
 
 def _features(
-    student: LoadedStudent, dataset: Dataset, part: str, splits: LabelledSplits, settings: ProbeSettings, device: torch.device,
+    student: LoadedStudent, dataset: Dataset, part: str, splits: LabelledSplits, settings: Any, device: torch.device,
     say: Callable[[str], None],
 ) -> tuple[np.ndarray, np.ndarray]:
     def compute() -> tuple[np.ndarray, np.ndarray]:
