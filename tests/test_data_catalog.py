@@ -91,6 +91,7 @@ def test_a_run_config_written_before_data_set_options_loads_as_the_same_run_toda
     today = apply_overrides(TrainConfig(), [
         "data.options.num=40", "data.options.size=[48, 64]", "data.options.split=all", "data.input_size=[32, 48]",
         "data.augment.gain_db=3.0", "schedule.epochs=2",
+        "data.num_workers=0",  # written explicitly then; unset now means "as the device suits", which was 0 on the CPU
     ])
     assert config_to_dict(config) == config_to_dict(today)
     assert config_from_dict(config_to_dict(config)) == config, "a translated config round-trips unchanged"
