@@ -564,3 +564,21 @@ def test_loader_workers_default_to_none_on_the_cpu_and_an_explicit_count_wins(tm
     monkeypatch.setattr(trainer, "device", torch.device("cuda"))
     monkeypatch.setattr("crossmodal.engine.trainer.usable_cores", lambda: 32)
     assert trainer.loader_workers == MAX_AUTO_WORKERS
+
+
+def test_wandb_gets_each_steps_values_and_the_epoch_means_under_their_own_names(tmp_path, monkeypatch):
+    from crossmodal.engine.logging import WandbLogger
+    from crossmodal.engine.trainer import Trainer
+
+    logged: list[tuple[dict, int]] = []
+    monkeypatch.setattr(WandbLogger, "log", lambda self, values, step: logged.append((values, step)))
+    config = apply_overrides(TrainConfig(), [
+        f"data.root={tmp_path / 'data'}", "data.options.num=12", "data.options.size=[24,32]", "data.options.split=all",
+        "data.input_size=[24,32]", "student.name=resnet10", "student.width=8", "schedule.batch_size=4", "schedule.epochs=1",
+        "run.wandb=disabled", "run.progress=false", "run.log_every=1", f"run.dir={tmp_path / 'run'}",
+    ])
+    Trainer(config).fit()
+    steps = [values for values, _ in logged if "loss" in values]
+    epoch_values, epoch_step = next((values, step) for values, step in logged if "epoch/loss" in values)
+    assert len(steps) == 3 and logged[2][1] == epoch_step == 3, "the epoch means are logged at its last step"
+    assert "loss" not in epoch_values and epoch_values["epoch"] == 1 and "epoch/samples_per_s" in epoch_values

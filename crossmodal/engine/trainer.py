@@ -232,7 +232,7 @@ class Trainer:
             self.wandb = WandbLogger(
                 resolve_wandb_mode(config.run.wandb) if self.dist.is_main else "disabled",
                 group=config.experiment,
-                name=config.objective.name,
+                name=self.run_dir.name,
                 config=config_to_dict(config),
                 directory=self.run_dir,
                 run_id=wandb_id,
@@ -681,4 +681,7 @@ class Trainer:
         if not self.dist.is_main:
             return
         self.metrics.write(record)
-        self.wandb.log({k: v for k, v in record.items() if isinstance(v, (int, float)) and k != "step"}, step=self.global_step)
+        # An epoch's means go under epoch/: logged at its last step, under their own names they would overwrite that step's values.
+        prefix = "epoch/" if record.get("event") == "epoch" else ""
+        values = {f"{prefix}{k}": v for k, v in record.items() if isinstance(v, (int, float)) and k not in ("step", "epoch")}
+        self.wandb.log({**values, "epoch": record["epoch"]}, step=self.global_step)
