@@ -273,3 +273,16 @@ def test_the_probe_table_is_laid_out_exactly():
     )
     short = probe_module.ProbeResult(0.5, 0.5, [0.5], [[2]], 1.0, {}, 1, 1, ["a"])
     assert format_probe_table(short).splitlines()[2] == "class     acc      n", "the header sets the narrowest width"
+
+
+def test_the_probe_logs_its_scores_as_a_wandb_eval_job_in_the_runs_group(tmp_path, tiny_data, monkeypatch):
+    import sys
+
+    evaluate_module = sys.modules["crossmodal.experiments.evaluate"]  # the package exports a function of the same name
+    logged = []
+    monkeypatch.setattr(evaluate_module, "log_evaluation", lambda *args, **kwargs: logged.append((args, kwargs)))
+    run = fake_run(tmp_path / "run", tiny_data)
+    assert probe_main(["--run", str(run), "--device", "cpu", "--wandb", "offline"]) == 0
+    (mode, group, name, config, _, scores, picture), kwargs = logged[0]
+    assert (mode, group, name, kwargs["section"]) == ("offline", "rgb->depth/nyu", "run-scene-probe", "scene-probe")
+    assert scores["probe_top1"] == json.loads((run / "probe.json").read_text())["top1"] and picture is None

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="changes", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="fields of the protocol's settings, e.g. epochs=10 cs=[0.1,1]")
     parser.add_argument("--wandb", choices=WANDB_MODES, default="auto",
-                        help="for protocols that log: auto (online when logged in, else offline), online, offline, disabled")
+                        help="log the scores as a wandb eval job in the run's group: auto (online when logged in, else offline), online, offline, disabled")
     return parser
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.cli.student_options import add_student_arguments, run_protocol, student_from_args
+from crossmodal.engine.logging import WANDB_MODES
 from crossmodal.errors import InputError
 from crossmodal.eval.probe import DEFAULT_CS, VALIDATION_FRACTION
 from crossmodal.eval.reports import ProbeSettings
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"share of train held out to choose C (default {VALIDATION_FRACTION})")
     tasks = sorted({task for name in MODALITIES for task in MODALITIES.get(name).probe_tasks})
     parser.add_argument("--labels", choices=tasks, help="probe task (default: the modality's first: depth scene, audio esc50)")
+    parser.add_argument("--wandb", choices=WANDB_MODES, default="auto",
+                        help="log the scores as a wandb eval job in the run's group: auto (online when logged in, else offline), "
+                             "online, offline, disabled")
     audio = parser.add_argument_group("audio students")
     audio.add_argument("--esc50", type=Path, metavar="DIR", help="ESC-50 root: --labels esc50 --data DIR")
     audio.add_argument("--cache", type=Path, metavar="DIR", help="labelled video cache: --labels video-cache --data DIR")
@@ -69,7 +73,7 @@ def _main(argv: Sequence[str] | None) -> int:
     student, out = student_from_args(args)
     settings = settings_from_args(args, out / "features")
     modality = MODALITIES.get(student.modality)
-    return run_protocol(modality.probe_tasks[modality.probe_task(settings)], student, settings, out, args.device)
+    return run_protocol(modality.probe_tasks[modality.probe_task(settings)], student, settings, out, args.device, wandb=args.wandb)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

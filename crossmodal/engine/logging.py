@@ -173,8 +173,9 @@ def log_evaluation(
     directory: Any,
     scores: dict[str, Any],
     image: Any,
+    section: str = "segment",
 ) -> bool:
-    """Log scores (and the example grid) as a wandb "eval" job; any wandb failure is one warning, never an error."""
+    """Log scores (and the example grid) under ``section/`` as a wandb "eval" job; any wandb failure is one warning, never an error."""
     mode = resolve_wandb_mode(mode)
     if mode == "disabled":
         return False
@@ -185,9 +186,9 @@ def log_evaluation(
             project=WANDB_PROJECT, group=group, job_type="eval", name=name, config=config, mode=mode,  # type: ignore[arg-type]
             dir=str(directory), settings=_wandb_settings(),
         )
-        summary: dict[str, Any] = {f"segment/{key}": value for key, value in scores.items() if isinstance(value, (int, float))}
+        summary: dict[str, Any] = {f"{section}/{key}": value for key, value in scores.items() if isinstance(value, (int, float))}
         if image is not None:
-            summary["segment/examples"] = wandb.Image(image)
+            summary[f"{section}/examples"] = wandb.Image(image)
         run.log(summary)
         run.finish()
         return True

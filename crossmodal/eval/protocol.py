@@ -32,8 +32,8 @@ class EvalProtocol:
     ``settings_type``: its frozen settings dataclass (``crossmodal-eval --set key=value`` sets its
     fields). ``result_file``: the JSON report written into the evaluated run (a picture, when the
     report has one, beside it as a PNG of the same stem). ``timing_key``: the benchmark record's
-    key for the protocol's seconds. ``logs_to_wandb``: whether the evaluation commands log its
-    report as a wandb "eval" job.
+    key for the protocol's seconds. ``wandb_prefix``: the section its scores go under in the wandb
+    "eval" job the evaluation commands log (default: its name).
     """
 
     name: ClassVar[str]
@@ -41,7 +41,7 @@ class EvalProtocol:
     settings_type: ClassVar[type[Any]]
     result_file: ClassVar[str]
     timing_key: ClassVar[str]
-    logs_to_wandb: ClassVar[bool] = False
+    wandb_prefix: ClassVar[str] = ""
 
     def run(self, student: LoadedStudent, settings: Any, device: torch.device, say: Say = silent) -> Any:
         """Fit on the labelled training part, score on the held-out part; ``say`` gets progress lines."""
@@ -62,6 +62,10 @@ class EvalProtocol:
     def wandb_scores(self, report: Any) -> dict[str, Any]:
         """What the wandb eval job records of ``report`` (its flat scores by default)."""
         return dict(report.scores)
+
+    @property
+    def wandb_section(self) -> str:
+        return self.wandb_prefix or self.name
 
     def wandb_name(self, report: Any) -> str:
         """The suffix of the wandb eval run's name (after the run directory's name)."""

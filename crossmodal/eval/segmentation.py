@@ -86,7 +86,7 @@ class Segmentation(EvalProtocol):
     settings_type = SegmentSettings
     result_file = "segment.json"
     timing_key = "segment_s"
-    logs_to_wandb = True
+    wandb_prefix = "segment"
 
     def run(self, student: LoadedStudent, settings: SegmentSettings, device: torch.device, say: Say = silent) -> SegmentReport:
         return segmentation_protocol(student, settings, device, student.draw_input, say)

@@ -88,11 +88,11 @@ def write_report(name: str, report: Any, student: LoadedStudent, out: Path, wand
     result = report.to_dict(student)
     write_json_atomically(result_path, result)
     written.insert(0, result_path)
-    if wandb is not None and protocol.logs_to_wandb:
+    if wandb is not None:
         config = {key: value for key, value in result.items() if key not in ("confusion", "class_names", "train_losses")}
         log_evaluation(
             wandb, student.config.experiment, f"{student.run_dir.name}-{protocol.wandb_name(report)}",
             {**config, "train_wandb_id": student.wandb_id, "run_dir": str(student.run_dir)}, out,
-            protocol.wandb_scores(report), picture,
+            protocol.wandb_scores(report), picture, section=protocol.wandb_section,
         )
     return written
