@@ -74,7 +74,7 @@ class SceneProbe(EvalProtocol):
     """The depth students' probe: scene labels of the labelled RGB-D frames, fit on one part, scored on the other."""
 
     name = "scene-probe"
-    title = "10-class NYU scene classification (train/test split)"
+    title = "scene classification by a linear probe (NYU's 10 classes, SUN RGB-D's 19; train/test split)"
     settings_type = ProbeSettings
     result_file = "probe.json"
     timing_key = "probe_s"
