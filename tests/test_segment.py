@@ -199,3 +199,28 @@ def test_the_segment_commands_defaults_are_the_benchmarks_protocol():
     assert (LABEL_SETS[args.classes], args.head, args.epochs, args.batch_size, args.lr, args.split, args.seed) == (
         benchmark.labels, benchmark.head, benchmark.epochs, benchmark.batch_size, benchmark.lr, benchmark.split, benchmark.seed)
     assert (benchmark.labels, benchmark.epochs) == ("nyu13", 10)
+
+
+def test_median_frequency_balancing_weighs_rare_classes_up_and_absent_ones_out():
+    from crossmodal.eval.segment import balanced_class_weights
+
+    seg = torch.zeros(10, 10, dtype=torch.int64)
+    seg[0] = 1  # class 1: 10 of the 100 pixels; class 0: 90; class 2: none
+    seg[9, :5] = 255  # ignored pixels count for no class
+    samples = [{"seg": seg}]
+    weights = balanced_class_weights(samples, 3)
+    shares = torch.tensor([85 / 95, 10 / 95])
+    expected = shares.median() / shares  # the median of two is the lower one here, as torch.median takes it
+    assert torch.allclose(weights[:2], expected.float()) and weights[2] == 0
+    with pytest.raises(InputError, match="no labelled pixels"):
+        balanced_class_weights([{"seg": torch.full((2, 2), 255)}], 3)
+
+
+def test_a_class_balanced_head_is_asked_for_through_crossmodal_eval(tmp_path):
+    from crossmodal.cli.eval import main as eval_main
+
+    run = fake_run(tmp_path / "run", labelled_file(tmp_path / "tiny.mat"))
+    assert eval_main(["segmentation", "--run", str(run), "--device", "cpu", "--wandb", "disabled",
+                      "--set", "epochs=1", "labels=nyu40", "class_balanced=true"]) == 0
+    report = json.loads((run / "segment.json").read_text())
+    assert report["class_balanced"] is True and report["labels"] == "nyu40"

@@ -78,6 +78,7 @@ class SegmentSettings:
     The defaults are the benchmark's protocol (``EvalSettings`` takes them from here), so
     ``crossmodal-segment --run RUN`` reproduces the benchmark's segmentation columns.
     ``precompute_maps``: compute the frozen encoder's maps once (valid for a frozen encoder only).
+    ``class_balanced``: weigh the loss by median-frequency balancing, so rare classes count (nyu40).
     """
 
     labels: str = "nyu13"
@@ -93,6 +94,7 @@ class SegmentSettings:
     workers: int = 0
     examples: int = 4
     precompute_maps: bool = False
+    class_balanced: bool = False
 
 
 @dataclass

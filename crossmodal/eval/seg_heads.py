@@ -14,9 +14,15 @@ DEFAULT_LR = 1e-3
 
 
 class SegmentationHead(nn.Module):
-    """Stage maps -> per-pixel class scores; ``default_lr`` is the head's learning rate when none is given."""
+    """Stage maps -> per-pixel class scores (its last layer ``classify``); ``default_lr`` is the head's learning rate
+    when none is given."""
 
     default_lr: ClassVar[float] = DEFAULT_LR
+    classify: nn.Conv2d
+
+    @property
+    def num_classes(self) -> int:
+        return self.classify.out_channels
 
 
 HeadFactory = Callable[[list[int], int], SegmentationHead]

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from crossmodal.errors import InputError
 from crossmodal.eval.metrics import IGNORE_INDEX, ConfusionAccumulator
-from crossmodal.eval.seg_heads import DEFAULT_LR
+from crossmodal.eval.seg_heads import DEFAULT_LR, SegmentationHead
 from crossmodal.models.frozen import freeze
 
 ENCODER_LR_FACTOR = 0.1
@@ -26,10 +26,10 @@ ENCODER_LR_FACTOR = 0.1
 class Segmenter(nn.Module):
     """Encoder (Features-returning) + head; logits are upsampled to the requested label size."""
 
-    def __init__(self, encoder: nn.Module, head: nn.Module, finetune: bool = False) -> None:
+    def __init__(self, encoder: nn.Module, head: SegmentationHead, finetune: bool = False) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = head
+        self.head: SegmentationHead = head
         self.finetune = finetune
         if not finetune:
             freeze(self.encoder)
@@ -70,6 +70,24 @@ class HeadTraining:
     num_workers: int = 0
     seed: int = 0
     precompute_maps: bool = False
+    class_balanced: bool = False
+
+
+def balanced_class_weights(samples: Any, num_classes: int) -> Tensor:
+    """Median-frequency balancing (Eigen & Fergus, ICCV 2015): class c weighs median(f) / f_c, f the classes' pixel
+    shares in ``samples``' label maps; a class without pixels weighs 0. Rare classes (most of NYU's 40) then count."""
+    counts = torch.zeros(num_classes, dtype=torch.float64)
+    for index in range(len(samples)):
+        seg = torch.as_tensor(samples[index]["seg"]).reshape(-1)
+        seg = seg[seg != IGNORE_INDEX]
+        counts += torch.bincount(seg, minlength=num_classes)[:num_classes].double()
+    present = counts > 0
+    if not present.any():
+        raise InputError("the train split has no labelled pixels (every seg pixel is 255), so a head cannot learn")
+    shares = counts / counts.sum()
+    weights = torch.zeros(num_classes, dtype=torch.float64)
+    weights[present] = shares[present].median() / shares[present]
+    return weights.float()
 
 
 @torch.no_grad()
@@ -97,7 +115,8 @@ def train_segmenter(
     device: torch.device | str = "cpu",
     on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """AdamW with a cosine decay, cross-entropy ignoring 255; returns the mean loss of each epoch.
+    """AdamW with a cosine decay, cross-entropy ignoring 255 (class-balanced with ``settings.class_balanced``); returns
+    the mean loss of each epoch.
 
     Batches without a labelled pixel are skipped; a train split without any is an InputError.
     """
@@ -113,6 +132,7 @@ def train_segmenter(
         samples, batch_size=settings.batch_size, shuffle=True, num_workers=num_workers,
         generator=generator, drop_last=len(samples) > settings.batch_size,
     )
+    weights = balanced_class_weights(samples, model.head.num_classes).to(device) if settings.class_balanced else None
     lr: float = settings.lr if settings.lr else getattr(model.head, "default_lr", DEFAULT_LR)
     groups = [{"params": list(model.head.parameters()), "lr": lr}]
     if model.finetune:
@@ -129,7 +149,7 @@ def train_segmenter(
                 logits = model.decode(batch["maps"], tuple(seg.shape[-2:]))
             else:
                 logits = model(batch["target"].to(device), size=tuple(seg.shape[-2:]))
-            loss = F.cross_entropy(logits, seg, ignore_index=IGNORE_INDEX)
+            loss = F.cross_entropy(logits, seg, weight=weights, ignore_index=IGNORE_INDEX)
             if not torch.isfinite(loss):
                 continue  # a batch without one labelled pixel carries no signal
             optimiser.zero_grad(set_to_none=True)

@@ -46,7 +46,7 @@ def segmentation_protocol(
     lr = settings.lr or head.default_lr
     training = HeadTraining(
         settings.epochs, settings.batch_size, lr, num_workers=settings.workers, seed=settings.seed,
-        precompute_maps=settings.precompute_maps,
+        precompute_maps=settings.precompute_maps, class_balanced=settings.class_balanced,
     )
     losses = train_segmenter(
         model, fit, training, device, on_epoch=lambda epoch, loss: say(f"epoch {epoch + 1}/{settings.epochs}: loss {loss:.4f}")
@@ -72,7 +72,7 @@ def segmentation_protocol(
         picture=render_examples(examples, draw_input, class_names=class_names, caption=caption) if examples else None,
         settings={
             "head": settings.head, "finetune": settings.finetune, "split": settings.split, "epochs": settings.epochs,
-            "lr": lr, "batch_size": settings.batch_size,
+            "lr": lr, "batch_size": settings.batch_size, "class_balanced": settings.class_balanced,
         },
     )
 
