@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from crossmodal.cli.prepare import main as prepare_main
 from crossmodal.data.kinect_registration import (
@@ -343,3 +344,14 @@ def test_filled_depth_stays_within_the_range_it_starts_from():
     filled = fill_holes(depth)
     assert (filled > 0).all() and filled.min() >= 2.0 and filled.max() <= 6.0
     assert np.array_equal(filled[depth > 0], depth[depth > 0])
+
+
+def test_worker_processes_prepare_the_same_cache_as_one_process(tmp_path):
+    root = _raw_root(tmp_path)
+    one = prepare_raw_cache(root, tmp_path / "one", workers=1, progress=False)
+    two = prepare_raw_cache(root, tmp_path / "two", workers=2, progress=False)
+    assert one.whole and two.whole and sorted(one.decoded) == sorted(two.decoded)
+    first, second = NYURawCache(tmp_path / "one"), NYURawCache(tmp_path / "two")
+    assert len(first) == len(second) == 12
+    for index in (0, 7, 11):
+        assert torch.equal(first[index]["rgb"], second[index]["rgb"]) and torch.equal(first[index]["depth"], second[index]["depth"])

@@ -109,3 +109,18 @@ def test_bad_sun_input_is_one_line_and_exit_2(tree, tmp_path, capsys, problem, f
     assert prepare_main(["sunrgbd", "--root", str(root), "--out", str(tmp_path / "cache"), "--workers", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment.format(root=root) in err[0]
+
+
+def test_the_refined_depth_folder_can_be_cached_and_read_instead(tree, tmp_path):
+    import cv2
+
+    for frame in tree.frames:  # depth_bfx: the same frames' depth, 1 m everywhere (stored with the toolbox's bit rotation)
+        folder = tree.root / frame.path / "depth_bfx"
+        folder.mkdir()
+        cv2.imwrite(str(folder / f"{frame.name}.png"), np.full(frame.depth_stored.shape, (1000 << 3) & 0xFFFF, np.uint16))
+    out = tmp_path / "bfx"
+    assert prepare_main(["sunrgbd", "--root", str(tree.root), "--out", str(out), "--size", "30x40", "--depth", "depth_bfx",
+                         "--no-labels", "--workers", "1"]) == 0
+    assert float(SUNRGBDCache(out, "all")[0]["depth"].min()) == float(SUNRGBDCache(out, "all")[0]["depth"].max()) == 1.0
+    folder = DataConfig(name="sunrgbd", options={"path": str(tree.root), "depth": "depth_bfx", "split": "all"})
+    assert float(DATA_SETS.get("sunrgbd").open(folder)[3]["depth"].mean()) == 1.0

@@ -61,7 +61,7 @@ def _prepare_sunrgbd(args: argparse.Namespace) -> None:
 
     files = {key: getattr(args, key) for key in ("toolbox", "split_file", "meta_file", "labels_file") if getattr(args, key) is not None}
     out = prepare_sunrgbd_cache(args.root, args.out, size=_explicit_size(args.size), labels=not args.no_labels, workers=args.workers,
-                                hha=args.hha, **files)
+                                hha=args.hha, depth=args.depth, **files)
     print(f"SUN RGB-D cache written to {out}")
 
 
@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     sun.add_argument("--meta-file", type=Path, default=None, help="SUNRGBDMeta.mat (default: in the toolbox)")
     sun.add_argument("--labels-file", "--labels", type=Path, default=None, help="SUNRGBD2Dseg.mat (default: in the toolbox)")
     sun.add_argument("--no-labels", action="store_true", help="cache without the 37-class labels (needs no meta or label file)")
+    sun.add_argument("--depth", choices=("depth", "depth_bfx"), default="depth",
+                     help="depth folder: the sensor's (default, what the toolbox reads) or depth_bfx (refined, fewer holes)")
     sun.add_argument("--hha", action="store_true", help="also store the HHA encoding of each frame (for data.depth_encoding: hha)")
     sun.add_argument("--workers", type=int, default=None, help="processes to use (default: all cores)")
     sun.set_defaults(run=_prepare_sunrgbd)

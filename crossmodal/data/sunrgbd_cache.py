@@ -92,11 +92,13 @@ def prepare_sunrgbd_cache(
     workers: int | None = None,
     progress: bool = True,
     hha: bool = False,
+    depth: str = "depth",
     **files: Any,
 ) -> Path:
     """Cache every frame of the official split (train and test) of the SUN RGB-D folder ``root`` into ``out``.
 
-    ``files``: where the toolbox's files are when not at their usual places (``toolbox``, ``split_file``,
+    ``depth``: the frames' depth folder, "depth" (the sensor's, what the toolbox reads) or "depth_bfx" (refined, fewer
+    holes). ``files``: where the toolbox's files are when not at their usual places (``toolbox``, ``split_file``,
     ``meta_file``, ``labels_file``, see ``SUNRGBD``); ``labels=False`` leaves the 37-class labels out (and needs
     neither the meta nor the label file). Written under a temporary name and renamed, so a failed run leaves an
     existing cache as it was.
@@ -104,7 +106,7 @@ def prepare_sunrgbd_cache(
     global _SOURCE
     if len(size) != 2 or min(size) < 1:
         raise InputError(f"--size must be two positive integers, got {size}")
-    source = SUNRGBD(root, split="all", labels="sun37" if labels else None, **files)
+    source = SUNRGBD(root, split="all", labels="sun37" if labels else None, depth=depth, **files)
     test = set(read_split(source.split_file)["alltest"])
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -142,7 +144,7 @@ def prepare_sunrgbd_cache(
     write_json_atomically(out / META_FILE, {
         "format": CACHE_FORMAT, "version": CACHE_VERSION, "source": str(Path(root).resolve()), "size": list(size),
         "count": n, "test": int(sum(f.path in test for f in source.frames)), "labels": "sun37" if labels else None,
-        "hha": hha,
+        "hha": hha, "depth": depth,
     })
     return out
 

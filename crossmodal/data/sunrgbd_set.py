@@ -15,7 +15,7 @@ from crossmodal.config import DataConfig
 from crossmodal.data.kinds import DataSetKind, data_options, num_items, register_data_set
 from crossmodal.data.labelled import LabelledSplits, check_eval_split, validation_parts
 from crossmodal.data.rgbd_sets import Transform
-from crossmodal.data.sunrgbd import LABEL_SETS, SCENE19_CLASSES, SEG37_CLASSES, SPLITS, SUNRGBD
+from crossmodal.data.sunrgbd import DEPTH_FOLDERS, LABEL_SETS, SCENE19_CLASSES, SEG37_CLASSES, SPLITS, SUNRGBD
 from crossmodal.data.sunrgbd_cache import SUNRGBDCache, is_cache
 from crossmodal.errors import InputError, OptionError
 
@@ -25,15 +25,19 @@ SUN_LABELS = LABEL_SETS[0]
 @dataclass(frozen=True, kw_only=True)
 class SUNRGBDOptions:
     """``path``: the SUNRGBD folder (kv1/ kv2/ realsense/ xtion/) or its cache; ``split``: which frames to train on;
-    ``toolbox``: the SUNRGBDtoolbox folder when not beside the SUNRGBD folder (reading the folder itself)."""
+    ``toolbox``: the SUNRGBDtoolbox folder when not beside the SUNRGBD folder and ``depth``: "depth" or "depth_bfx" (reading
+    the folder itself; a cache keeps what it was prepared with)."""
 
     path: str | None = None
     split: str = "train"
     toolbox: str | None = None
+    depth: str = "depth"
 
     def __post_init__(self) -> None:
         if self.split not in SPLITS:
             raise OptionError(f"option split={self.split!r} is not one of: {', '.join(SPLITS)}")
+        if self.depth not in DEPTH_FOLDERS:
+            raise OptionError(f"option depth={self.depth!r} is not one of: {', '.join(DEPTH_FOLDERS)}")
 
 
 def _path(config: DataConfig) -> Path:
@@ -51,7 +55,7 @@ def _frames(config: DataConfig, split: str, labels: str | None, transform: Trans
         if labels is not None and not cache.has_labels:
             raise InputError(f"SUN RGB-D cache {path} was prepared without labels; prepare it again without --no-labels")
         return cache
-    return SUNRGBD(path, split=split, labels=labels, transform=transform, toolbox=options.toolbox)
+    return SUNRGBD(path, split=split, labels=labels, transform=transform, toolbox=options.toolbox, depth=options.depth)
 
 
 def _prepare(config: DataConfig, progress: bool) -> None:
