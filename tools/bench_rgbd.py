@@ -1,8 +1,8 @@
 """What real RGB-D data costs: prepare throughput per core, cache size, loader throughput per worker, and a CRD
 run with at least 100k memory-bank rows read from a raw-layout cache.
 
-    python tools/bench_rgbd.py            # everything (about 15 minutes on 2 cores)
-    python tools/bench_rgbd.py --quick    # fewer frames and a 20k-row run (about 3 minutes)
+    python tools/bench_rgbd.py            # everything (under 5 minutes on one core of the EPYC)
+    python tools/bench_rgbd.py --quick    # fewer frames and a 20k-row run (about a minute)
 
 Run with one torch thread per process (OMP_NUM_THREADS=1), so "per core" means one core. Printed, all from
 this one run:
@@ -165,7 +165,7 @@ def scale_run(cache: Path, steps: int, work: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer frames and a smaller bank (about 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="fewer frames and a smaller bank (about a minute)")
     parser.add_argument("--rows", type=int, default=None, help="memory-bank rows of the CRD run (default 100000; --quick 20000)")
     parser.add_argument("--step-rate", type=float, default=README_STEP_RATE,
                         help=f"samples/s the loader must feed (default {README_STEP_RATE:g}, the README's H200 step rate)")
