@@ -242,12 +242,12 @@ def test_damage_met_while_reading_the_layout_names_the_file(good_mat, tmp_path, 
 def test_the_file_handle_is_kept_within_a_process_and_reopened_in_another(tmp_path):
     import pickle
 
-    from crossmodal.data.nyu import _LazyFile
+    from crossmodal.data.nyu import LazyHDF5
 
     file = tmp_path / "f.h5"
     with h5py.File(file, "w") as h5:
         h5["x"] = np.arange(3)
-    lazy = _LazyFile(file)
+    lazy = LazyHDF5(file)
     first = lazy["x"]
     assert lazy["x"] is first, "the same dataset object within one process"
     handle = lazy._handle

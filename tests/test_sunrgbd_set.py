@@ -9,9 +9,10 @@ import pytest
 from crossmodal.cli.prepare import main as prepare_main
 from crossmodal.config import DataConfig
 from crossmodal.data.catalog import DATA_SETS
+from crossmodal.data.hha import moved_intrinsics
 from crossmodal.data.resize import centre_crop_box, resize_depth
 from crossmodal.data.sunrgbd import SUNRGBD
-from crossmodal.data.sunrgbd_cache import SUNRGBDCache, moved_intrinsics
+from crossmodal.data.sunrgbd_cache import SUNRGBDCache
 from crossmodal.errors import InputError
 from tests.sunrgbd_files import KV1_K, KV2_K, XTION_K, _frame, write_tree
 

@@ -248,14 +248,20 @@ def _checked_intrinsics(intrinsics: np.ndarray) -> np.ndarray:
     return camera
 
 
-def scaled_intrinsics(intrinsics: np.ndarray, source_hw: tuple[int, int], target_hw: tuple[int, int]) -> np.ndarray:
-    """The camera matrix of an image resized from ``source_hw`` to ``target_hw`` with pixel centres kept aligned, in the
-    1-based convention ``point_cloud`` reads: u' = (u - 0.5) * scale + 0.5."""
-    scale_y, scale_x = target_hw[0] / source_hw[0], target_hw[1] / source_hw[1]
-    moved = np.array(intrinsics, dtype=np.float64)
-    moved[0, 0], moved[1, 1] = moved[0, 0] * scale_x, moved[1, 1] * scale_y
-    moved[0, 2], moved[1, 2] = (moved[0, 2] - 0.5) * scale_x + 0.5, (moved[1, 2] - 0.5) * scale_y + 0.5
+def moved_intrinsics(matrix: np.ndarray, top: int, left: int, scale_y: float, scale_x: float) -> np.ndarray:
+    """A 3 x 3 camera matrix (1-based pixel convention, as ``point_cloud`` reads it) for the image cropped at (top, left)
+    and resized by the scales with pixel centres kept aligned: u' = (u - left - 0.5) * scale + 0.5."""
+    moved = np.array(matrix, dtype=np.float64)
+    moved[0, 0] *= scale_x
+    moved[1, 1] *= scale_y
+    moved[0, 2] = (moved[0, 2] - left - 0.5) * scale_x + 0.5
+    moved[1, 2] = (moved[1, 2] - top - 0.5) * scale_y + 0.5
     return moved
+
+
+def scaled_intrinsics(intrinsics: np.ndarray, source_hw: tuple[int, int], target_hw: tuple[int, int]) -> np.ndarray:
+    """The camera matrix of a whole image resized from ``source_hw`` to ``target_hw`` (``moved_intrinsics`` without a crop)."""
+    return moved_intrinsics(intrinsics, 0, 0, target_hw[0] / source_hw[0], target_hw[1] / source_hw[1])
 
 
 def hha_at_size(depth_m: np.ndarray, intrinsics: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -72,7 +72,7 @@ class Frames(Protocol):
         ...
 
 
-class _LazyFile:
+class LazyHDF5:
     """Per-process h5py datasets, opened on first use (handles are not fork-safe)."""
 
     def __init__(self, path: Path) -> None:
@@ -155,7 +155,7 @@ class MatFrames:
             _check_plane(file, "labels", plane, "ui", self.path)
             self.scenes = self._read_scenes(file)
             self.scene_names = self._read_scene_names(file)
-        self._file = _LazyFile(self.path)
+        self._file = LazyHDF5(self.path)
 
     def _read_scenes(self, file: h5py.File) -> list[str]:
         scenes = self._read_cell(file, "sceneTypes")
@@ -216,7 +216,7 @@ class CacheFrames:
         for key, values in (("scenes", self.scenes), (SCENE_NAMES_KEY, self.scene_names)):
             if values is not None and len(values) != self.num_frames:
                 raise InputError(f"{self.path}: '{key}' has {len(values)} entries for {self.num_frames} frames")
-        self._file = _LazyFile(self.path)
+        self._file = LazyHDF5(self.path)
 
     def _read_meta(self) -> dict[str, Any]:
         meta_path = self.directory / CACHE_META_FILE

@@ -14,7 +14,6 @@ with it, so frames batch together and depth keeps its geometry for HHA. Layout o
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -26,8 +25,8 @@ import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from crossmodal.data.hha import encode_hha
-from crossmodal.data.nyu import HHA_KEY
+from crossmodal.data.hha import encode_hha, moved_intrinsics
+from crossmodal.data.nyu import HHA_KEY, LazyHDF5
 from crossmodal.data.resize import centre_crop_box, resize_depth, resize_labels, resize_rgb
 from crossmodal.data.sunrgbd import IGNORE_INDEX, SCENE19_CLASSES, SEG37_CLASSES, SPLITS, SUNRGBD, read_split
 from crossmodal.errors import HDF5_DAMAGE, InputError, first_line
@@ -43,17 +42,6 @@ MILLIMETRES = 1000.0
 
 def is_cache(path: Path) -> bool:
     return (path / META_FILE).is_file()
-
-
-def moved_intrinsics(matrix: np.ndarray, top: int, left: int, scale_y: float, scale_x: float) -> np.ndarray:
-    """A 3 x 3 camera matrix (1-based pixel convention) for the image cropped at (top, left) and resized by the scales
-    with pixel centres kept aligned: u' = (u - left - 0.5) * scale + 0.5."""
-    moved = np.array(matrix, dtype=np.float64)
-    moved[0, 0] *= scale_x
-    moved[1, 1] *= scale_y
-    moved[0, 2] = (moved[0, 2] - left - 0.5) * scale_x + 0.5
-    moved[1, 2] = (moved[1, 2] - top - 0.5) * scale_y + 0.5
-    return moved
 
 
 def fitted_frame(item: dict[str, Any], size: tuple[int, int], hha: bool = False) -> dict[str, np.ndarray]:
@@ -174,8 +162,7 @@ class SUNRGBDCache(Dataset):
         self.frame_indices = np.flatnonzero(keep)
         self.scene_labels = self.scene_labels_all[self.frame_indices]
         self.class_names, self.scene_classes, self.ignore_index = SEG37_CLASSES, SCENE19_CLASSES, IGNORE_INDEX
-        self._file: h5py.File | None = None
-        self._pid = -1
+        self._file = LazyHDF5(self.path)
 
     def _read_meta(self) -> dict[str, Any]:
         path = self.cache / META_FILE
@@ -192,14 +179,9 @@ class SUNRGBDCache(Dataset):
     def __len__(self) -> int:
         return len(self.frame_indices)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_file": None, "_pid": -1}
-
     def __getitem__(self, index: int) -> Any:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} is out of range for {len(self)} frames")
-        if self._file is None or self._pid != os.getpid():
-            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
         frame = int(self.frame_indices[index])
         try:
             rgb, depth = self._file["rgb"][frame], self._file["depth"][frame]
