@@ -18,6 +18,7 @@ from crossmodal.errors import InputError
 from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.benchmark import machines_note, time_note
 from crossmodal.experiments.grid import GridSpec, method_config, run_grid
+from crossmodal.experiments.label_table import label_efficiency_table
 from crossmodal.experiments.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
 from crossmodal.machine import machine_description
 from crossmodal.modalities import MODALITIES
@@ -201,7 +202,7 @@ def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypat
     monkeypatch.setenv("CROSSMODAL_DATA", str(tmp_path / "data"))
     out = tmp_path / "grid"
     argv = ["--seeds", "1", "--targets", "depth", "--methods", "none,crd", "--out", str(out), "--configs",
-            str(REPO / "configs"), "--head-epochs", "1", "--jobs", "2", "--set", *TINY]
+            str(REPO / "configs"), "--head-epochs", "1", "--jobs", "2", "--protocols", "label-efficiency", "--set", *TINY]
     assert benchmark.main(argv) == 0
     printed = capsys.readouterr().out
     assert "| Random init (none) |" in printed and "| CRD |" in printed
@@ -212,6 +213,10 @@ def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypat
     assert markdown_table(report["runs"], ["none", "crd"], DEPTH) in markdown and "Seeds: 0." in markdown
     assert f"Trained on: {machine_description(torch.device('cpu'))}." in markdown
     assert (out / "report-depth.png").is_file()
+    assert "## rgb -> depth distillation on the embedded synthetic rooms: label efficiency" in markdown
+    assert label_efficiency_table(report["runs"], ["none", "crd"]) in markdown
+    assert report["label_efficiency"]["crd"]["fractions"] == [0.01, 0.05, 0.1, 0.25, 1.0]
+    assert (out / "report-depth-label-efficiency.png").is_file()
 
     checkpoint = out / "depth" / "crd-seed0" / "last.pt"
     written = checkpoint.stat().st_mtime_ns

@@ -50,6 +50,9 @@ def build_parser(prog: str, seeds: int, out: str) -> argparse.ArgumentParser:
                         help=f"depth segmentation head (default {DEFAULT_EVALUATION.head})")
     parser.add_argument("--head-epochs", type=int, default=DEFAULT_EVALUATION.head_epochs,
                         help=f"depth segmentation head training epochs (default {DEFAULT_EVALUATION.head_epochs})")
+    parser.add_argument("--protocols", metavar="NAMES",
+                        help="comma-separated evaluation protocols judged beside each target's own, where they apply, "
+                        "e.g. label-efficiency (depth: segmentation fine-tuned on 1-100%% of the labels)")
     parser.add_argument("--jobs", type=int, default=usable_cores(),
                         help=f"runs trained side by side, each in its own process (default: the usable cores, {usable_cores()})")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job (default 1)")
@@ -68,7 +71,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "crossmodal-benchmark", 
     def _main(arguments: Sequence[str] | None) -> int:
         arguments = sys.argv[1:] if arguments is None else list(arguments)
         args = build_parser(prog, seeds, out).parse_args(arguments)
-        evaluation = EvalSettings(labels=args.labels, head=args.head, head_epochs=args.head_epochs, split=args.eval_split)
+        evaluation = EvalSettings(labels=args.labels, head=args.head, head_epochs=args.head_epochs, split=args.eval_split,
+                                  extra_protocols=tuple(_names(args.protocols) or ()))
         specs = grid_specs(
             _names(args.targets) or [], _names(args.methods), args.seeds, args.out, args.overrides, args.configs, evaluation
         )

@@ -147,7 +147,8 @@ class EvalSettings:
     (3 x 4 cells at 96 x 128 input) never predicts them, so mIoU sat near 3% for every student
     and could not tell them apart. The head's validation scores level off after about 10 epochs.
     ``head_lr=None``: the head's own default learning rate. ``split``: "test", or "validation" to
-    choose settings without the test data.
+    choose settings without the test data. ``extra_protocols``: protocols judged beside each modality's
+    benchmark protocols, for the targets they apply to (e.g. the costlier ``label-efficiency``).
     """
 
     labels: str = SegmentSettings.labels
@@ -156,6 +157,7 @@ class EvalSettings:
     head_lr: float | None = SegmentSettings.lr
     head_batch_size: int = SegmentSettings.batch_size
     split: str = SegmentSettings.split
+    extra_protocols: tuple[str, ...] = ()
 
     def check(self) -> None:
         if self.labels not in LABEL_SETS:

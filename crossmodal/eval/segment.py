@@ -1,7 +1,7 @@
 """Training a segmentation head on an encoder's stage maps, and scoring it with one confusion matrix.
 
 The encoder stays frozen by default, so the score measures what distillation put into the
-maps; ``finetune`` trains it too (at a tenth of the head's learning rate) for the upper bound.
+maps; ``finetune`` trains it too (by default at a tenth of the head's learning rate) for the upper bound.
 Scores come from one confusion matrix summed over every scored pixel.
 """
 from __future__ import annotations
@@ -55,7 +55,8 @@ class Segmenter(nn.Module):
 
 @dataclass
 class HeadTraining:
-    """How the head is trained; defaults fit a quick CPU run. ``lr=None``: the head's own ``default_lr``.
+    """How the head is trained; defaults fit a quick CPU run. ``lr=None``: the head's own ``default_lr``;
+    a fine-tuned encoder trains at ``encoder_lr_factor`` times it.
 
     ``precompute_maps``: run the frozen encoder once over the data set and train the head on the
     stored stage maps, so each epoch costs the head alone instead of data loading plus an
@@ -71,6 +72,7 @@ class HeadTraining:
     seed: int = 0
     precompute_maps: bool = False
     class_balanced: bool = False
+    encoder_lr_factor: float = ENCODER_LR_FACTOR
 
 
 def balanced_class_weights(samples: Any, num_classes: int) -> Tensor:
@@ -136,7 +138,7 @@ def train_segmenter(
     lr: float = settings.lr if settings.lr else getattr(model.head, "default_lr", DEFAULT_LR)
     groups = [{"params": list(model.head.parameters()), "lr": lr}]
     if model.finetune:
-        groups.append({"params": list(model.encoder.parameters()), "lr": lr * ENCODER_LR_FACTOR})
+        groups.append({"params": list(model.encoder.parameters()), "lr": lr * settings.encoder_lr_factor})
     optimiser = torch.optim.AdamW(groups, weight_decay=settings.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=max(1, settings.epochs * len(loader)))
     model.to(device).train()

@@ -65,7 +65,7 @@ def segment_run(
 def judge(student: LoadedStudent, evaluation: EvalSettings, seed: int, device: torch.device, say: Say) -> dict[str, Any]:
     """The benchmark's scores of one student: each of its modality's benchmark protocols, timed, in one record."""
     record: dict[str, Any] = {}
-    for name in MODALITIES.get(student.modality).benchmark_protocols:
+    for name in benchmark_protocols(student.modality, evaluation):
         protocol = protocol_for(student, name)
         start = time.perf_counter()
         report = protocol.run(student, protocol.benchmark_settings(evaluation, seed), device, silent)
@@ -73,6 +73,13 @@ def judge(student: LoadedStudent, evaluation: EvalSettings, seed: int, device: t
         record[protocol.timing_key] = round(time.perf_counter() - start, 1)
         say(protocol.benchmark_line(record, evaluation))
     return record
+
+
+def benchmark_protocols(modality: str, evaluation: EvalSettings) -> list[str]:
+    """The protocols the benchmark judges a ``modality`` student with: the modality's, then the extra ones that apply to it."""
+    own = MODALITIES.get(modality)
+    return [*own.benchmark_protocols,
+            *(name for name in evaluation.extra_protocols if name in own.protocols and name not in own.benchmark_protocols)]
 
 
 def write_report(name: str, report: Any, student: LoadedStudent, out: Path, wandb: str | None = None) -> list[Path]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crossmodal.errors import InputError
+from crossmodal.experiments.label_table import label_efficiency_table
 from crossmodal.experiments.report import markdown_table
 from crossmodal.modalities import MODALITIES
 
@@ -28,6 +29,9 @@ def report_tables(report: dict[str, Any]) -> list[str]:
     for target, section in report["targets"].items():
         metrics = MODALITIES.get(target).benchmark_metrics
         tables.append(markdown_table(section["runs"], section["spec"]["methods"], metrics))
+        label_table = label_efficiency_table(section["runs"], section["spec"]["methods"])
+        if label_table is not None:
+            tables.append("Label efficiency (segmentation fine-tuned end to end):\n\n" + label_table)
     return tables
 
 

@@ -51,7 +51,7 @@ class Depth(Modality):
     (5-fold scene-probe accuracy on the train split: 41% after 8 or 12 epochs, 50% after 20, random
     init 38%); the teacher-output cache halves the step but pairs the student's augmented view with
     the teacher's plain one, and scored lower at equal steps (45%)."""
-    protocols = ("scene-probe", "segmentation", "scene-knn")
+    protocols = ("scene-probe", "segmentation", "scene-knn", "label-efficiency")
     benchmark_protocols = ("scene-probe", "segmentation")
     probe_tasks = {"scene": "scene-probe"}
 

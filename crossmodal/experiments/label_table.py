@@ -1,0 +1,72 @@
+"""The label-efficiency part of a benchmark report: mIoU against label fraction per method, the curve, labels saved.
+
+The grid's random-init method (``none``) fine-tuned through the same protocol is the reference curve; at
+fraction 1 it is the supervised reference (the architecture trained from scratch with every label).
+"Random init needs" compares mean curves over seeds: the fraction at which random init's mean curve reaches
+the method's mean mIoU at the anchor fraction (``crossmodal.eval.label_curves``).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crossmodal.eval.label_curves import Curve, curve_picture, labels_saved
+from crossmodal.eval.label_efficiency import LABELS_SAVED_METRIC, LabelEfficiencySettings
+from crossmodal.eval.render import save_png
+from crossmodal.experiments.report import format_mean_spread, mean_std, method_title
+
+REFERENCE_METHOD = "none"
+FRACTIONS_KEY = "label_fractions"
+ANCHOR = LabelEfficiencySettings.anchor
+
+
+def label_curves(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """method -> {"fractions", "mean", "std" (None for one seed), "values" (per fraction, per seed)} of its mIoU."""
+    curves: dict[str, dict[str, Any]] = {}
+    for method in methods:
+        rows = [r for r in records if r["method"] == method and FRACTIONS_KEY in r]
+        if not rows:
+            continue
+        fractions = [float(f) for f in rows[0][FRACTIONS_KEY]]
+        values = [[float(r[f"{LABELS_SAVED_METRIC}@{f:g}"]) for r in rows] for f in fractions]
+        stats = [mean_std(v) for v in values]
+        curves[method] = {
+            "fractions": fractions, "mean": [m for m, _ in stats],
+            "std": None if len(rows) == 1 else [s for _, s in stats], "values": values,
+        }
+    return curves
+
+
+def random_init_needs(curves: dict[str, dict[str, Any]], method: str) -> str:
+    """The table cell: the fraction random init's mean curve needs to reach ``method``'s mean at the anchor."""
+    reference = curves.get(REFERENCE_METHOD)
+    if reference is None or method == REFERENCE_METHOD or reference["fractions"] != curves[method]["fractions"]:
+        return "–"
+    if not any(abs(f - ANCHOR) < 1e-9 for f in reference["fractions"]):
+        return "–"
+    return labels_saved(reference["fractions"], reference["mean"], curves[method]["mean"], ANCHOR).describe()
+
+
+def label_efficiency_table(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> str | None:
+    """Markdown: one row per method with label-efficiency records (mIoU %, mean ± std per fraction); None without any."""
+    curves = label_curves(records, methods)
+    if not curves:
+        return None
+    fractions = next(iter(curves.values()))["fractions"]
+    titles = [f"mIoU at {100 * f:g}% labels" for f in fractions] + [f"Random init needs (to match at {100 * ANCHOR:g}%)"]
+    lines = ["| Method | " + " | ".join(titles) + " |", "|---|" + "---:|" * len(titles)]
+    for method, curve in curves.items():
+        spreads = curve["std"] or [float("nan")] * len(fractions)
+        cells = [format_mean_spread(m, s) for m, s in zip(curve["mean"], spreads)] + [random_init_needs(curves, method)]
+        lines.append(f"| {method_title(method)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_label_curves(records: Sequence[dict[str, Any]], methods: Sequence[str], path: Path, title: str) -> Path:
+    """The mean curves with their spreads over seeds as error bars, as a PNG."""
+    curves = label_curves(records, methods)
+    shown = [Curve(method_title(method), tuple(c["fractions"]), tuple(c["mean"]), None if c["std"] is None else tuple(c["std"]))
+             for method, c in curves.items()]
+    save_png(curve_picture(shown, "mIoU", title), path)
+    return path
