@@ -28,9 +28,10 @@ from crossmodal.modalities import MODALITIES
 from crossmodal.parallel import usable_cores
 
 DEFAULT_EVALUATION = EvalSettings()
+PROG, SEEDS, OUT = "crossmodal-benchmark", 3, "runs/benchmark"
 
 
-def build_parser(prog: str, seeds: int, out: str) -> argparse.ArgumentParser:
+def build_parser(prog: str = PROG, seeds: int = SEEDS, out: str = OUT) -> argparse.ArgumentParser:
     parser = OneLineErrorParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     targets = grid_targets()
     parser.add_argument("--seeds", type=int, default=seeds, help=f"number of seeds, run as 0..N-1 (default {seeds})")
@@ -54,7 +55,7 @@ def build_parser(prog: str, seeds: int, out: str) -> argparse.ArgumentParser:
                         help="comma-separated evaluation protocols judged beside each target's own, where they apply, "
                         "e.g. label-efficiency (depth: segmentation fine-tuned on 1-100%% of the labels)")
     parser.add_argument("--jobs", type=int, default=usable_cores(),
-                        help=f"runs trained side by side, each in its own process (default: the usable cores, {usable_cores()})")
+                        help="runs trained side by side, each in its own process (default: the CPU cores this process may use)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job (default 1)")
     parser.add_argument("--eval-split", choices=EVAL_SPLITS, default=DEFAULT_EVALUATION.split,
                         help="score on the test data (default) or without it, for choosing settings: a validation "
@@ -66,7 +67,7 @@ def _names(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "crossmodal-benchmark", seeds: int = 3, out: str = "runs/benchmark") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = PROG, seeds: int = SEEDS, out: str = OUT) -> int:
     """``prog``: the command as the user typed it (the report records it with the arguments)."""
     def _main(arguments: Sequence[str] | None) -> int:
         arguments = sys.argv[1:] if arguments is None else list(arguments)

@@ -33,7 +33,7 @@ def build_parser(prog: str = "crossmodal-tune") -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("runs/tune"), help="runs and tables go here (default runs/tune)")
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="config overrides after the pinned schedule, for every run")
-    parser.add_argument("--jobs", type=int, default=usable_cores(), help=f"runs side by side (default {usable_cores()})")
+    parser.add_argument("--jobs", type=int, default=usable_cores(), help="runs side by side (default: the CPU cores this process may use)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per job (default 1)")
     return parser
 
