@@ -188,7 +188,7 @@ class RunConfig:
     ``device``: "auto" (CUDA when available), "cpu", "cuda", "cuda:N".
     ``amp`` (autocast to bf16, fp16 where bf16 is missing) and ``channels_last`` apply on CUDA only.
     AMP is off by default: on an H200 the default experiment's fastest step was float32 in every
-    run of ``tools/bench_step.py`` (README, "On a GPU"), its student and CRD being too small to gain
+    run of ``tools/bench_step.py`` (docs/training.md, "On a GPU"), its student and CRD being too small to gain
     from half precision; turn it on for large students or teachers.
     ``on_nonfinite``: what a step with a NaN or infinite loss does: "stop" (one sentence naming the
     step and the term; the last checkpoint is kept) or "skip" (no update; the epoch records count

@@ -7,13 +7,21 @@ from pathlib import Path
 import pytest
 
 from crossmodal.errors import InputError
-from crossmodal.experiments.results_page import HEADER, results_page
+from crossmodal.experiments.results_page import HEADER, README_BEGIN, README_END, readme_with_core_tables, results_page
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
 
 
 def test_the_committed_results_page_is_what_the_committed_reports_give():
     assert (DOCS / "results.md").read_text() == results_page(DOCS / "results"), "run python tools/results_page.py"
+
+
+def test_the_readme_core_tables_are_what_the_committed_core_report_gives():
+    readme = (REPO / "README.md").read_text()
+    assert readme == readme_with_core_tables(readme, DOCS / "results"), "run python tools/results_page.py"
+    tables = readme.split(README_BEGIN, 1)[1].split(README_END, 1)[0]
+    assert "| CRD |" in tables and "Sound probe top-1" in tables and "Seg. mIoU" in tables
 
 
 def _report(runs: list[dict]) -> dict:

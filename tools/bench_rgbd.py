@@ -52,7 +52,7 @@ from measure import peak_mib
 SUN_SIZE = (530, 730)
 SUN_K = np.array([[529.5, 0.0, 365.0], [0.0, 531.25, 265.0], [0.0, 0.0, 1.0]])
 README_STEP_RATE = 2234.0
-"""Samples/s of the default training step on an H200 (README, "On a GPU": tools/bench_step.py --device cuda)."""
+"""Samples/s of the default training step on an H200 (docs/training.md, "On a GPU": tools/bench_step.py --device cuda)."""
 
 
 def frames_per_second(run: Callable[[], object], frames: int) -> float:
@@ -168,7 +168,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer frames and a smaller bank (about a minute)")
     parser.add_argument("--rows", type=int, default=None, help="memory-bank rows of the CRD run (default 100000; --quick 20000)")
     parser.add_argument("--step-rate", type=float, default=README_STEP_RATE,
-                        help=f"samples/s the loader must feed (default {README_STEP_RATE:g}, the README's H200 step rate)")
+                        help=f"samples/s the loader must feed (default {README_STEP_RATE:g}, the H200 step rate of docs/training.md)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = args.rows or (20_000 if args.quick else 100_000)

@@ -4,7 +4,7 @@ A stage map A (B x C x H x W) gives the spatial attention ``q = normalize(mean_c
 its H x W positions (unit L2 norm per sample). The loss is ``beta * sum_stages mean((q_S - q_T)^2)``,
 the authors' own form (their code averages the squared difference over batch and positions) with
 ``p = 2``. ``beta`` defaults to 100, chosen on the depth validation split among 100, 1000 (the
-authors' value) and 10000 (``tools/tune.py``; README, "The distiller zoo").
+authors' value) and 10000 (``tools/tune.py``; docs/zoo.md).
 
 Cross-modal: the attention map is channel-free, so student and teacher may differ in width; maps
 of different (H, W) are pooled to their common size first (``stage_maps``). Default stages: all
