@@ -28,7 +28,7 @@ from crossmodal.eval.label_curves import INTERPOLATED, MORE_THAN, Curve, Fractio
 from crossmodal.eval.label_subsets import labelled_order, nested_subsets
 from crossmodal.eval.metrics import segmentation_scores
 from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
-from crossmodal.eval.reports import LABEL_SETS, EvalSettings
+from crossmodal.eval.reports import EvalSettings, check_label_set
 from crossmodal.eval.rgbd_splits import labelled_splits
 from crossmodal.eval.seg_heads import build_segmentation_head
 from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
@@ -72,8 +72,7 @@ class LabelEfficiencySettings:
             raise InputError(f"label fractions {fractions} must be increasing, distinct and each in (0, 1]")
         if not any(math.isclose(self.anchor, f) for f in fractions):
             raise InputError(f"the anchor fraction {self.anchor} must be one of the fractions {fractions}")
-        if self.labels not in LABEL_SETS:
-            raise InputError(f"segmentation labels {self.labels!r} must be one of: {', '.join(LABEL_SETS)}")
+        check_label_set(self.labels)
         if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1:
             raise InputError("label-efficiency epochs and batch size must be at least 1, min_steps at least 0")
         if (self.lr is not None and self.lr <= 0) or self.encoder_lr_factor <= 0:
@@ -151,7 +150,7 @@ def labels_saved_line(saved: FractionNeeded, anchor: float, who: str) -> str:
 
 def epochs_for(settings: LabelEfficiencySettings, frames: int) -> int:
     """``settings.epochs`` over ``frames``, raised until the run takes at least ``settings.min_steps`` steps."""
-    batches = max(1, frames // settings.batch_size) if frames > settings.batch_size else 1
+    batches = frames // settings.batch_size if frames > settings.batch_size else 1  # as the loader drops a last partial batch
     return max(settings.epochs, math.ceil(settings.min_steps / batches))
 
 

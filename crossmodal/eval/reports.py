@@ -20,6 +20,11 @@ EVAL_SPLITS = ("test", "validation")
 LABEL_SETS = ("nyu13", "nyu40")
 
 
+def check_label_set(labels: str) -> None:
+    if labels not in LABEL_SETS:
+        raise InputError(f"segmentation labels {labels!r} must be one of: {', '.join(LABEL_SETS)}")
+
+
 @dataclass(frozen=True)
 class ProbeSettings:
     """How a probe is run. ``task``: one of the modality's probe tasks (None: its first);
@@ -160,8 +165,7 @@ class EvalSettings:
     extra_protocols: tuple[str, ...] = ()
 
     def check(self) -> None:
-        if self.labels not in LABEL_SETS:
-            raise InputError(f"segmentation labels {self.labels!r} must be one of: {', '.join(LABEL_SETS)}")
+        check_label_set(self.labels)
         if self.split not in EVAL_SPLITS:
             raise InputError(f"evaluation split {self.split!r} must be one of: {', '.join(EVAL_SPLITS)}")
         SEGMENTATION_HEADS.get(self.head)

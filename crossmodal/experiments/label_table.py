@@ -7,6 +7,7 @@ the method's mean mIoU at the anchor fraction (``crossmodal.eval.label_curves``)
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from crossmodal.eval.label_curves import Curve, curve_picture, labels_saved
 from crossmodal.eval.label_efficiency import LABELS_SAVED_METRIC, LabelEfficiencySettings
 from crossmodal.eval.render import save_png
-from crossmodal.experiments.report import format_mean_spread, mean_std, method_title
+from crossmodal.experiments.report import format_mean_std, method_title, summarise
 
 REFERENCE_METHOD = "none"
 FRACTIONS_KEY = "label_fractions"
@@ -23,17 +24,17 @@ ANCHOR = LabelEfficiencySettings.anchor
 
 def label_curves(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> dict[str, dict[str, Any]]:
     """method -> {"fractions", "mean", "std" (None for one seed), "values" (per fraction, per seed)} of its mIoU."""
+    judged = [r for r in records if FRACTIONS_KEY in r]
+    if not judged:
+        return {}
+    fractions = [float(f) for f in judged[0][FRACTIONS_KEY]]
+    keys = {f"{LABELS_SAVED_METRIC}@{f:g}": "" for f in fractions}
     curves: dict[str, dict[str, Any]] = {}
-    for method in methods:
-        rows = [r for r in records if r["method"] == method and FRACTIONS_KEY in r]
-        if not rows:
-            continue
-        fractions = [float(f) for f in rows[0][FRACTIONS_KEY]]
-        values = [[float(r[f"{LABELS_SAVED_METRIC}@{f:g}"]) for r in rows] for f in fractions]
-        stats = [mean_std(v) for v in values]
+    for method, stats in summarise(judged, methods, keys).items():
+        points = [stats[key] for key in keys]
         curves[method] = {
-            "fractions": fractions, "mean": [m for m, _ in stats],
-            "std": None if len(rows) == 1 else [s for _, s in stats], "values": values,
+            "fractions": fractions, "mean": [p["mean"] for p in points],
+            "std": None if points[0]["std"] is None else [p["std"] for p in points], "values": [p["values"] for p in points],
         }
     return curves
 
@@ -41,9 +42,8 @@ def label_curves(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> d
 def random_init_needs(curves: dict[str, dict[str, Any]], method: str) -> str:
     """The table cell: the fraction random init's mean curve needs to reach ``method``'s mean at the anchor."""
     reference = curves.get(REFERENCE_METHOD)
-    if reference is None or method == REFERENCE_METHOD or reference["fractions"] != curves[method]["fractions"]:
-        return "–"
-    if not any(abs(f - ANCHOR) < 1e-9 for f in reference["fractions"]):
+    if (reference is None or method == REFERENCE_METHOD or reference["fractions"] != curves[method]["fractions"]
+            or not any(math.isclose(f, ANCHOR) for f in reference["fractions"])):
         return "–"
     return labels_saved(reference["fractions"], reference["mean"], curves[method]["mean"], ANCHOR).describe()
 
@@ -57,8 +57,7 @@ def label_efficiency_table(records: Sequence[dict[str, Any]], methods: Sequence[
     titles = [f"mIoU at {100 * f:g}% labels" for f in fractions] + [f"Random init needs (to match at {100 * ANCHOR:g}%)"]
     lines = ["| Method | " + " | ".join(titles) + " |", "|---|" + "---:|" * len(titles)]
     for method, curve in curves.items():
-        spreads = curve["std"] or [float("nan")] * len(fractions)
-        cells = [format_mean_spread(m, s) for m, s in zip(curve["mean"], spreads)] + [random_init_needs(curves, method)]
+        cells = [format_mean_std(values) for values in curve["values"]] + [random_init_needs(curves, method)]
         lines.append(f"| {method_title(method)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
