@@ -101,7 +101,10 @@ class DataConfig:
     else the user's cache directory, ``~/.cache/crossmodal`` on Linux). ``input_size`` is the (h, w) the images
     (RGB and depth, or video frames) are cropped and resized to. ``num_workers``: loader processes (None: none on
     the CPU, where the step is slow and seeded results stay as they are; on CUDA one per usable core but one, at most
-    8); ``prefetch``: batches each worker loads ahead.
+    8); ``prefetch``: batches each worker loads ahead. ``augment_on``: where training samples are augmented: "host"
+    (each sample in the loader, the CPU default, whose seeded results it keeps), "device" (workers deliver frames as
+    stored and whole batches are cropped, flipped and jittered on the training device, ``crossmodal.data.batch_augment``)
+    or "auto" (device on CUDA, host elsewhere).
     """
 
     name: str = "synthetic-rooms"
@@ -114,6 +117,7 @@ class DataConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     num_workers: int | None = None
     prefetch: int = 2
+    augment_on: str = "auto"
     order: str = "shuffle"
     chunk_size: int = 256
     window_chunks: int = 16

@@ -205,3 +205,13 @@ def test_tiny_audio_run_trains_then_probes_on_the_generated_sound_set(tiny_root,
     assert probe_main(["--run", str(run), "--device", "cpu", "--labels", "video-cache"]) == 0
     report = json.loads((run / "probe.json").read_text())
     assert report["task"] == "video_clip_labels" and sum(fold["num_test"] for fold in report["folds"]) == 16
+
+
+def test_an_audio_run_augments_on_the_device_when_asked(tiny_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["--target", "audio", "--epochs", "1", "--batch-size", "8", "--out", str(run), "--wandb", "disabled",
+            "--set", f"data.root={tiny_root}", "data.augment_on=device", *TINY_DATA, *TINY_MODEL]
+    assert main(argv) == 0
+    assert "finished 1/1 epochs" in capsys.readouterr().out
+    epochs = [r for r in MetricsFile(run / "metrics.jsonl").read() if r.get("event") == "epoch"]
+    assert len(epochs) == 1 and math.isfinite(epochs[0]["loss/crd"])

@@ -93,6 +93,9 @@ RESUME_VARIANTS = {
     "queue-momentum-student": ["objective.options.negatives=queue", "objective.options.queue_size=16", "objective.options.key_encoder=student"],
     "host-banks": ["objective.options.bank_placement=host"],
     "chunk-order": ["data.order=chunks", "data.chunk_size=6", "data.window_chunks=2"],
+    "device-augment": ["data.augment_on=device"],
+    "device-augment-kept-workers": ["data.augment_on=device", "data.num_workers=2"],
+    "device-augment-chunk-order": ["data.augment_on=device", "data.order=chunks", "data.chunk_size=6", "data.window_chunks=2"],
 }
 
 

@@ -198,12 +198,12 @@ def test_nan_and_inf_depth_never_reach_the_target(train):
 
 
 def test_depth_encodings():
-    depth = np.array([0.0, 0.25, 0.5, 2.0, 10.0, 20.0], dtype=np.float32)
+    depth = torch.tensor([0.0, 0.25, 0.5, 2.0, 10.0, 20.0])
     metric = DEPTH_ENCODINGS.get("metric")(depth, 0.5, 10.0)
     np.testing.assert_allclose(metric, [0.0, 0.025, 0.05, 0.2, 1.0, 1.0])
     inverse = DEPTH_ENCODINGS.get("inverse")(depth, 0.5, 10.0)
     np.testing.assert_allclose(inverse, [0.0, 1.0, 1.0, 0.25, 0.05, 0.025])
-    assert metric.dtype == inverse.dtype == np.float32
+    assert metric.dtype == inverse.dtype == torch.float32
 
 
 def test_inverse_encoding_through_the_transform():

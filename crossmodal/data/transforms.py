@@ -22,7 +22,7 @@ from crossmodal.errors import InputError
 from crossmodal.registry import Registry
 
 Resize = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
-DepthEncoding = Callable[[np.ndarray, float, float], np.ndarray]
+DepthEncoding = Callable[[torch.Tensor, float, float], torch.Tensor]
 DEPTH_ENCODINGS: Registry[DepthEncoding] = Registry("depth encoding")
 HHA = "hha"
 """The depth encoding computed once, when a cache is prepared with --hha (``crossmodal.data.hha``), never per step:
@@ -30,26 +30,23 @@ items carry it as "hha" (3 x H x W uint8: disparity, height, angle) and the stud
 
 
 @DEPTH_ENCODINGS.register("metric")
-def encode_metric(depth: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
+def encode_metric(depth: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
     """Depth / max_depth clipped to [0, 1]; missing stays 0 (nearer than any real reading)."""
-    return np.clip(depth / max_depth, 0.0, 1.0).astype(np.float32)
+    return torch.clamp(depth / max_depth, 0.0, 1.0)
 
 
 @DEPTH_ENCODINGS.register("inverse")
-def encode_inverse(depth: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
+def encode_inverse(depth: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
     """min_depth / depth in (0, 1]; missing becomes 0, i.e. "infinitely far".
 
     Inverse depth spends its range on near surfaces, where indoor structure is densest.
     """
-    valid = depth > 0
-    out = np.zeros_like(depth, dtype=np.float32)
-    out[valid] = min_depth / np.maximum(depth[valid], min_depth)
-    return out
+    return torch.where(depth > 0, min_depth / torch.clamp(depth, min=min_depth), 0.0)
 
 
-_GRAY = np.array([0.299, 0.587, 0.114])
-_RGB_TO_YIQ = np.array([_GRAY, [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+GREY_WEIGHTS = np.array([0.299, 0.587, 0.114])
+RGB_TO_YIQ = np.array([GREY_WEIGHTS, [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
 def _uniform(low: float, high: float) -> float:
@@ -61,7 +58,7 @@ def _hue_matrix(turns: float) -> np.ndarray:
     angle = 2.0 * math.pi * turns
     c, s = math.cos(angle), math.sin(angle)
     rotation = np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-    return _YIQ_TO_RGB @ rotation @ _RGB_TO_YIQ
+    return YIQ_TO_RGB @ rotation @ RGB_TO_YIQ
 
 
 def _jitter_affine(strength: float, mean_colour: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,11 +75,11 @@ def _jitter_affine(strength: float, mean_colour: np.ndarray) -> tuple[np.ndarray
             step_matrix, step_offset = _uniform(low, high) * np.eye(3), np.zeros(3)
         elif step == 1:
             factor = _uniform(low, high)
-            mean_grey = _GRAY @ (matrix @ mean_colour + offset)
+            mean_grey = GREY_WEIGHTS @ (matrix @ mean_colour + offset)
             step_matrix, step_offset = factor * np.eye(3), np.full(3, (1.0 - factor) * mean_grey)
         elif step == 2:
             factor = _uniform(low, high)
-            step_matrix = factor * np.eye(3) + (1.0 - factor) * np.outer(np.ones(3), _GRAY)
+            step_matrix = factor * np.eye(3) + (1.0 - factor) * np.outer(np.ones(3), GREY_WEIGHTS)
             step_offset = np.zeros(3)
         else:
             step_matrix, step_offset = _hue_matrix(_uniform(-strength / 4, strength / 4)), np.zeros(3)
@@ -220,5 +217,5 @@ class PairedTransform:
             planes = self._resize(resize_rgb, crop, flipped).astype(np.float32) / np.float32(255)
             return torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))
         depth = item["depth"].reshape(item["depth"].shape[-2:])[rows, cols].numpy()
-        encoded = self.encode(self._resize(resize_depth, depth, flipped), self.min_depth, self.max_depth)
-        return torch.from_numpy(np.ascontiguousarray(encoded))[None]
+        resized = torch.from_numpy(np.ascontiguousarray(self._resize(resize_depth, depth, flipped)))
+        return self.encode(resized, self.min_depth, self.max_depth)[None]

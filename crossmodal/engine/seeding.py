@@ -30,6 +30,17 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return generator
 
 
+def augment_generator(seed: int, epoch: int, rank: int) -> torch.Generator:
+    """The generator that draws one epoch's batch augmentation on one rank (``data.augment_on: device``).
+
+    Derived from (seed, epoch, rank) alone, like ``epoch_generator``, so a resumed epoch draws what an uninterrupted
+    one would, and ranks augment their different samples independently.
+    """
+    generator = torch.Generator()
+    generator.manual_seed((seed * 1_000_003 + epoch) * 1_009 + rank + 1)
+    return generator
+
+
 def capture_rng_state() -> dict[str, Any]:
     """The state of every global RNG the training loop draws from."""
     version, mt_state, gauss_next = random.getstate()

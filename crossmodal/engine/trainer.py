@@ -27,10 +27,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 from tqdm import tqdm
 
 from crossmodal.config import TrainConfig, config_from_dict, config_to_dict, plain, save_config
+from crossmodal.data.batch_augment import AUGMENT_PLACES, augments_on_device, collate_frames
 from crossmodal.data.catalog import data_options
 from crossmodal.data.chunk_sampler import ORDERS, ChunkShuffleSampler
 from crossmodal.data.kinds import num_items
@@ -40,7 +41,7 @@ from crossmodal.distill.base import DISTILL
 from crossmodal.distributed import average_buffers, barrier, close_distributed, init_distributed
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, LAST_CHECKPOINT, checkpoint_path, load_checkpoint, save_checkpoint
 from crossmodal.engine.logging import WANDB_MODES, MetricsFile, WandbLogger, resolve_wandb_mode
-from crossmodal.engine.seeding import capture_rng_state, epoch_generator, restore_rng_state, seed_everything
+from crossmodal.engine.seeding import augment_generator, capture_rng_state, epoch_generator, restore_rng_state, seed_everything
 from crossmodal.engine.teacher_cache import TeacherOutputCache, cache_fingerprint, teacher_view
 from crossmodal.errors import InputError
 from crossmodal.fileio import remove_stale_temporaries
@@ -100,6 +101,8 @@ def check_config(config: TrainConfig) -> None:
         raise InputError(f"data.prefetch must be at least 1 batch per worker, got {config.data.prefetch}")
     if config.teacher.cache_dir and not config.teacher.cache:
         raise InputError("teacher.cache_dir is set but teacher.cache is false; set teacher.cache=true to cache the teacher outputs")
+    if config.data.augment_on not in AUGMENT_PLACES:
+        raise InputError(f"data.augment_on {config.data.augment_on!r} is not one of: {', '.join(AUGMENT_PLACES)}")
     if config.data.order not in ORDERS:
         raise InputError(f"data.order {config.data.order!r} is not one of: {', '.join(ORDERS)}")
     if config.data.chunk_size < 1 or config.data.window_chunks < 1:
@@ -183,8 +186,12 @@ class Trainer:
         if self.dist.is_main:
             prepare_data(config.data, progress=config.run.progress)
         barrier(self.dist)
-        self.dataset = build_train_dataset(config.data)
+        self.batch_augment = MODALITIES.get(config.data.target).batch_augment(config.data) \
+            if augments_on_device(config.data.augment_on, self.device) else None
+        self.dataset = build_train_dataset(config.data, transform=None if self.batch_augment is None else self.batch_augment.compact)
         self._check_batch_fits()
+        self._steady_loader: DataLoader | None = None
+        self._augment_generator = torch.Generator()
 
         seed_everything(config.run.seed)
         self.student, self.student_spec, self.objective = self._build_student_and_objective(num_items(self.dataset))
@@ -496,6 +503,9 @@ class Trainer:
                                    self.dist.rank, self.dist.world_size)
 
     def _loader(self, epoch: int) -> DataLoader:
+        if self.batch_augment is not None:
+            self._augment_generator = augment_generator(self.config.run.seed, epoch, self.dist.rank)
+            return self._steady_loader_for(epoch)
         sampler: Sampler[int] | None = None
         if self.config.data.order == "chunks":
             sampler = self._chunk_sampler()
@@ -516,6 +526,33 @@ class Trainer:
             generator=epoch_generator(self.config.run.seed, epoch),
             pin_memory=self.device.type == "cuda",
         )
+
+    def _steady_loader_for(self, epoch: int) -> DataLoader:
+        """The device path's loader: built once, its workers kept from epoch to epoch (they draw nothing, so nothing in
+        them depends on the epochs before), its order set per epoch from (seed, epoch) as the per-sample path's is."""
+        if self._steady_loader is None:
+            sampler: Sampler[int]
+            if self.config.data.order == "chunks":
+                sampler = self._chunk_sampler()
+            elif self.dist.enabled:
+                sampler = DistributedSampler(self.dataset, self.dist.world_size, self.dist.rank, shuffle=True,
+                                             seed=self.config.run.seed, drop_last=True)
+            else:
+                sampler = RandomSampler(self.dataset, generator=torch.Generator())  # type: ignore[arg-type]  # a map-style set
+            workers = self.loader_workers
+            self._steady_loader = DataLoader(
+                self.dataset, batch_size=self.config.schedule.batch_size, sampler=sampler, drop_last=True,
+                num_workers=workers, prefetch_factor=self.config.data.prefetch if workers else None,
+                persistent_workers=workers > 0, collate_fn=collate_frames, generator=epoch_generator(self.config.run.seed, 0),
+                pin_memory=self.device.type == "cuda",
+            )
+        ordering = self._steady_loader.sampler
+        if isinstance(ordering, RandomSampler):
+            assert ordering.generator is not None
+            ordering.generator.manual_seed(epoch_generator(self.config.run.seed, epoch).initial_seed())
+        else:
+            ordering.set_epoch(epoch)  # type: ignore[attr-defined]  # DistributedSampler and ChunkShuffleSampler
+        return self._steady_loader
 
     def _train_epoch(self, epoch: int) -> None:
         config = self.config
@@ -547,7 +584,7 @@ class Trainer:
             if not losses:
                 continue  # a skipped non-finite step (run.on_nonfinite=skip)
             steps += 1
-            window_samples += batch["target"].shape[0] * self.dist.world_size
+            window_samples += len(batch["index"]) * self.dist.world_size
             for key, value in losses.items():
                 totals[key] = totals.get(key, 0.0) + value
             if self.global_step % config.run.log_every == 0:
@@ -597,6 +634,8 @@ class Trainer:
 
     def _step(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         batch = {k: v.to(self.device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()}
+        if self.batch_augment is not None:
+            batch = self.batch_augment(batch, self._augment_generator)
         image_like = batch["target"].dim() == 4  # waveforms (B x C x T) have no channels-last layout
         target = batch["target"].contiguous(memory_format=self._memory_format if image_like else torch.contiguous_format)
         teacher_outs = self._teacher_outputs(batch)

@@ -1,7 +1,6 @@
 """Audio: video frames paired with the sound around them, a waveform student, the ESC-50 fold probe."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch
 from crossmodal.config import DataConfig, TrainConfig
 from crossmodal.data.av_sets import SYNTHETIC_AV
 from crossmodal.data.av_transforms import VideoPairTransform
+from crossmodal.data.batch_augment import VideoBatchAugment
 from crossmodal.data.catalog import data_options
 from crossmodal.eval.probe import VALIDATION_FRACTION
 from crossmodal.eval.render import depth_image
@@ -49,10 +49,13 @@ class Audio(Modality):
     benchmark_protocols = ("sound-probe",)
     probe_tasks = {"esc50": "sound-probe", "video-cache": "video-cache-probe"}
 
-    def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def transform(self, data: DataConfig, train: bool) -> VideoPairTransform:
         return VideoPairTransform(
             size=tuple(data.input_size), train=train, gain_db=data.augment.gain_db, shift_seconds=data.augment.shift_seconds
         )
+
+    def batch_augment(self, data: DataConfig) -> VideoBatchAugment:
+        return VideoBatchAugment(self.transform(data, train=True))
 
     def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
         options = data_options(config.data)

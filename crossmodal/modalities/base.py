@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from crossmodal.config import DataConfig, TrainConfig
+from crossmodal.data.batch_augment import PairedBatchAugment
 from crossmodal.data.catalog import DataSetKind, data_sets_of
 from crossmodal.errors import InputError
 from crossmodal.eval.reports import EvalSettings, ProbeSettings
@@ -77,6 +78,11 @@ class Modality:
     def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """Raw item -> batch-contract sample ("source", "target", "index", ...); ``train`` adds augmentation."""
         raise NotImplementedError
+
+    def batch_augment(self, data: DataConfig) -> PairedBatchAugment:
+        """The training augmentation split for ``data.augment_on: device``: a compact step per item, the rest per batch
+        on the training device, with the per-sample transform's settings."""
+        raise InputError(f"target {self.name} has no device augmentation yet; set data.augment_on=host")
 
     def check_student(self, name: str, in_channels: int, data: DataConfig, origin: str) -> None:
         """A student architecture must take this modality's input kind with its channel count."""

@@ -1,13 +1,13 @@
 """Depth: RGB-D pairs, an image student, the scene probe and the segmentation protocol."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from crossmodal.config import DataConfig, TrainConfig
+from crossmodal.data.batch_augment import PairedBatchAugment
 from crossmodal.data.catalog import data_options
 from crossmodal.data.rgbd_sets import SYNTHETIC_ROOMS
 from crossmodal.data.transforms import HHA, PairedTransform
@@ -59,8 +59,11 @@ class Depth(Modality):
         """One channel of encoded depth, or HHA's three."""
         return 3 if data.depth_encoding == HHA else 1
 
-    def transform(self, data: DataConfig, train: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def transform(self, data: DataConfig, train: bool) -> PairedTransform:
         return PairedTransform(size=tuple(data.input_size), train=train, depth_encoding=data.depth_encoding)
+
+    def batch_augment(self, data: DataConfig) -> PairedBatchAugment:
+        return PairedBatchAugment(self.transform(data, train=True))
 
     def benchmark_notes(self, config: TrainConfig, evaluation: EvalSettings, first: dict[str, Any]) -> list[str]:
         rooms = getattr(data_options(config.data), "rooms", None)

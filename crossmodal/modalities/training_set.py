@@ -6,6 +6,9 @@ module only asks both and checks that the pairing makes sense.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from torch.utils.data import Dataset
 
 from crossmodal.config import DataConfig
@@ -15,6 +18,7 @@ from crossmodal.errors import InputError
 from crossmodal.modalities.base import MODALITIES, all_data_sets
 
 SOURCES = ("rgb",)
+Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def data_set_kind(config: DataConfig) -> DataSetKind:
@@ -59,15 +63,16 @@ def open_items(config: DataConfig) -> Dataset:
     return items
 
 
-def build_train_dataset(config: DataConfig, augment: bool = True) -> Dataset:
+def build_train_dataset(config: DataConfig, augment: bool = True, transform: Transform | None = None) -> Dataset:
     """Paired samples ("source", "target", "index", ...) for training; ``augment=False`` gives the
-    deterministic view (what a cached teacher sees)."""
+    deterministic view (what a cached teacher sees); ``transform`` replaces the modality's per-sample one (the
+    device path's compact step, ``crossmodal.data.batch_augment``)."""
     raw = open_items(config)
     first = raw[0]
     if config.target not in first or "rgb" not in first:
         missing = "rgb" if config.target in first else config.target
         raise InputError(f"data set {describe(config)} has no {missing!r} modality, so it cannot train rgb -> {config.target}")
-    raw.transform = MODALITIES.get(config.target).transform(config, train=augment)  # type: ignore[attr-defined]  # every kind's items take one
+    raw.transform = transform or MODALITIES.get(config.target).transform(config, train=augment)  # type: ignore[attr-defined]  # every kind's items take one
     return raw
 
 
