@@ -68,18 +68,19 @@ def test_fraction_needed_interpolates_in_log_fraction_on_a_hand_made_curve():
         fraction_needed([0.1, 0.01], [0.1, 0.2], 0.15)
 
 
-def test_small_subsets_train_at_least_min_steps():
-    settings = LabelEfficiencySettings(epochs=10, min_steps=100, batch_size=16)
-    assert epochs_for(settings, 10) == 100  # one batch per epoch
-    assert epochs_for(settings, 160) == 10  # ten batches per epoch: 100 steps already
-    assert epochs_for(settings, 1600) == 10
+def test_every_fraction_trains_as_many_steps_as_the_full_set():
+    settings = LabelEfficiencySettings(epochs=10, batch_size=16)
+    assert epochs_for(settings, 1600, 1600) == 10  # 100 batches per epoch: 1000 steps
+    assert epochs_for(settings, 160, 1600) == 100  # ten batches per epoch
+    assert epochs_for(settings, 10, 1600) == 1000  # one batch per epoch
+    assert epochs_for(settings, 170, 1600) == 100  # the loader drops the last partial batch
     with pytest.raises(InputError, match="anchor fraction 0.3 must be one of the fractions"):
         LabelEfficiencySettings(anchor=0.3).check()
     with pytest.raises(InputError, match="must be increasing, distinct"):
         LabelEfficiencySettings(fractions=(0.5, 0.1)).check()
 
 
-TINY = ["--set", "fractions=[0.25,1.0]", "anchor=0.25", "epochs=1", "min_steps=2", "batch_size=8", "head=linear"]
+TINY = ["--set", "fractions=[0.25,1.0]", "anchor=0.25", "epochs=1", "batch_size=8", "head=linear"]
 
 
 def test_label_efficiency_on_a_run_writes_both_curves_the_subsets_and_a_plot(tmp_path, capsys):

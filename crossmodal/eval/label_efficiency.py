@@ -3,9 +3,10 @@ the same architecture from random init on the same schedule, and how many labels
 
 For each fraction the labelled training frames are a prefix of one seeded, stratified order
 (``label_subsets``), so subsets are nested and recorded. The network and a segmentation head train
-together (AdamW, cosine decay, the training view's crop and flip) for ``epochs`` passes over the
-subset but at least ``min_steps`` steps, so the smallest subsets still train; then the scored frames
-are segmented. Both networks start each fraction from their initial weights, with the same head
+together (AdamW, cosine decay, the training view's crop and flip) for as many steps as ``epochs``
+passes over all the labelled frames take, whatever the fraction: a curve then measures what more
+labels give, not what more optimisation gives (with epochs per subset, the full set would train
+tens of times longer than its 1 % subset). Then the scored frames are segmented. Both networks start each fraction from their initial weights, with the same head
 initialisation, batch order and augmentation draws. At fraction 1 the random-init network is the
 supervised reference: the architecture trained from scratch with every label.
 """
@@ -55,7 +56,6 @@ class LabelEfficiencySettings:
     labels: str = "nyu13"
     head: str = "fcn"
     epochs: int = 10
-    min_steps: int = 100
     batch_size: int = 16
     lr: float | None = None
     encoder_lr_factor: float = 1.0
@@ -73,8 +73,8 @@ class LabelEfficiencySettings:
         if not any(math.isclose(self.anchor, f) for f in fractions):
             raise InputError(f"the anchor fraction {self.anchor} must be one of the fractions {fractions}")
         check_label_set(self.labels)
-        if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1:
-            raise InputError("label-efficiency epochs and batch size must be at least 1, min_steps at least 0")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise InputError("label-efficiency epochs and batch size must be at least 1")
         if (self.lr is not None and self.lr <= 0) or self.encoder_lr_factor <= 0:
             raise InputError("label-efficiency learning rate and encoder_lr_factor must be positive")
 
@@ -148,10 +148,12 @@ def labels_saved_line(saved: FractionNeeded, anchor: float, who: str) -> str:
     return line
 
 
-def epochs_for(settings: LabelEfficiencySettings, frames: int) -> int:
-    """``settings.epochs`` over ``frames``, raised until the run takes at least ``settings.min_steps`` steps."""
-    batches = frames // settings.batch_size if frames > settings.batch_size else 1  # as the loader drops a last partial batch
-    return max(settings.epochs, math.ceil(settings.min_steps / batches))
+def epochs_for(settings: LabelEfficiencySettings, frames: int, all_frames: int) -> int:
+    """The passes over a subset of ``frames`` that take as many steps as ``settings.epochs`` passes over ``all_frames``."""
+    def batches(count: int) -> int:
+        return count // settings.batch_size if count > settings.batch_size else 1  # as the loader drops a last partial batch
+
+    return math.ceil(settings.epochs * batches(all_frames) / batches(frames))
 
 
 def scene_strata(splits: LabelledSplits) -> list[int] | None:
@@ -200,7 +202,7 @@ def label_efficiency(
     if settings.reference:
         networks[RANDOM_INIT] = random_init_network(student, settings.seed)
     curves: dict[str, list[dict[str, Any]]] = {name: [] for name in networks}
-    schedule = [epochs_for(settings, len(subsets[f])) for f in settings.fractions]
+    schedule = [epochs_for(settings, len(subsets[f]), len(order)) for f in settings.fractions]
     say(f"label efficiency of {student.description} on {splits.location}: fractions "
         f"{', '.join(f'{100 * f:g}%' for f in settings.fractions)} of {len(order)} frames")
     for fraction, epochs in zip(settings.fractions, schedule):
@@ -224,7 +226,7 @@ def label_efficiency(
         stratified=strata is not None, num_fit=len(order), num_scored=num_items(splits.scored), anchor=settings.anchor,
         saved=saved, picture=picture,
         settings={"head": settings.head, "split": settings.split, "batch_size": settings.batch_size, "lr": settings.lr,
-                  "encoder_lr_factor": settings.encoder_lr_factor, "min_steps": settings.min_steps, "seed": settings.seed},
+                  "encoder_lr_factor": settings.encoder_lr_factor, "seed": settings.seed},
     )
 
 
