@@ -37,8 +37,6 @@ AUGMENT_PLACES = ("auto", "host", "device")
 """Values of ``data.augment_on``."""
 CROP_ATTEMPTS = 10
 """Random crops tried per sample before the centre crop, as in the per-sample path."""
-LABEL_BYTES_LIMIT = 255
-"""Label ids up to this (the ignore index included) travel as uint8."""
 
 
 def augments_on_device(place: str, device: torch.device) -> bool:
@@ -178,8 +176,8 @@ class PairedBatchAugment:
 
     ``compact`` runs in the loader worker: the item's frames as stored, cheap to collate and copy. Calling the
     object with a batch of compact items on the training device gives what ``PairedTransform`` gives per sample:
-    "source" (ImageNet-normalised, colour-jittered RGB), "target" (the encoded depth, or HHA in [0, 1]), "seg" when
-    the items carry labels, "index", "target_empty" and "label".
+    "source" (ImageNet-normalised, colour-jittered RGB), "target" (the encoded depth, or HHA in [0, 1]), "index",
+    "target_empty", "label", and "seg" when a batch carries labels (N x H x W, cropped and mirrored with the frames).
     """
 
     def __init__(self, settings: PairedTransform) -> None:
@@ -190,12 +188,13 @@ class PairedBatchAugment:
         self._std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(1, 3, 1, 1)
 
     def compact(self, item: dict[str, Any]) -> dict[str, Any]:
-        """A stored item -> the tensors the device needs, unchanged in size ("rgb" uint8; "depth" float or "hha" uint8;
-        "seg" uint8 when its ids fit)."""
+        """A stored item -> the tensors training needs, unchanged in size: "rgb" uint8, "depth" float (or "hha"
+        uint8), "index" and "label". Labels stay behind: no objective trains on them, and they would cost the worker
+        a copy and the batch a gather."""
         rgb, depth = item["rgb"], item["depth"]
-        seg = item.get("seg")
-        if depth.shape[-2:] != rgb.shape[-2:] or (seg is not None and tuple(seg.shape) != tuple(rgb.shape[-2:])):
-            raise InputError(f"item {item.get('index')} has RGB, depth and seg of different sizes")
+        if depth.shape[-2:] != rgb.shape[-2:]:
+            raise InputError(f"item {item.get('index')} has RGB and depth of different sizes")
+        # a frame with no valid depth anywhere trains as all-missing; the trainer counts these per epoch
         out: dict[str, Any] = {"rgb": rgb, "index": item["index"], "target_empty": not bool((depth > 0).any())}
         if self.settings.encode is None:
             if item.get("hha") is None:
@@ -203,9 +202,7 @@ class PairedBatchAugment:
                                  "prepared with --hha (crossmodal-prepare nyu|nyu-raw|sunrgbd ... --hha)")
             out["hha"] = item["hha"]
         else:
-            out["depth"] = depth.reshape(1, *depth.shape[-2:]).float()
-        if seg is not None:
-            out["seg"] = seg.to(torch.uint8) if int(seg.max()) <= LABEL_BYTES_LIMIT and int(seg.min()) >= 0 else seg
+            out["depth"] = depth.reshape(1, *depth.shape[-2:])
         if "scene_label" in item:
             out["label"] = item["scene_label"]
         return out
