@@ -195,7 +195,7 @@ class PairedBatchAugment:
         if depth.shape[-2:] != rgb.shape[-2:]:
             raise InputError(f"item {item.get('index')} has RGB and depth of different sizes")
         # a frame with no valid depth anywhere trains as all-missing; the trainer counts these per epoch
-        out: dict[str, Any] = {"rgb": rgb, "index": item["index"], "target_empty": not bool((depth > 0).any())}
+        out: dict[str, Any] = {"rgb": rgb, "index": item["index"], "target_empty": not (depth.numpy() > 0).any()}
         if self.settings.encode is None:
             if item.get("hha") is None:
                 raise InputError(f"item {item.get('index')} has no HHA encoding; depth_encoding {HHA} reads it from a cache "

@@ -227,11 +227,11 @@ def _path_option(config: DataConfig) -> Path:
 
 
 def _open_rooms(config: DataConfig) -> Dataset:
-    return NYUDepthV2(_rooms_frames(config), split=data_options(config).split)
+    return NYUDepthV2(_rooms_frames(config), split=data_options(config).split, labels=None)
 
 
 def _open_nyu(config: DataConfig) -> Dataset:
-    return NYUDepthV2(_path_option(config), split=data_options(config).split)
+    return NYUDepthV2(_path_option(config), split=data_options(config).split, labels=None)
 
 
 def _open_folder(config: DataConfig) -> Dataset:
