@@ -6,8 +6,9 @@ For each fraction the labelled training frames are a prefix of one seeded, strat
 together (AdamW, cosine decay, the training view's crop and flip) for as many steps as ``epochs``
 passes over all the labelled frames take, whatever the fraction: a curve then measures what more
 labels give, not what more optimisation gives (with epochs per subset, the full set would train
-tens of times longer than its 1 % subset). Then the scored frames are segmented. Both networks start each fraction from their initial weights, with the same head
-initialisation, batch order and augmentation draws. At fraction 1 the random-init network is the
+tens of times longer than its 1 % subset). Then the scored frames are segmented. Both networks
+start each fraction from their initial weights, with the same head initialisation, batch order and
+augmentation draws. At fraction 1 the random-init network is the
 supervised reference: the architecture trained from scratch with every label.
 """
 from __future__ import annotations
