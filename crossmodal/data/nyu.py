@@ -79,17 +79,32 @@ class LazyHDF5:
         self.path = path
         self._handle: h5py.File | None = None
         self._datasets: dict[str, h5py.Dataset] = {}
+        self._present: dict[str, bool] = {}
         self._pid = -1
 
     def __getitem__(self, key: str) -> h5py.Dataset:
-        if self._handle is None or self._pid != os.getpid():
-            self._handle, self._datasets, self._pid = h5py.File(self.path, "r"), {}, os.getpid()
-        if key not in self._datasets:
-            self._datasets[key] = self._handle[key]
+        if key not in self._datasets or self._pid != os.getpid():
+            self._datasets[key] = self._opened()[key]
         return self._datasets[key]
 
+    def __contains__(self, key: str) -> bool:
+        """Whether the file holds ``key`` (asked once per process: a lookup in the file costs as much as a small read)."""
+        if key not in self._present or self._pid != os.getpid():
+            self._present[key] = key in self._opened()
+        return self._present[key]
+
+    def _opened(self) -> h5py.File:
+        if self._handle is None or self._pid != os.getpid():
+            self._handle, self._datasets, self._present, self._pid = h5py.File(self.path, "r"), {}, {}, os.getpid()
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle is not None and self._pid == os.getpid():
+            self._handle.close()
+        self._handle, self._datasets, self._present = None, {}, {}
+
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_handle": None, "_datasets": {}, "_pid": -1}
+        return {"path": self.path, "_handle": None, "_datasets": {}, "_present": {}, "_pid": -1}
 
 
 def open_hdf5(path: Path, what: str = "", expected: str = "MATLAB v7.3 .mat or NYU cache expected") -> h5py.File:

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from crossmodal.config import NYURawCacheConfig
 from crossmodal.data.hha import hha_at_size
 from crossmodal.data.kinect_registration import RGB_LENS
-from crossmodal.data.nyu import HHA_KEY
+from crossmodal.data.nyu import HHA_KEY, LazyHDF5
 from crossmodal.data.nyu_raw import FrameError, SyncedFrame, scene_base_name, scene_folders, scene_type, synced_item, synchronise
 from crossmodal.data.resize import resize_depth, resize_rgb
 from crossmodal.errors import HDF5_DAMAGE, InputError, first_line, listed
@@ -249,20 +249,21 @@ def prepare_raw_cache(
 
 
 class _SceneFiles:
-    """Per-process read handles on scene files, at most _OPEN_FILES open (h5py handles are not fork-safe)."""
+    """Per-process read handles on scene files (their datasets looked up once), at most _OPEN_FILES open (h5py handles
+    are not fork-safe)."""
 
     def __init__(self) -> None:
-        self._open: dict[Path, h5py.File] = {}
+        self._open: dict[Path, LazyHDF5] = {}
         self._pid = os.getpid()
 
-    def __call__(self, path: Path) -> h5py.File:
+    def __call__(self, path: Path) -> LazyHDF5:
         if self._pid != os.getpid():
             self._open, self._pid = {}, os.getpid()
         handle = self._open.pop(path, None)
         if handle is None:
             if len(self._open) >= _OPEN_FILES:
                 self._open.pop(next(iter(self._open))).close()
-            handle = h5py.File(path, "r")
+            handle = LazyHDF5(path)
         self._open[path] = handle  # most recently used last
         return handle
 

@@ -321,7 +321,7 @@ class VideoAudioPairs(Dataset):
         self._videos = index["videos"]
         self._window = round(self.clip_seconds * self.sample_rate)
         self._ends = np.cumsum([entry["samples"] for entry in self._videos])
-        self._open: OrderedDict[int, tuple[h5py.File, np.ndarray, np.ndarray]] = OrderedDict()
+        self._open: OrderedDict[int, tuple[h5py.File, np.ndarray, np.ndarray, h5py.Dataset, h5py.Dataset]] = OrderedDict()
         self._pid = os.getpid()
         self._check_files()
 
@@ -352,8 +352,9 @@ class VideoAudioPairs(Dataset):
         state["_open"] = OrderedDict()
         return state
 
-    def _video(self, v: int) -> tuple[h5py.File, np.ndarray, np.ndarray]:
-        """Open cache files lazily, per process (h5py handles do not survive a fork), a bounded number at a time."""
+    def _video(self, v: int) -> tuple[h5py.File, np.ndarray, np.ndarray, h5py.Dataset, h5py.Dataset]:
+        """Open cache files lazily, per process (h5py handles do not survive a fork), a bounded number at a time; their
+        datasets are looked up once (a lookup costs as much as reading a frame)."""
         if self._pid != os.getpid():
             self._open.clear()
             self._pid = os.getpid()
@@ -361,7 +362,7 @@ class VideoAudioPairs(Dataset):
             self._open.move_to_end(v)
             return self._open[v]
         h5 = h5py.File(self.root / self._videos[v]["file"], "r")
-        self._open[v] = (h5, h5["times"][()], h5["audio_offsets"][()])
+        self._open[v] = (h5, h5["times"][()], h5["audio_offsets"][()], h5["audio"], h5["frames"])
         if len(self._open) > self._max_open_files:
             self._open.popitem(last=False)[1][0].close()
         return self._open[v]
@@ -371,11 +372,11 @@ class VideoAudioPairs(Dataset):
             raise IndexError(index)
         v = int(np.searchsorted(self._ends, index, side="right"))
         row = index - (int(self._ends[v - 1]) if v else 0)
-        h5, times, offsets = self._video(v)
+        _, times, offsets, sound, frames = self._video(v)
         start = int(offsets[row])
-        audio = h5["audio"][start : start + self._window].astype(np.float32) / 32768.0
+        audio = sound[start : start + self._window].astype(np.float32) / 32768.0
         item = {
-            "rgb": torch.from_numpy(np.ascontiguousarray(h5["frames"][row].transpose(2, 0, 1))),
+            "rgb": torch.from_numpy(np.ascontiguousarray(frames[row].transpose(2, 0, 1))),
             "audio": torch.from_numpy(audio).unsqueeze(0),
             "index": index,
             "video": self._videos[v]["video"],
