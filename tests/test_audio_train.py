@@ -20,6 +20,7 @@ from crossmodal.engine.checkpoint import load_checkpoint
 from crossmodal.engine.logging import MetricsFile
 from crossmodal.modalities import default_config
 from crossmodal.modalities.training_set import build_train_dataset, prepare_data
+from tests.waveforms import shifted
 
 torch.set_num_threads(1)
 
@@ -124,19 +125,10 @@ def test_audio_augmentation_is_a_bounded_gain_and_a_zero_filled_shift():
         (VideoPairTransform(gain_db=6.0, shift_seconds=0.0)(item)["target"] / item["audio"]).mean().item() for _ in range(20)
     ]
     assert all(10 ** (-6 / 20) - 1e-4 <= g <= 10 ** (6 / 20) + 1e-4 for g in gains) and np.std(gains) > 0.05
-    shifted = VideoPairTransform(gain_db=0.0, shift_seconds=0.1)(item)["target"][0]
+    moved = VideoPairTransform(gain_db=0.0, shift_seconds=0.1)(item)["target"][0]
     original = item["audio"][0]
-    shift = next(s for s in range(-1600, 1601) if torch.equal(shifted, _shift(original, s)))
+    shift = next(s for s in range(-1600, 1601) if torch.equal(moved, shifted(original, s)))
     assert abs(shift) <= 1600
-
-
-def _shift(waveform: torch.Tensor, shift: int) -> torch.Tensor:
-    out = torch.zeros_like(waveform)
-    if shift >= 0:
-        out[shift:] = waveform[: len(waveform) - shift]
-    else:
-        out[:shift] = waveform[-shift:]
-    return out
 
 
 def test_training_set_pairs_frames_with_their_audio_window(tiny_root):

@@ -26,6 +26,7 @@ from crossmodal.data.resize import resize_depth, resize_labels, resize_rgb
 from crossmodal.data.transforms import PairedTransform, _jitter_affine
 from crossmodal.engine.trainer import check_config
 from crossmodal.errors import InputError
+from tests.waveforms import shifted
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -182,9 +183,9 @@ def test_video_clips_get_the_frame_augmentation_and_their_own_shift_and_gain():
     batch = augment(collate_frames([augment.compact(item) for item in items]), torch.Generator().manual_seed(1))
     assert set(batch) == {"source", "target", "index", "label"} and batch["source"].shape == (8, 3, 32, 32)
     shifts = []
-    for item, shifted in zip(items, batch["target"], strict=True):
+    for item, moved in zip(items, batch["target"], strict=True):
         waveform = item["audio"][0]
-        shift = next(s for s in range(-800, 801) if torch.equal(shifted[0], _shifted(waveform, s)))
+        shift = next(s for s in range(-800, 801) if torch.equal(moved[0], shifted(waveform, s)))
         shifts.append(shift)
     assert len(set(shifts)) > 4, "each clip draws its own shift"
 
@@ -192,15 +193,6 @@ def test_video_clips_get_the_frame_augmentation_and_their_own_shift_and_gain():
     scaled = gains(collate_frames([gains.compact(item) for item in items]), torch.Generator().manual_seed(2))["target"]
     ratios = (scaled / torch.stack([item["audio"] for item in items])).mean(dim=(1, 2))
     assert (ratios >= 10 ** (-6 / 20) - 1e-4).all() and (ratios <= 10 ** (6 / 20) + 1e-4).all() and ratios.std() > 0.05
-
-
-def _shifted(waveform: torch.Tensor, shift: int) -> torch.Tensor:
-    out = torch.zeros_like(waveform)
-    if shift >= 0:
-        out[shift:] = waveform[: len(waveform) - shift]
-    else:
-        out[:shift] = waveform[-shift:]
-    return out
 
 
 def test_auto_augments_on_cuda_only_and_other_places_are_refused():
