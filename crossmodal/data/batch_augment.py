@@ -30,13 +30,11 @@ from torchvision.ops import roi_align
 from crossmodal.constants import IMAGENET_MEAN, IMAGENET_STD
 from crossmodal.data.av_transforms import VideoPairTransform
 from crossmodal.data.resize import centre_crop_box
-from crossmodal.data.transforms import GREY_WEIGHTS, HHA, RGB_TO_YIQ, YIQ_TO_RGB, PairedTransform
+from crossmodal.data.transforms import CROP_ATTEMPTS, GREY_WEIGHTS, HHA, RGB_TO_YIQ, YIQ_TO_RGB, PairedTransform
 from crossmodal.errors import InputError
 
 AUGMENT_PLACES = ("auto", "host", "device")
 """Values of ``data.augment_on``."""
-CROP_ATTEMPTS = 10
-"""Random crops tried per sample before the centre crop, as in the per-sample path."""
 
 
 def augments_on_device(place: str, device: torch.device) -> bool:

@@ -44,6 +44,8 @@ def encode_inverse(depth: torch.Tensor, min_depth: float, max_depth: float) -> t
     return torch.where(depth > 0, min_depth / torch.clamp(depth, min=min_depth), 0.0)
 
 
+CROP_ATTEMPTS = 10
+"""Random crops tried per training sample before the centre crop."""
 GREY_WEIGHTS = np.array([0.299, 0.587, 0.114])
 RGB_TO_YIQ = np.array([GREY_WEIGHTS, [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
@@ -175,7 +177,7 @@ class PairedTransform:
         out_aspect = self.size[1] / self.size[0]
         if self.train:
             area = height * width
-            for _ in range(10):
+            for _ in range(CROP_ATTEMPTS):
                 target_area = area * _uniform(*self.scale)
                 aspect = out_aspect * math.exp(_uniform(*self.log_ratio))
                 crop_w = round(math.sqrt(target_area * aspect))
