@@ -457,7 +457,8 @@ class Trainer:
         return (
             f"{num_items(self.dataset)} training samples of {config.data.name} ({_data_location(config)}), "
             f"{self.steps_per_epoch} steps per epoch; teacher {' + '.join(config.teacher.specs)}; student {config.student.name} "
-            f"(width {config.student.width}, {self.student_spec['in_channels']} input channel(s)); objective {config.objective.name} on {self.device}"
+            f"(width {config.student.width}, {self.student_spec['in_channels']} input channel(s)); objective {config.objective.name} on {self.device}; "
+            f"augmentation {'per batch on the device' if self.batch_augment is not None else 'per sample in the loader'}"
         )
 
     @contextlib.contextmanager
