@@ -2,9 +2,9 @@
 
 A loader worker that decodes, crops, resizes and jitters every sample on its own costs a CPU core
 per few hundred samples per second, and a GPU step is faster than that. Here the work is split:
-the worker only delivers compact tensors at the stored size (uint8 RGB, depth as cached, labels as
-uint8), and one call per batch on the training device draws every sample's crop, flip and colour
-jitter and applies them batched -- the same crop and flip to RGB, depth and labels, as the
+the worker only delivers compact tensors at the stored size (uint8 RGB, depth as cached), and one
+call per batch on the training device draws every sample's crop, flip and colour jitter and applies
+them batched -- the same crop and flip to RGB, depth and labels, as the
 per-sample path (``crossmodal.data.transforms``) does, with the same parameter ranges:
 
 * crop and resize with ``torchvision.ops.roi_align``: each output pixel averages a grid of
@@ -207,11 +207,7 @@ class PairedBatchAugment:
 
     def __call__(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:
         settings = self.settings
-        rgb = batch.pop("rgb")
-        count, (height, width) = rgb.shape[0], rgb.shape[-2:]
-        boxes, flipped = self.draw_geometry(count, height, width, generator)
-        source = flip_where(crop_resize(rgb.float(), boxes, settings.size), flipped)
-        batch["source"] = self.photometric(source, generator)
+        boxes, flipped = self.source(batch, generator)
         if "hha" in batch:
             batch["target"] = flip_where(crop_resize(batch.pop("hha").float(), boxes, settings.size), flipped) / 255.0
         else:
@@ -222,11 +218,15 @@ class PairedBatchAugment:
             batch["seg"] = flip_where(crop_nearest(batch["seg"], boxes, settings.size), flipped).long()
         return batch
 
-    def draw_geometry(self, count: int, height: int, width: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Each sample's crop box and whether it is mirrored."""
+    def source(self, batch: dict[str, Any], generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Replace the batch's stored "rgb" by the teacher's view, "source": each frame cropped, resized, mirrored and
+        jittered by its own draw. Returns the crop boxes and mirror flags, for the target to follow."""
+        rgb = batch.pop("rgb")
+        count, (height, width) = rgb.shape[0], rgb.shape[-2:]
         boxes = draw_crop_boxes(count, height, width, self.settings, generator)
-        flipped = torch.rand(count, generator=generator) < 0.5
-        return boxes, flipped & self.settings.flip
+        flipped = (torch.rand(count, generator=generator) < 0.5) & self.settings.flip
+        batch["source"] = self.photometric(flip_where(crop_resize(rgb.float(), boxes, self.settings.size), flipped), generator)
+        return boxes, flipped
 
     def photometric(self, rgb: Tensor, generator: torch.Generator) -> Tensor:
         """N x 3 x h x w RGB in [0, 255] -> colour-jittered (clamped to [0, 255]) and ImageNet-normalised."""
@@ -238,7 +238,6 @@ class PairedBatchAugment:
             rgb = rgb.clamp(0.0, 255.0)
         mean, std = self._mean.to(rgb.device), self._std.to(rgb.device)
         return (rgb / 255.0 - mean) / std
-
 
 
 class VideoBatchAugment(PairedBatchAugment):
@@ -254,10 +253,7 @@ class VideoBatchAugment(PairedBatchAugment):
         return out
 
     def __call__(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:
-        rgb = batch.pop("rgb")
-        count, (height, width) = rgb.shape[0], rgb.shape[-2:]
-        boxes, flipped = self.draw_geometry(count, height, width, generator)
-        batch["source"] = self.photometric(flip_where(crop_resize(rgb.float(), boxes, self.settings.size), flipped), generator)
+        self.source(batch, generator)  # a crop of the picture changes nothing about the sound
         batch["target"] = self.audio(batch["target"], generator)
         return batch
 

@@ -503,18 +503,23 @@ class Trainer:
         return ChunkShuffleSampler(num_items(self.dataset), data.chunk_size, data.window_chunks, self.config.run.seed,
                                    self.dist.rank, self.dist.world_size)
 
+    def _epoch_sampler(self) -> ChunkShuffleSampler | DistributedSampler | None:
+        """The sampler whose ``set_epoch`` orders each epoch (chunked order, or this rank's share under torchrun); None
+        for a plain shuffle of the whole set."""
+        if self.config.data.order == "chunks":
+            return self._chunk_sampler()
+        if self.dist.enabled:
+            return DistributedSampler(
+                self.dataset, self.dist.world_size, self.dist.rank, shuffle=True, seed=self.config.run.seed, drop_last=True
+            )
+        return None
+
     def _loader(self, epoch: int) -> DataLoader:
         if self.batch_augment is not None:
             self._augment_generator = augment_generator(self.config.run.seed, epoch, self.dist.rank)
             return self._steady_loader_for(epoch)
-        sampler: Sampler[int] | None = None
-        if self.config.data.order == "chunks":
-            sampler = self._chunk_sampler()
-            sampler.set_epoch(epoch)
-        elif self.dist.enabled:
-            sampler = DistributedSampler(
-                self.dataset, self.dist.world_size, self.dist.rank, shuffle=True, seed=self.config.run.seed, drop_last=True
-            )
+        sampler = self._epoch_sampler()
+        if sampler is not None:
             sampler.set_epoch(epoch)
         return DataLoader(
             self.dataset,
@@ -532,14 +537,7 @@ class Trainer:
         """The device path's loader: built once, its workers kept from epoch to epoch (they draw nothing, so nothing in
         them depends on the epochs before), its order set per epoch from (seed, epoch) as the per-sample path's is."""
         if self._steady_loader is None:
-            sampler: Sampler[int]
-            if self.config.data.order == "chunks":
-                sampler = self._chunk_sampler()
-            elif self.dist.enabled:
-                sampler = DistributedSampler(self.dataset, self.dist.world_size, self.dist.rank, shuffle=True,
-                                             seed=self.config.run.seed, drop_last=True)
-            else:
-                sampler = RandomSampler(self.dataset, generator=torch.Generator())  # type: ignore[arg-type]  # a map-style set
+            sampler: Sampler[int] = self._epoch_sampler() or RandomSampler(self.dataset, generator=torch.Generator())  # type: ignore[arg-type]  # a map-style set
             workers = self.loader_workers
             self._steady_loader = DataLoader(
                 self.dataset, batch_size=self.config.schedule.batch_size, sampler=sampler, drop_last=True,
