@@ -42,3 +42,23 @@ def test_scene_knn_on_a_run_writes_knn_json(tmp_path, capsys):
     report = json.loads((run / "knn.json").read_text())
     assert report["top1"] == 1.0 and report["k"] == 5 and (report["num_train"], report["num_test"]) == (16, 12)
     assert "kNN (k=5, T=0.07, cosine): top-1 100.0%" in capsys.readouterr().out
+
+
+def test_evaluations_are_kept_by_protocol_network_and_settings(tmp_path, capsys):
+    """Another k is another result beside the first; the same k again replaces its own; the protocol's file is the latest."""
+    frames = random_frames(20, *INPUT_SIZE, seed=1)
+    run = fake_run(tmp_path / "run", write_nyu_mat(tmp_path / "frames.mat", frames))
+
+    def knn(k: int) -> dict:
+        assert eval_main(["scene-knn", "--run", str(run), "--device", "cpu", "--set", f"k={k}"]) == 0
+        return json.loads((run / "knn.json").read_text())
+
+    first, second = knn(5), knn(3)
+    kept = sorted((run / "evaluations").glob("scene-knn-*.json"))
+    assert len(kept) == 2 and second["k"] == 3, "a second setting must not overwrite the first"
+    by_k = {json.loads(path.read_text())["k"]: path for path in kept}
+    assert by_k[5].stem == first["evaluation"]["key"] and by_k[3].stem == second["evaluation"]["key"]
+    assert first["evaluation"]["settings"]["k"] == 5 and "feature_cache" not in first["evaluation"]["settings"]
+    assert knn(5)["evaluation"]["key"] == first["evaluation"]["key"]
+    assert len(list((run / "evaluations").glob("*.json"))) == 2, "the same evaluation again replaces its own result"
+    assert f"evaluations/{first['evaluation']['key']}.json" in capsys.readouterr().out

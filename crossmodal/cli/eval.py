@@ -7,7 +7,8 @@
 The protocol must apply to the student's modality. ``--set key=value`` sets fields of the
 protocol's settings (values read as YAML, names and types checked); --data, --data-set, --split,
 --seed and --workers set the fields of those names. The report goes into the run directory (or --out) as
-the protocol's JSON file (probe.json, segment.json, ...), a picture beside it when it has one.
+the protocol's JSON file (probe.json, segment.json, ...: the latest), a picture beside it when it has
+one, and is kept under evaluations/<protocol>-<digest>.json, keyed by network and settings.
 ``crossmodal-probe`` and ``crossmodal-segment`` are this command with their protocols' flags.
 """
 from __future__ import annotations

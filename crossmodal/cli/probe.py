@@ -5,7 +5,7 @@ Audio: the five-fold ESC-50 protocol on a labelled sound set (train on four fold
 fifth, mean ± std over the five), or with --labels video-cache the clip labels of a video cache,
 in folds made of whole videos. Features are extracted once per checkpoint and cached under
 <run>/features/; C is always chosen on a validation split of the training data only. Prints a
-table and writes probe.json into the run directory.
+table and writes probe.json into the run directory (and evaluations/, keyed by settings).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Metrics come from one confusion matrix over every labelled scored pixel (the test split by
 default); means run over the classes present in the ground truth. Writes segment.json and
-segment.png (input | prediction | truth) into the run directory and, when wandb works, logs the
+segment.png (input | prediction | truth) into the run directory (and evaluations/, keyed by settings) and, when wandb works, logs the
 same as an "eval" job in the run's group.
 """
 from __future__ import annotations

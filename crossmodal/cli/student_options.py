@@ -43,6 +43,6 @@ def run_protocol(protocol: str, student: LoadedStudent, settings: Any, out: Path
     """Run ``protocol``, print its table, write its report into ``out`` (and log it to wandb when it logs); exit code 0."""
     report = evaluate(protocol, student, settings, resolve_device(device), say=print)
     print(report.table)
-    written = write_report(protocol, report, student, out, wandb=wandb)
+    written = write_report(protocol, report, student, settings, out, wandb=wandb)
     print(f"wrote {' and '.join(map(str, written))}")
     return 0

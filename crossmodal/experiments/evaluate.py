@@ -6,6 +6,9 @@ printed.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,10 @@ from crossmodal.fileio import write_json_atomically
 from crossmodal.modalities import MODALITIES
 
 SEGMENTATION = "segmentation"
+EVALUATIONS_DIR = "evaluations"
+"""Inside an output directory: every evaluation's result under a name keyed by its protocol, network and settings."""
+UNKEYED_FIELDS = ("feature_cache",)
+"""Settings fields that say where intermediate files are kept, never what is scored: left out of a result's key."""
 
 
 def protocol_for(student: LoadedStudent, name: str) -> EvalProtocol:
@@ -82,21 +89,54 @@ def benchmark_protocols(modality: str, evaluation: EvalSettings) -> list[str]:
             *(name for name in evaluation.extra_protocols if name in own.protocols and name not in own.benchmark_protocols)]
 
 
-def write_report(name: str, report: Any, student: LoadedStudent, out: Path, wandb: str | None = None) -> list[Path]:
-    """Write ``report`` into ``out`` (the protocol's JSON file, its picture beside it) and, with a wandb mode, log it as an eval job."""
+def evaluation_key(name: str, student: LoadedStudent, settings: Any) -> tuple[str, dict[str, Any]]:
+    """The name an evaluation's result is kept under (``<protocol>-<digest>``) and the settings it digests.
+
+    The digest covers the protocol, the network's weights and every settings field that can change a
+    score, so an evaluation with other settings (or of another network into the same ``--out``) never
+    overwrites an earlier one, and the same evaluation run again replaces its own result.
+    """
+    fields = {key: _plain(value) for key, value in dataclasses.asdict(settings).items() if key not in UNKEYED_FIELDS}
+    described = {"protocol": name, "network": student.fingerprint, "student": student.description, "settings": fields}
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{name}-{digest}", fields
+
+
+def _plain(value: Any) -> Any:
+    """A settings value as JSON keeps it: paths resolved (two spellings of one file are one key), tuples as lists."""
+    if isinstance(value, Path):
+        return str(value.resolve())
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def write_report(
+    name: str, report: Any, student: LoadedStudent, settings: Any, out: Path, wandb: str | None = None
+) -> list[Path]:
+    """Write ``report`` into ``out`` and, with a wandb mode, log it as an eval job.
+
+    The result goes to ``out/evaluations/<protocol>-<digest>.json`` (see ``evaluation_key``) and, as the
+    latest of its protocol, to the protocol's own file (``probe.json``, ``segment.json``, ...); a
+    picture, when the report has one, beside each as ``.png``.
+    """
     protocol = PROTOCOLS.get(name)
-    out.mkdir(parents=True, exist_ok=True)
-    result_path = out / protocol.result_file
+    key, fields = evaluation_key(name, student, settings)
+    latest = out / protocol.result_file
+    keyed = out / EVALUATIONS_DIR / f"{key}.json"
+    keyed.parent.mkdir(parents=True, exist_ok=True)
+    result = {**report.to_dict(student), "evaluation": {"protocol": name, "key": key, "settings": fields}}
     written = []
+    for path in (latest, keyed):
+        write_json_atomically(path, result)
+        written.append(path)
     picture = getattr(report, "picture", None)
     if picture is not None:
-        written.append(result_path.with_suffix(".png"))
-        save_png(picture, written[-1])
-    result = report.to_dict(student)
-    write_json_atomically(result_path, result)
-    written.insert(0, result_path)
+        for path in (latest, keyed):
+            save_png(picture, path.with_suffix(".png"))
+            written.append(path.with_suffix(".png"))
     if wandb is not None:
-        config = {key: value for key, value in result.items() if key not in ("confusion", "class_names", "train_losses")}
+        config = {field: value for field, value in result.items() if field not in ("confusion", "class_names", "train_losses")}
         log_evaluation(
             wandb, student.config.experiment, f"{student.run_dir.name}-{protocol.wandb_name(report)}",
             {**config, "train_wandb_id": student.wandb_id, "run_dir": str(student.run_dir)}, out,
