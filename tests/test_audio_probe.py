@@ -10,14 +10,16 @@ import pytest
 import soundfile
 import torch
 
+from crossmodal.cli.eval import main as eval_main
 from crossmodal.cli.probe import main as probe_main
 from crossmodal.config import config_to_dict
 from crossmodal.data.av_sets import synthetic_sound_set
 from crossmodal.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 from crossmodal.errors import InputError
 from crossmodal.eval import fold_probe as fold_probe_module
-from crossmodal.eval.audio_probe import WindowAveraged
+from crossmodal.eval.audio_probe import Windowed
 from crossmodal.eval.fold_probe import fold_probe, grouped_validation_split, stratified_group_folds
+from crossmodal.eval.window_svm import fit_window_svm
 from crossmodal.modalities import default_config
 from crossmodal.models.features import Features
 from crossmodal.models.student_registry import build_student
@@ -58,19 +60,17 @@ def test_random_labels_score_chance_over_folds():
     assert abs(result.top1_mean - 0.25) < 0.07
 
 
-def test_regularisation_never_sees_the_test_fold(monkeypatch):
+def test_regularisation_never_sees_the_test_fold():
     features, labels = separable(100, 4, seed=1)
     folds = np.arange(100) % 5 + 1
     marked = features + 1000.0 * (folds == 3)[:, None]  # fold 3 rows are recognisable anywhere
     fitted = []
-    original = fold_probe_module.fit_probe
 
     def recording_fit(x, y, c, seed=0):
         fitted.append(x)
-        return original(x, y, c, seed)
+        return fold_probe_module.fit_probe(x, y, c, seed)
 
-    monkeypatch.setattr(fold_probe_module, "fit_probe", recording_fit)
-    result = fold_probe(marked, labels, folds, np.arange(100), list("abcd"))
+    result = fold_probe(marked, labels, folds, np.arange(100), list("abcd"), fit_classifier=recording_fit)
     per_fold = len(fold_probe_module.DEFAULT_CS) + 1
     fold3 = fitted[2 * per_fold : 3 * per_fold]
     assert all(np.abs(x).max() < 500 for x in fold3), "fold 3 is the test fold: none of its rows may be fitted"
@@ -102,10 +102,10 @@ def test_window_averaging_is_the_mean_of_per_window_features():
             return Features(pooled=x.pow(2).mean(dim=-1), maps=[], logits=None)
 
     waveform = torch.randn(2, 1, 35)
-    pooled = WindowAveraged(Energy(), window=10)(waveform).pooled
+    pooled = Windowed(Energy(), window=10)(waveform).pooled
     expected = torch.stack([waveform[..., 10 * k : 10 * (k + 1)].pow(2).mean(dim=-1) for k in range(3)]).mean(dim=0)
     assert torch.allclose(pooled, expected)
-    assert torch.allclose(WindowAveraged(Energy(), window=50)(waveform).pooled, waveform.pow(2).mean(dim=-1))
+    assert torch.allclose(Windowed(Energy(), window=50)(waveform).pooled, waveform.pow(2).mean(dim=-1))
 
 
 # ----------------------------------------------------------------------------- crossmodal-probe
@@ -226,3 +226,38 @@ def test_a_fold_whose_test_classes_no_other_fold_trains_on_is_a_warning_naming_t
     features = rng.normal(size=(8, 4)) + labels[:, None]
     with pytest.warns(UserWarning, match=r"^fold 3's test samples hold classes no other fold trains on \(bird\): "):
         fold_probe(features, labels, folds, np.arange(8), ["cat", "dog", "bird"], cs=(1.0,))
+
+
+# ----------------------------------------------------------------------------- SoundNet's protocol
+
+
+def test_the_window_svm_fits_every_window_and_scores_a_clip_by_its_windows_mean_score():
+    rng = np.random.default_rng(0)
+    centres = np.array([[4.0, 0.0], [0.0, 4.0], [-4.0, -4.0]])
+    labels = np.arange(60) % 3
+    clips = centres[labels][:, None, :] + rng.normal(size=(60, 4, 2))
+    svm = fit_window_svm(clips, labels, c=1.0)
+    assert svm.pipeline[-1].coef_.shape == (3, 2) and svm.pipeline[0].n_samples_seen_ == 240, "every window is a sample"
+    windows = svm.pipeline.decision_function(clips[:5].reshape(20, 2)).reshape(5, 4, 3)
+    assert np.allclose(svm.clip_scores(clips[:5]), windows.mean(axis=1))
+    # one window far inside class 0 outweighs three mildly class-1 windows only through the mean of scores
+    mixed = np.array([[[40.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]])
+    votes = np.bincount(svm.pipeline.predict(mixed[0]), minlength=3)
+    assert votes.argmax() == 1 and svm.predict(mixed).tolist() == [0]
+    binary = fit_window_svm(clips[labels < 2], labels[labels < 2], c=1.0)
+    assert binary.clip_scores(clips[:2]).shape == (2, 2) and binary.predict(clips[:2]).tolist() == [0, 1]
+    with pytest.raises(InputError, match="clips x windows x dimensions"):
+        fit_window_svm(clips[:, 0], labels, c=1.0)
+
+
+def test_soundnet_protocol_on_an_audio_run_keeps_window_features_apart_from_the_probe(audio_run, capsys):
+    assert eval_main(["sound-svm", "--run", str(audio_run), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "20 windows of 0.25 s per clip, linear SVM" in out and "mean ± std over 5 folds" in out
+    report = json.loads((audio_run / "svm.json").read_text())
+    assert report["task"] == "esc50_folds_window_svm" and report["windows_per_clip"] == 20 and report["num_folds"] == 5
+    assert report["class_names"] == list(CLASSES) and all(fold["num_train"] == 24 for fold in report["folds"])
+    assert probe_main(["--run", str(audio_run), "--device", "cpu"]) == 0
+    assert "(cached)" not in capsys.readouterr().out, "averaged features are not the window features"
+    assert eval_main(["sound-svm", "--run", str(audio_run), "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.count("(cached)") == 5

@@ -19,7 +19,15 @@ from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.benchmark import machines_note, time_note
 from crossmodal.experiments.grid import GridSpec, method_config, run_grid
 from crossmodal.experiments.label_table import label_efficiency_table
-from crossmodal.experiments.report import format_mean_std, markdown_table, mean_std, plot_summary, report_section, summarise
+from crossmodal.experiments.report import (
+    format_mean_std,
+    markdown_table,
+    mean_std,
+    plot_summary,
+    report_section,
+    summarise,
+    table_metrics,
+)
 from crossmodal.machine import machine_description
 from crossmodal.modalities import MODALITIES
 
@@ -119,6 +127,17 @@ def test_audio_table_has_the_sound_probe_columns():
     table = markdown_table(records, ["none", "crd"], MODALITIES.get("audio").benchmark_metrics).splitlines()
     assert table[0] == "| Method | Sound probe top-1, 5 folds (%) | Sound probe mean class acc. (%) |"
     assert table[2:] == ["| CRD | 61.0 | 60.0 |"]
+
+
+def test_a_protocol_judged_beside_the_targets_own_adds_its_columns_when_every_run_has_its_scores():
+    with_knn = [{**r, "knn_top1": 0.25 + 0.1 * r["seed"]} for r in KNOWN]
+    assert table_metrics("depth", KNOWN) == DEPTH
+    assert table_metrics("depth", with_knn) == {**DEPTH, "knn_top1": "Scene kNN top-1 (%)"}
+    assert table_metrics("depth", [with_knn[0], *KNOWN[1:]]) == DEPTH, "a column every run can fill, or none"
+    table = markdown_table(with_knn, ["none", "crd"], table_metrics("depth", with_knn)).splitlines()
+    assert table[0].endswith("| Scene kNN top-1 (%) |") and table[2].endswith("| 30.0 ± 7.1 |")
+    svm = [{"method": "crd", "seed": 0, "probe_top1": 0.6, "probe_mean_class_accuracy": 0.6, "svm_top1": 0.55}]
+    assert list(table_metrics("audio", svm))[-1] == "svm_top1"
 
 
 def test_report_section_has_table_notes_and_chart():

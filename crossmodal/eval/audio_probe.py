@@ -2,7 +2,7 @@
 
 ESC-50: train on four folds, test on the fifth, mean over the five (validation: the last fold
 is never used). Video cache: the clips' labels, folds made of whole videos. A student trained on
-short windows judges a longer clip as the mean of its windows' pooled features (WindowAveraged).
+short windows judges a longer clip as the mean of its windows' pooled features (Windowed).
 Features can be cached per student and data.
 """
 from __future__ import annotations
@@ -32,19 +32,21 @@ ESC50_CLIP_SECONDS = 5.0
 """ESC-50 clips are 5 s long; shorter ones are zero-padded to it so clips batch together."""
 
 
-class WindowAveraged(nn.Module):
-    """An audio encoder applied to consecutive ``window``-sample pieces of each clip, pooled features averaged.
+class Windowed(nn.Module):
+    """An audio encoder applied to consecutive ``window``-sample pieces of each clip: pooled features averaged
+    (``average``), or every window's kept side by side (batch x windows * dimensions, for SoundNet's protocol).
 
     A student trained on short windows sees clips of that length only: its per-window
     normalisation and pooling statistics belong to one window, so a long clip is judged as
-    the mean of its windows (the remainder shorter than a window is dropped; a clip shorter
-    than one window is used whole).
+    its windows (the remainder shorter than a window is dropped; a clip shorter than one
+    window is used whole).
     """
 
-    def __init__(self, model: nn.Module, window: int) -> None:
+    def __init__(self, model: nn.Module, window: int, average: bool = True) -> None:
         super().__init__()
         self.model = model
         self.window = window
+        self.average = average
 
     def forward(self, waveform: torch.Tensor) -> Features:
         batch, channels, length = waveform.shape
@@ -52,8 +54,14 @@ class WindowAveraged(nn.Module):
         if count <= 1:
             return self.model(waveform)
         pieces = waveform[..., : count * self.window].reshape(batch, channels, count, self.window)
-        pooled = self.model(pieces.transpose(1, 2).reshape(batch * count, channels, self.window)).pooled
-        return Features(pooled=pooled.reshape(batch, count, -1).mean(dim=1), maps=[], logits=None)
+        pooled = self.model(pieces.transpose(1, 2).reshape(batch * count, channels, self.window)).pooled.reshape(batch, count, -1)
+        return Features(pooled=pooled.mean(dim=1) if self.average else pooled.flatten(1), maps=[], logits=None)
+
+
+def windows_per_clip(student: LoadedStudent, clip_seconds: float) -> int:
+    """How many of the student's windows a clip of ``clip_seconds`` is judged as (``Windowed``)."""
+    window = round(window_seconds(student) * cast(int, student.model.sample_rate))
+    return max(1, round(clip_seconds * cast(int, student.model.sample_rate)) // window)
 
 
 def audio_extraction_settings(identity: Path, part: str, window_seconds: float, clip_seconds: float | None) -> dict[str, Any]:
@@ -90,9 +98,11 @@ def window_extractor(
     workers: int = 0,
     cache_dir: Path | None = None,
     say: Callable[[str], None] = print,
+    average: bool = True,
 ) -> Extract:
-    """Pooled, window-averaged features of a clip set; stored under ``cache_dir`` keyed by weights and settings when given."""
-    encoder = WindowAveraged(student.model, round(window_seconds(student) * cast(int, student.model.sample_rate)))
+    """Pooled features of a clip set, averaged over its windows or (not ``average``) every window's side by side;
+    stored under ``cache_dir`` keyed by weights and settings when given."""
+    encoder = Windowed(student.model, round(window_seconds(student) * cast(int, student.model.sample_rate)), average)
 
     def extract(part: str, settings: dict[str, Any], clips: Dataset) -> tuple[np.ndarray, np.ndarray]:
         def compute() -> tuple[np.ndarray, np.ndarray]:
@@ -108,15 +118,17 @@ def window_extractor(
     return extract
 
 
-def esc50_features(root: Path, window: float, extract: Extract) -> LabelledFeatures:
-    """Every clip of an ESC-50-layout set, fold by fold; each clip is its own group."""
+def esc50_features(root: Path, window: float, extract: Extract, per_window: bool = False) -> LabelledFeatures:
+    """Every clip of an ESC-50-layout set, fold by fold; each clip is its own group. ``per_window``: the extractor
+    keeps every window's features (recorded in the cache key)."""
     identity = root / "meta" / "esc50.csv"
     parts, class_names = [], []
     for split in esc50_fold_splits(root):
         clips = ESC50(root, folds=[split.test_fold], clip_seconds=ESC50_CLIP_SECONDS)
         class_names = clips.class_names
         part = f"fold{split.test_fold}"
-        features, labels = extract(part, audio_extraction_settings(identity, part, window, ESC50_CLIP_SECONDS), clips)
+        settings = audio_extraction_settings(identity, part, window, ESC50_CLIP_SECONDS)
+        features, labels = extract(part, {**settings, "per_window": True} if per_window else settings, clips)
         parts.append((features, labels, np.full(len(labels), split.test_fold)))
     features, labels, folds = (np.concatenate(column) for column in zip(*parts))
     return features, labels, folds, np.arange(len(labels)), list(class_names)
@@ -159,6 +171,14 @@ def labelled_video_cache(config: Any, override: str | Path | None = None) -> Pat
     return path
 
 
+def scored_folds(split: str, features: np.ndarray, labels: np.ndarray, folds: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, ...]:
+    """All folds for the "test" split; for "validation" the last fold is left out, never seen while choosing settings."""
+    if split != "validation":
+        return features, labels, folds, groups
+    kept = folds != folds.max()
+    return features[kept], labels[kept], folds[kept], groups[kept]
+
+
 def sound_probe(
     student: LoadedStudent, task: str, settings: ProbeSettings, device: torch.device, say: Callable[[str], None]
 ) -> ProbeReport:
@@ -176,9 +196,7 @@ def sound_probe(
         data = labelled_sound_set(student.config, settings.data, settings.data_set)
         say(f"probing {student.description} on {data} (ESC-50 fold protocol, {window:g} s windows)")
         features, labels, folds, groups, class_names = esc50_features(data, window, extract)
-    if settings.split == "validation":
-        kept = folds != folds.max()
-        features, labels, folds, groups = features[kept], labels[kept], folds[kept], groups[kept]
+    features, labels, folds, groups = scored_folds(settings.split, features, labels, folds, groups)
     result = fold_probe(features, labels, folds, groups, class_names, settings.cs, settings.val_fraction, settings.seed)
     details = {"window_seconds": window, "feature_dim": int(features.shape[1]), "split": settings.split, **result.to_dict()}
     scores = {

@@ -21,6 +21,7 @@ from crossmodal.eval.metrics import chance_line, classification_scores, confusio
 from crossmodal.eval.probe import (
     DEFAULT_CS,
     VALIDATION_FRACTION,
+    FitClassifier,
     ProbeResult,
     choose_regularisation,
     fit_probe,
@@ -117,10 +118,11 @@ def select_regularisation_grouped(
     cs: Sequence[float] = DEFAULT_CS,
     val_fraction: float = VALIDATION_FRACTION,
     seed: int = 0,
+    fit_classifier: FitClassifier = fit_probe,
 ) -> tuple[float, dict[str, float]]:
     """Best C by accuracy on held-out groups of the training data (ties: the smaller C)."""
     fit, validation = grouped_validation_split(labels, groups, val_fraction, seed)
-    return choose_regularisation(features, labels, np.flatnonzero(fit), np.flatnonzero(validation), cs, seed)
+    return choose_regularisation(features, labels, np.flatnonzero(fit), np.flatnonzero(validation), cs, seed, fit_classifier)
 
 
 def fold_probe(
@@ -132,8 +134,13 @@ def fold_probe(
     cs: Sequence[float] = DEFAULT_CS,
     val_fraction: float = VALIDATION_FRACTION,
     seed: int = 0,
+    fit_classifier: FitClassifier = fit_probe,
 ) -> FoldProbeResult:
-    """For each fold: choose C on the other folds' grouped validation split, refit on them, score on the fold."""
+    """For each fold: choose C on the other folds' grouped validation split, refit on them, score on the fold.
+
+    ``fit_classifier`` fits the classifier on rows of ``features`` (the logistic probe by default); a row
+    may be an array per sample (e.g. a clip's window features) when the classifier takes such rows.
+    """
     features = np.asarray(features, dtype=np.float64)
     labels, folds, groups = (np.asarray(a, dtype=np.int64) for a in (labels, folds, groups))
     test_folds = sorted(int(f) for f in np.unique(folds))
@@ -145,14 +152,14 @@ def fold_probe(
         if len(np.unique(labels[train])) < 2:
             raise InputError(f"the folds other than fold {fold} hold fewer than two labels, so a probe has nothing to separate")
         chosen, validation = select_regularisation_grouped(
-            features[train], labels[train], groups[train], cs, val_fraction, seed
+            features[train], labels[train], groups[train], cs, val_fraction, seed, fit_classifier
         )
         unseen = sorted(set(labels[test].tolist()) - set(labels[train].tolist()))
         if unseen:
             names = ", ".join(class_names[label] for label in unseen)
             warnings.warn(f"fold {fold}'s test samples hold classes no other fold trains on ({names}): "
                           "the probe cannot predict them, so they score 0 there", stacklevel=2)
-        probe = fit_probe(features[train], labels[train], chosen, seed)
+        probe = fit_classifier(features[train], labels[train], chosen, seed)
         confusion = confusion_matrix(probe.predict(features[test]), labels[test], len(class_names), ignore_index=-1)
         scores = classification_scores(confusion)
         results.append(

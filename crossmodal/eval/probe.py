@@ -8,9 +8,9 @@ train and scored once on test.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -60,6 +60,16 @@ def split_train_validation(labels: np.ndarray, val_fraction: float, seed: int) -
     return np.sort(fit), np.sort(val)
 
 
+class Classifier(Protocol):
+    """A fitted classifier: class labels for rows of features."""
+
+    def predict(self, features: np.ndarray) -> np.ndarray: ...
+
+
+FitClassifier = Callable[[np.ndarray, np.ndarray, float, int], Classifier]
+"""(features, labels, regularisation C, seed) -> a fitted classifier; the probes' default is ``fit_probe``."""
+
+
 def fit_probe(features: np.ndarray, labels: np.ndarray, c: float, seed: int = 0) -> Pipeline:
     """Standardise features (statistics of ``features`` only) then multinomial logistic regression, L-BFGS.
 
@@ -82,8 +92,9 @@ def choose_regularisation(
     validation: np.ndarray,
     cs: Sequence[float] = DEFAULT_CS,
     seed: int = 0,
+    fit_classifier: FitClassifier = fit_probe,
 ) -> tuple[float, dict[str, float]]:
-    """Best C by accuracy on the ``validation`` indices of probes fit on the ``fit`` indices (ties: the smaller C).
+    """Best C by accuracy on the ``validation`` indices of classifiers fit on the ``fit`` indices (ties: the smaller C).
 
     With fewer than two labels to fit or nothing to validate on, the smallest C (strongest regularisation).
     """
@@ -91,7 +102,7 @@ def choose_regularisation(
         return float(min(cs)), {}
     scores: dict[str, float] = {}
     for c in sorted(cs):
-        probe = fit_probe(features[fit], labels[fit], c, seed)
+        probe = fit_classifier(features[fit], labels[fit], c, seed)
         scores[repr(float(c))] = float(np.mean(probe.predict(features[validation]) == labels[validation]))
     best = max(scores.values())
     return next(float(c) for c in sorted(cs) if scores[repr(float(c))] == best), scores

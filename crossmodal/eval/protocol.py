@@ -32,7 +32,9 @@ class EvalProtocol:
     ``settings_type``: its frozen settings dataclass (``crossmodal-eval --set key=value`` sets its
     fields). ``result_file``: the JSON report written into the evaluated run (a picture, when the
     report has one, beside it as a PNG of the same stem). ``timing_key``: the benchmark record's
-    key for the protocol's seconds. ``wandb_prefix``: the section its scores go under in the wandb
+    key for the protocol's seconds. ``table_columns``: record key -> column title of the scores a
+    benchmark table shows when the protocol was judged beside the modality's own (fractions, shown as
+    %). ``wandb_prefix``: the section its scores go under in the wandb
     "eval" job the evaluation commands log (default: its name).
     """
 
@@ -41,6 +43,7 @@ class EvalProtocol:
     settings_type: ClassVar[type[Any]]
     result_file: ClassVar[str]
     timing_key: ClassVar[str]
+    table_columns: ClassVar[dict[str, str]] = {}
     wandb_prefix: ClassVar[str] = ""
 
     def run(self, student: LoadedStudent, settings: Any, device: torch.device, say: Say = silent) -> Any:

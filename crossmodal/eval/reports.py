@@ -62,6 +62,22 @@ class KNNSettings:
     feature_cache: Path | None = None
 
 
+@dataclass(frozen=True)
+class SVMSettings:
+    """How SoundNet's protocol is run on an ESC-50-layout sound set: C of the linear SVM chosen from ``cs`` on
+    ``val_fraction`` of the training clips; the data fields as ``ProbeSettings``' ("validation" leaves the last fold out)."""
+
+    data: Path | None = None
+    data_set: str | None = None
+    split: str = "test"
+    cs: tuple[float, ...] = DEFAULT_CS
+    val_fraction: float = VALIDATION_FRACTION
+    seed: int = 0
+    batch_size: int = 32
+    workers: int = 0
+    feature_cache: Path | None = None
+
+
 @dataclass
 class ProbeReport:
     """A probe's outcome: ``scores`` (fractions, flat) for tables, ``details`` for probe.json, ``table`` to print."""

@@ -22,6 +22,7 @@ class SceneKNN(EvalProtocol):
     settings_type = KNNSettings
     result_file = "knn.json"
     timing_key = "knn_s"
+    table_columns = {"knn_top1": "Scene kNN top-1 (%)"}
 
     def run(self, student: LoadedStudent, settings: KNNSettings, device: torch.device, say: Say = silent) -> ProbeReport:
         splits, (fit_x, fit_y), (scored_x, scored_y) = scene_features(student, settings, device, say)

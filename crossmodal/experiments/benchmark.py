@@ -17,7 +17,7 @@ from crossmodal.errors import InputError
 from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
 from crossmodal.experiments.label_table import label_curves, label_efficiency_table, plot_label_curves
-from crossmodal.experiments.report import machines_note, markdown_table, plot_summary, report_section, summarise
+from crossmodal.experiments.report import machines_note, markdown_table, plot_summary, report_section, summarise, table_metrics
 from crossmodal.fileio import write_json_atomically, write_text_atomically
 from crossmodal.modalities import MODALITIES
 from crossmodal.parallel import usable_cores
@@ -116,7 +116,7 @@ def write_report(
     sections, tables, document = [], [], {}
     for spec, records in grids:
         modality = spec.modality
-        metrics = modality.benchmark_metrics
+        metrics = table_metrics(spec.target, records)
         zoo = len(spec.methods) > len(modality.experiments)  # beyond the core methods: rank them
         table = markdown_table(records, spec.methods, metrics, ranked=zoo)
         chart = plot_summary(records, spec.methods, metrics, out / f"report-{spec.target}.png", modality.benchmark_title)

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from crossmodal.distill import OBJECTIVES
+from crossmodal.eval.catalog import PROTOCOLS
 from crossmodal.machine import UNRECORDED
+from crossmodal.modalities import MODALITIES
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -42,6 +44,17 @@ def format_mean_spread(mean: float, spread: float, scale: float = 100.0, digits:
 def method_title(method: str) -> str:
     """The objective's own table title (its class attribute ``title``), else its registered name."""
     return OBJECTIVES.get(method).title if method in OBJECTIVES else method
+
+
+def table_metrics(target: str, records: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """A target's table columns: its modality's benchmark metrics, then the columns of every other protocol whose
+    scores the records hold (one judged beside the modality's own, e.g. ``--protocols scene-knn``)."""
+    metrics = dict(MODALITIES.get(target).benchmark_metrics)
+    for name in PROTOCOLS.names():
+        for key, title in PROTOCOLS.get(name).table_columns.items():
+            if records and all(key in record for record in records):
+                metrics.setdefault(key, title)
+    return metrics
 
 
 def collect(

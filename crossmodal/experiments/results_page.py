@@ -13,7 +13,7 @@ from typing import Any
 
 from crossmodal.errors import InputError
 from crossmodal.experiments.label_table import label_efficiency_table
-from crossmodal.experiments.report import markdown_table
+from crossmodal.experiments.report import markdown_table, table_metrics
 from crossmodal.modalities import MODALITIES
 
 HEADER = (
@@ -27,7 +27,7 @@ def report_tables(report: dict[str, Any]) -> list[str]:
     """One markdown table per target of a benchmark report, rows in the order its grid ran the methods."""
     tables = []
     for target, section in report["targets"].items():
-        metrics = MODALITIES.get(target).benchmark_metrics
+        metrics = table_metrics(target, section["runs"])
         tables.append(markdown_table(section["runs"], section["spec"]["methods"], metrics))
         label_table = label_efficiency_table(section["runs"], section["spec"]["methods"])
         if label_table is not None:
