@@ -5,6 +5,7 @@ silently changing every number a probe or segmentation head reports.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -12,6 +13,7 @@ from torch import nn
 from crossmodal.eval.extract import extract_pooled
 from crossmodal.eval.seg_heads import build_segmentation_head
 from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
+from crossmodal.eval.sound_label_efficiency import SoundLabelEfficiencySettings, WindowClassifier, finetune_and_score
 from crossmodal.models.features import Features
 
 
@@ -60,3 +62,51 @@ def test_a_frozen_encoder_stays_in_eval_mode_while_the_head_trains_and_is_scored
     evaluate_segmenter(model, samples(), num_classes=3)
     assert encoder.modes and not any(encoder.modes)
     assert all(torch.equal(a, b) for a, b in zip(before, statistics(encoder))), "the frozen encoder's BatchNorm statistics moved"
+
+
+def test_a_fine_tuned_encoder_trains_in_training_mode_and_is_scored_in_eval_mode():
+    encoder = RecordingEncoder()
+    model = Segmenter(encoder, build_segmentation_head("linear", [4], 3), finetune=True)
+    train_segmenter(model, samples(), HeadTraining(epochs=1, batch_size=4))
+    assert encoder.modes and all(encoder.modes), "fine-tuning trains the encoder too"
+    encoder.modes.clear()
+    trained = statistics(encoder)
+    evaluate_segmenter(model, samples(), num_classes=3)
+    assert encoder.modes and not any(encoder.modes)
+    assert all(torch.equal(a, b) for a, b in zip(trained, statistics(encoder))), "scoring moved the BatchNorm statistics"
+
+
+class RecordingAudioEncoder(nn.Module):
+    """A BatchNorm waveform encoder that records its mode at every forward, with the pooled size a network declares."""
+
+    feature_dim = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 4, 5, stride=4)
+        self.norm = nn.BatchNorm1d(4)
+        self.modes: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> Features:
+        self.modes.append(self.training)
+        return Features(pooled=torch.relu(self.norm(self.conv(x))).mean(dim=2), maps=[])
+
+
+def test_a_sound_classifier_fine_tuned_end_to_end_is_scored_in_eval_mode(monkeypatch):
+    scored: list[WindowClassifier] = []
+    original = WindowClassifier.clip_logits
+
+    def recording_clip_logits(self, clips):
+        scored.append(self)
+        assert not any(module.training for module in self.modules()), "scoring in training mode"
+        return original(self, clips)
+
+    monkeypatch.setattr(WindowClassifier, "clip_logits", recording_clip_logits)
+    generator = torch.Generator().manual_seed(0)
+    train = (torch.randn(8, 400, generator=generator), torch.arange(8) % 2)
+    test = (torch.randn(4, 400, generator=generator), np.arange(4) % 2)
+    scores = finetune_and_score(RecordingAudioEncoder(), train, test, 2, window=100, epochs=2,
+                                settings=SoundLabelEfficiencySettings(batch_size=4), device=torch.device("cpu"))
+    modes = scored[0].encoder.modes
+    assert modes == [True] * 4 + [False], "four training steps in training mode, then one scoring batch in eval mode"
+    assert 0.0 <= scores["top1"] <= 1.0

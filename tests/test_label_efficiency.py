@@ -11,8 +11,8 @@ from crossmodal.cli import benchmark
 from crossmodal.cli.eval import main as eval_main
 from crossmodal.errors import InputError
 from crossmodal.eval.label_curves import AT_MOST, INTERPOLATED, MORE_THAN, fraction_needed, labels_saved
-from crossmodal.eval.label_efficiency import LabelEfficiencySettings, epochs_for
-from crossmodal.eval.label_subsets import labelled_order, nested_subsets, subset_size
+from crossmodal.eval.label_efficiency import LabelEfficiencySettings
+from crossmodal.eval.label_subsets import equal_step_epochs, labelled_order, nested_subsets, subset_size
 from crossmodal.experiments.label_table import label_efficiency_table, plot_label_curves
 from tests.test_probe import fake_run, labelled_file
 
@@ -69,11 +69,10 @@ def test_fraction_needed_interpolates_in_log_fraction_on_a_hand_made_curve():
 
 
 def test_every_fraction_trains_as_many_steps_as_the_full_set():
-    settings = LabelEfficiencySettings(epochs=10, batch_size=16)
-    assert epochs_for(settings, 1600, 1600) == 10  # 100 batches per epoch: 1000 steps
-    assert epochs_for(settings, 160, 1600) == 100  # ten batches per epoch
-    assert epochs_for(settings, 10, 1600) == 1000  # one batch per epoch
-    assert epochs_for(settings, 170, 1600) == 100  # the loader drops the last partial batch
+    assert equal_step_epochs(10, 16, 1600, 1600) == 10  # 100 batches per epoch: 1000 steps
+    assert equal_step_epochs(10, 16, 160, 1600) == 100  # ten batches per epoch
+    assert equal_step_epochs(10, 16, 10, 1600) == 1000  # one batch per epoch
+    assert equal_step_epochs(10, 16, 170, 1600) == 100  # the loader drops the last partial batch
     with pytest.raises(InputError, match="anchor fraction 0.3 must be one of the fractions"):
         LabelEfficiencySettings(anchor=0.3).check()
     with pytest.raises(InputError, match="must be increasing, distinct"):

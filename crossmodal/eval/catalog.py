@@ -5,7 +5,7 @@ Importing this module imports each protocol module of the package, which registe
 """
 from __future__ import annotations
 
-from crossmodal.eval import audio_probe, label_efficiency, scene_knn, scene_probe, segmentation, sound_svm  # noqa: F401  (each registers its protocols)
+from crossmodal.eval import audio_probe, label_efficiency, scene_knn, scene_probe, segmentation, sound_label_efficiency, sound_svm  # noqa: F401  (each registers its protocols)
 from crossmodal.eval.protocol import PROTOCOLS, EvalProtocol, register_protocol
 
 __all__ = ["PROTOCOLS", "EvalProtocol", "register_protocol"]

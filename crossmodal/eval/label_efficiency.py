@@ -14,10 +14,9 @@ supervised reference: the architecture trained from scratch with every label.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch.utils.data import Dataset, Subset
@@ -27,7 +26,7 @@ from crossmodal.data.labelled import LabelledSplits
 from crossmodal.data.transforms import PairedTransform
 from crossmodal.errors import InputError
 from crossmodal.eval.label_curves import INTERPOLATED, MORE_THAN, Curve, FractionNeeded, curve_picture, labels_saved
-from crossmodal.eval.label_subsets import labelled_order, nested_subsets
+from crossmodal.eval.label_subsets import check_fractions, equal_step_epochs, labelled_order, nested_subsets
 from crossmodal.eval.metrics import segmentation_scores
 from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
 from crossmodal.eval.reports import EvalSettings, check_label_set
@@ -68,11 +67,7 @@ class LabelEfficiencySettings:
     workers: int = 0
 
     def check(self) -> None:
-        fractions = list(self.fractions)
-        if not fractions or any(not 0 < f <= 1 for f in fractions) or fractions != sorted(set(fractions)):
-            raise InputError(f"label fractions {fractions} must be increasing, distinct and each in (0, 1]")
-        if not any(math.isclose(self.anchor, f) for f in fractions):
-            raise InputError(f"the anchor fraction {self.anchor} must be one of the fractions {fractions}")
+        check_fractions(self.fractions, self.anchor)
         check_label_set(self.labels)
         if self.epochs < 1 or self.batch_size < 1:
             raise InputError("label-efficiency epochs and batch size must be at least 1")
@@ -138,23 +133,15 @@ def point_text(scores: dict[str, Any]) -> str:
     return f"{100 * scores['miou']:.1f}% / {100 * scores['pixel_accuracy']:.1f}%"
 
 
-def labels_saved_line(saved: FractionNeeded, anchor: float, who: str) -> str:
-    """One sentence: what random init needs to reach ``who``'s mIoU at ``anchor``."""
-    reached = f"the mIoU {who} reaches with {100 * anchor:g}% of the labels"
+def labels_saved_line(saved: FractionNeeded, anchor: float, who: str, metric: str = "mIoU") -> str:
+    """One sentence: what random init needs to reach ``who``'s ``metric`` at ``anchor``."""
+    reached = f"the {metric} {who} reaches with {100 * anchor:g}% of the labels"
     if saved.kind == MORE_THAN:
         return f"random init does not reach {reached}, even with {100 * saved.fraction:g}%"
     line = f"random init needs {saved.describe()} of the labels to reach {reached}"
     if saved.kind == INTERPOLATED:
         line += f" ({saved.fraction / anchor:.1f}x the labels; interpolated in log fraction)"
     return line
-
-
-def epochs_for(settings: LabelEfficiencySettings, frames: int, all_frames: int) -> int:
-    """The passes over a subset of ``frames`` that take as many steps as ``settings.epochs`` passes over ``all_frames``."""
-    def batches(count: int) -> int:
-        return count // settings.batch_size if count > settings.batch_size else 1  # as the loader drops a last partial batch
-
-    return math.ceil(settings.epochs * batches(all_frames) / batches(frames))
 
 
 def scene_strata(splits: LabelledSplits) -> list[int] | None:
@@ -203,7 +190,7 @@ def label_efficiency(
     if settings.reference:
         networks[RANDOM_INIT] = random_init_network(student, settings.seed)
     curves: dict[str, list[dict[str, Any]]] = {name: [] for name in networks}
-    schedule = [epochs_for(settings, len(subsets[f]), len(order)) for f in settings.fractions]
+    schedule = [equal_step_epochs(settings.epochs, settings.batch_size, len(subsets[f]), len(order)) for f in settings.fractions]
     say(f"label efficiency of {student.description} on {splits.location}: fractions "
         f"{', '.join(f'{100 * f:g}%' for f in settings.fractions)} of {len(order)} frames")
     for fraction, epochs in zip(settings.fractions, schedule):
@@ -231,8 +218,28 @@ def label_efficiency(
     )
 
 
+class LabelCurveProtocol(EvalProtocol):
+    """A protocol whose benchmark records carry a label-efficiency curve: ``label_fractions``, ``label_protocol`` (its
+    name) and ``<curve_metric>@<fraction>`` per fraction. ``curve_title``: the metric's name in tables;
+    ``curve_task``: what was fine-tuned, for captions; ``curve_notes``: how the benchmark's curves were made."""
+
+    curve_metric: ClassVar[str]
+    curve_title: ClassVar[str]
+    curve_task: ClassVar[str]
+    curve_notes: ClassVar[tuple[str, ...]]
+
+    def curve_record(self, scores: dict[str, Any], fractions: list[float], num_labelled: list[int]) -> dict[str, Any]:
+        """The benchmark record of a curve: the student's ``<metric>@<fraction>`` scores and what they were measured on."""
+        return {**{k: v for k, v in scores.items() if "@" in k and not k.startswith("reference_")},
+                "label_fractions": fractions, "label_protocol": self.name, "num_labelled": num_labelled}
+
+
+RANDOM_INIT_NEEDS_NOTE = ("Random init needs: the label fraction at which random init's mean curve reaches the method's mean {metric} "
+                          "at 10%, interpolated linearly in log fraction between measured fractions (a bound outside them).")
+
+
 @register_protocol
-class LabelEfficiency(EvalProtocol):
+class LabelEfficiency(LabelCurveProtocol):
     """Depth students fine-tuned for segmentation with 1-100 % of the labels, beside random init of the same architecture."""
 
     name = "label-efficiency"
@@ -240,6 +247,16 @@ class LabelEfficiency(EvalProtocol):
     settings_type = LabelEfficiencySettings
     result_file = "label_efficiency.json"
     timing_key = "label_efficiency_s"
+    curve_metric = LABELS_SAVED_METRIC
+    curve_title = "mIoU"
+    curve_task = "segmentation fine-tuned end to end"
+    curve_notes = (
+        "Each student (its distilled weights; random init's untrained ones) and a segmentation head fine-tuned end to end "
+        "on nested, scene-stratified subsets of the labelled training frames (the same subsets, head init, batch order "
+        "and augmentation for every method of a seed), scored on the test frames (`crossmodal-eval label-efficiency`).",
+        "Random init at 100% is the supervised reference: the architecture trained from scratch with every label.",
+        RANDOM_INIT_NEEDS_NOTE.format(metric="mIoU"),
+    )
 
     def run(self, student: LoadedStudent, settings: LabelEfficiencySettings, device: torch.device,
             say: Say = silent) -> LabelEfficiencyReport:
@@ -250,8 +267,7 @@ class LabelEfficiency(EvalProtocol):
         return LabelEfficiencySettings(labels=evaluation.labels, split=evaluation.split, seed=seed, reference=False)
 
     def benchmark_record(self, report: LabelEfficiencyReport) -> dict[str, Any]:
-        return {**{k: v for k, v in report.scores.items() if "@" in k},
-                "label_fractions": report.fractions, "num_labelled": report.num_labelled}
+        return self.curve_record(report.scores, report.fractions, report.num_labelled)
 
     def benchmark_line(self, record: dict[str, Any], evaluation: EvalSettings) -> str:
         points = "  ".join(f"{100 * f:g}%: {100 * record[f'miou@{f:g}']:.1f}" for f in record["label_fractions"])

@@ -9,6 +9,7 @@ prefix holds each class close to its share of the whole (within one frame).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,3 +45,21 @@ def labelled_order(total: int, seed: int, strata: Sequence[int] | None = None) -
 def nested_subsets(order: Sequence[int], fractions: Sequence[float]) -> dict[float, list[int]]:
     """fraction -> the frames it uses: a prefix of ``order``."""
     return {fraction: list(order[:subset_size(fraction, len(order))]) for fraction in fractions}
+
+
+def check_fractions(fractions: Sequence[float], anchor: float) -> None:
+    """Label fractions must increase, be distinct and lie in (0, 1]; the labels-saved ``anchor`` must be one of them."""
+    chosen = list(fractions)
+    if not chosen or any(not 0 < f <= 1 for f in chosen) or chosen != sorted(set(chosen)):
+        raise InputError(f"label fractions {chosen} must be increasing, distinct and each in (0, 1]")
+    if not any(math.isclose(anchor, f) for f in chosen):
+        raise InputError(f"the anchor fraction {anchor} must be one of the fractions {chosen}")
+
+
+def equal_step_epochs(epochs: int, batch_size: int, frames: int, all_frames: int) -> int:
+    """The passes over a subset of ``frames`` that take as many steps as ``epochs`` passes over ``all_frames``, so a
+    curve measures what more labels give, not what more optimisation gives."""
+    def batches(count: int) -> int:
+        return count // batch_size if count > batch_size else 1  # as the loader drops a last partial batch
+
+    return math.ceil(epochs * batches(all_frames) / batches(frames))

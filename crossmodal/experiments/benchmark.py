@@ -16,7 +16,7 @@ from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
 from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
-from crossmodal.experiments.label_table import label_curves, label_efficiency_table, plot_label_curves
+from crossmodal.experiments.label_table import curve_protocol, label_curves, label_efficiency_table, plot_label_curves
 from crossmodal.experiments.report import machines_note, markdown_table, plot_summary, report_section, summarise, table_metrics
 from crossmodal.fileio import write_json_atomically, write_text_atomically
 from crossmodal.modalities import MODALITIES
@@ -66,14 +66,6 @@ def _expand(methods: Sequence[str], zoo: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
-LABEL_EFFICIENCY_NOTES = (
-    "Each student (its distilled weights; random init's untrained ones) and a segmentation head fine-tuned end to end on "
-    "nested, scene-stratified subsets of the labelled training frames (the same subsets, head init, batch order and "
-    "augmentation for every method of a seed), scored on the test frames (`crossmodal-eval label-efficiency`).",
-    "Random init at 100% is the supervised reference: the architecture trained from scratch with every label.",
-    "Random init needs: the label fraction at which random init's mean curve reaches the method's mean mIoU at 10%, "
-    "interpolated linearly in log fraction between measured fractions (a bound outside them).",
-)
 
 
 def describe(spec: GridSpec, records: Sequence[dict[str, Any]]) -> list[str]:
@@ -127,7 +119,7 @@ def write_report(
         if label_table is not None:
             title = f"{modality.benchmark_title}: label efficiency"
             curve = plot_label_curves(records, spec.methods, out / f"report-{spec.target}-label-efficiency.png", title)
-            sections.append(report_section(title, label_table, LABEL_EFFICIENCY_NOTES, curve.name))
+            sections.append(report_section(title, label_table, curve_protocol(records).curve_notes, curve.name))
             tables.append(label_table)
             document[spec.target]["label_efficiency"] = label_curves(records, spec.methods)
     header = (

@@ -12,13 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from crossmodal.errors import InputError
+from crossmodal.eval.catalog import PROTOCOLS
 from crossmodal.eval.label_curves import Curve, curve_picture, labels_saved
-from crossmodal.eval.label_efficiency import LABELS_SAVED_METRIC, LabelEfficiencySettings
+from crossmodal.eval.label_efficiency import LabelCurveProtocol, LabelEfficiency, LabelEfficiencySettings
 from crossmodal.eval.render import save_png
 from crossmodal.experiments.report import format_mean_std, method_title, summarise
 
 REFERENCE_METHOD = "none"
 FRACTIONS_KEY = "label_fractions"
+PROTOCOL_KEY = "label_protocol"
+"""The protocol that measured a record's curve; records without one come from segmentation's ``label-efficiency``."""
 ANCHOR = LabelEfficiencySettings.anchor
 
 
@@ -28,7 +32,7 @@ def label_curves(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> d
     if not judged:
         return {}
     fractions = [float(f) for f in judged[0][FRACTIONS_KEY]]
-    keys = {f"{LABELS_SAVED_METRIC}@{f:g}": "" for f in fractions}
+    keys = {f"{curve_protocol(judged).curve_metric}@{f:g}": "" for f in fractions}
     curves: dict[str, dict[str, Any]] = {}
     for method, stats in summarise(judged, methods, keys).items():
         points = [stats[key] for key in keys]
@@ -37,6 +41,15 @@ def label_curves(records: Sequence[dict[str, Any]], methods: Sequence[str]) -> d
             "std": None if points[0]["std"] is None else [p["std"] for p in points], "values": [p["values"] for p in points],
         }
     return curves
+
+
+def curve_protocol(records: Sequence[dict[str, Any]]) -> LabelCurveProtocol:
+    """The protocol that measured the records' label-efficiency curves."""
+    name = next((r.get(PROTOCOL_KEY, LabelEfficiency.name) for r in records if FRACTIONS_KEY in r), LabelEfficiency.name)
+    protocol = PROTOCOLS.get(name)
+    if not isinstance(protocol, LabelCurveProtocol):
+        raise InputError(f"protocol {name!r} of the label-efficiency records measures no curve")
+    return protocol
 
 
 def random_init_needs(curves: dict[str, dict[str, Any]], method: str) -> str:
@@ -54,7 +67,8 @@ def label_efficiency_table(records: Sequence[dict[str, Any]], methods: Sequence[
     if not curves:
         return None
     fractions = next(iter(curves.values()))["fractions"]
-    titles = [f"mIoU at {100 * f:g}% labels" for f in fractions] + [f"Random init needs (to match at {100 * ANCHOR:g}%)"]
+    metric = curve_protocol(records).curve_title
+    titles = [f"{metric} at {100 * f:g}% labels" for f in fractions] + [f"Random init needs (to match at {100 * ANCHOR:g}%)"]
     lines = ["| Method | " + " | ".join(titles) + " |", "|---|" + "---:|" * len(titles)]
     for method, curve in curves.items():
         cells = [format_mean_std(values) for values in curve["values"]] + [random_init_needs(curves, method)]
@@ -67,5 +81,5 @@ def plot_label_curves(records: Sequence[dict[str, Any]], methods: Sequence[str],
     curves = label_curves(records, methods)
     shown = [Curve(method_title(method), tuple(c["fractions"]), tuple(c["mean"]), None if c["std"] is None else tuple(c["std"]))
              for method, c in curves.items()]
-    save_png(curve_picture(shown, "mIoU", title), path)
+    save_png(curve_picture(shown, curve_protocol(records).curve_title, title), path)
     return path

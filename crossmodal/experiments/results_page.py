@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crossmodal.errors import InputError
-from crossmodal.experiments.label_table import label_efficiency_table
+from crossmodal.experiments.label_table import curve_protocol, label_efficiency_table
 from crossmodal.experiments.report import markdown_table, table_metrics
 from crossmodal.modalities import MODALITIES
 
@@ -31,7 +31,7 @@ def report_tables(report: dict[str, Any]) -> list[str]:
         tables.append(markdown_table(section["runs"], section["spec"]["methods"], metrics))
         label_table = label_efficiency_table(section["runs"], section["spec"]["methods"])
         if label_table is not None:
-            tables.append("Label efficiency (segmentation fine-tuned end to end):\n\n" + label_table)
+            tables.append(f"Label efficiency ({curve_protocol(section['runs']).curve_task}):\n\n" + label_table)
     return tables
 
 

@@ -45,7 +45,7 @@ class Audio(Modality):
     }
     demo_overrides = ("run.wandb=disabled",)
     """The experiment files' own settings (configs/audio_base.yaml) are sized for two CPU cores already."""
-    protocols = ("sound-probe", "video-cache-probe", "sound-svm")
+    protocols = ("sound-probe", "video-cache-probe", "sound-svm", "sound-label-efficiency")
     benchmark_protocols = ("sound-probe",)
     probe_tasks = {"esc50": "sound-probe", "video-cache": "video-cache-probe"}
 
