@@ -10,21 +10,15 @@ import torch
 
 from crossmodal.cli.eval import main as eval_main
 from crossmodal.errors import InputError
-from crossmodal.eval.sound_label_efficiency import SoundLabelEfficiencySettings, WindowClassifier, random_windows
+from crossmodal.eval.sound_label_efficiency import SoundLabelEfficiencySettings, WindowClassifier
 from crossmodal.experiments.label_table import label_efficiency_table
 from tests.test_audio_probe import CLASSES, audio_run  # noqa: F401  (the fixture)
 
 torch.set_num_threads(1)
 
 
-def test_random_windows_lie_inside_their_clips_and_a_clip_scores_as_its_windows_mean_logits():
-    clips = torch.arange(30, dtype=torch.float32).reshape(3, 10)
-    pieces = random_windows(clips, 4, torch.Generator().manual_seed(0))
-    assert pieces.shape == (3, 1, 4)
-    for clip, piece in zip(clips, pieces[:, 0]):
-        start = int(piece[0] - clip[0])
-        assert 0 <= start <= 6 and torch.equal(piece, clip[start:start + 4])
-    assert torch.equal(random_windows(clips, 12, torch.Generator()), clips.unsqueeze(1))
+def test_a_clip_scores_as_its_whole_windows_mean_logits():
+    clips = torch.arange(33, dtype=torch.float32).reshape(3, 11)  # two windows of 5 and a remainder that is dropped
 
     class Mean(torch.nn.Module):
         feature_dim = 1
@@ -35,6 +29,8 @@ def test_random_windows_lie_inside_their_clips_and_a_clip_scores_as_its_windows_
     model = WindowClassifier(Mean(), 2, window=5)
     windows = clips[:, :10].reshape(6, 1, 5)
     assert torch.allclose(model.clip_logits(clips), model(windows).reshape(3, 2, 2).mean(dim=1))
+    short = WindowClassifier(Mean(), 2, window=20)
+    assert torch.allclose(short.clip_logits(clips), short(clips.unsqueeze(1))), "a clip shorter than a window is one window"
 
 
 def test_settings_are_checked():

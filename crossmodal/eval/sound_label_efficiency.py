@@ -4,12 +4,13 @@ is the supervised reference (the architecture trained from scratch with every la
 
 For each test fold the clips of the other folds take one seeded order, stratified by class, and each
 fraction's subset is a prefix of it (nested, recorded). The network and a linear classifier on its
-pooled features train together (AdamW, cosine decay) on one random window of the student's training
-length per clip and step (the window's place is the augmentation), for as many steps as ``epochs``
-passes over the whole training part take, whatever the fraction. A test clip's class is the argmax of
-its windows' mean logits, with the network in eval mode. Scores: top-1 per fold, mean ± std over folds.
-Both networks start every (fold, fraction) from their initial weights with the same classifier
-initialisation, batch order and window draws.
+pooled features train together (AdamW, cosine decay) for as many steps as ``epochs`` passes over the
+whole training part take, whatever the fraction. A clip's logits are the mean of its windows' (the
+student's training length), in training as in scoring: trained on single random windows instead, a
+network from scratch reached 48 % on the embedded set's first validation fold against 75 % on whole
+clips, as a window often misses the clip's event. Scoring runs the network in eval mode. Scores:
+top-1 per fold, mean ± std over folds. Both networks start every (fold, fraction) from their
+initial weights with the same classifier initialisation and batch order.
 """
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ from crossmodal.eval.student import LoadedStudent
 from crossmodal.models.features import FeatureNetwork
 
 METRIC = "top1"
+BENCHMARK_FRACTIONS = (0.1, 1.0)
+"""The benchmark's fractions: the labels-saved anchor and every label (the supervised reference for random init).
+Each fraction costs five fine-tunings of the student (one per fold), about a minute each on one CPU core."""
 
 
 @dataclass(frozen=True)
@@ -119,14 +123,6 @@ def load_clips(root: Path, split: str) -> SoundClips:
     )
 
 
-def random_windows(clips: Tensor, window: int, generator: torch.Generator) -> Tensor:
-    """One ``window``-sample piece of each clip at a random place (B x 1 x window); a shorter clip is used whole."""
-    if clips.shape[-1] <= window:
-        return clips.unsqueeze(1)
-    starts = torch.randint(0, clips.shape[-1] - window + 1, (clips.shape[0],), generator=generator)
-    return torch.stack([clip[start:start + window] for clip, start in zip(clips, starts.tolist())]).unsqueeze(1)
-
-
 def finetune_and_score(
     network: FeatureNetwork, train: tuple[Tensor, Tensor], test: tuple[Tensor, np.ndarray], num_classes: int,
     window: int, epochs: int, settings: SoundLabelEfficiencySettings, device: torch.device,
@@ -138,7 +134,7 @@ def finetune_and_score(
                          "use larger label fractions")
     torch.manual_seed(settings.seed)  # the classifier's init: the same for every network
     model = WindowClassifier(copy.deepcopy(network), num_classes, window).to(device)
-    generator = torch.Generator().manual_seed(settings.seed)  # batch order and window draws: the same too
+    generator = torch.Generator().manual_seed(settings.seed)  # batch order: the same too
     batch = min(settings.batch_size, len(labels))
     steps_per_epoch = len(labels) // batch
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -148,8 +144,7 @@ def finetune_and_score(
         order = torch.randperm(len(labels), generator=generator)
         for step in range(steps_per_epoch):
             chosen = order[step * batch:(step + 1) * batch]
-            pieces = random_windows(waveforms[chosen], window, generator).to(device)
-            loss = F.cross_entropy(model(pieces), labels[chosen].to(device))
+            loss = F.cross_entropy(model.clip_logits(waveforms[chosen].to(device)), labels[chosen].to(device))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -292,9 +287,9 @@ class SoundLabelEfficiency(LabelCurveProtocol):
     curve_task = "sound classification fine-tuned end to end"
     curve_notes = (
         "Each student (its distilled weights; random init's untrained ones) and a linear classifier fine-tuned end to end "
-        "on nested, class-stratified subsets of each fold's training clips, on random windows of the student's length "
-        "(the same subsets, classifier init, batch order and windows for every method of a seed); a test clip scores as "
-        "its windows' mean logits; top-1 is the mean over the five folds (`crossmodal-eval sound-label-efficiency`).",
+        "on nested, class-stratified subsets of each fold's training clips (the same subsets, classifier init and batch "
+        "order for every method of a seed); a clip's logits are its windows' mean; top-1 is the mean over the five folds "
+        "(`crossmodal-eval sound-label-efficiency`).",
         "Random init at 100% is the supervised reference: the architecture trained from scratch with every label of the "
         "training folds.",
         RANDOM_INIT_NEEDS_NOTE.format(metric="top-1"),
@@ -305,8 +300,9 @@ class SoundLabelEfficiency(LabelCurveProtocol):
         return sound_label_efficiency(student, settings, device, say)
 
     def benchmark_settings(self, evaluation: EvalSettings, seed: int) -> SoundLabelEfficiencySettings:
-        """The student's curve alone: the grid's random-init method (``none``) gives the reference curve."""
-        return SoundLabelEfficiencySettings(split=evaluation.split, seed=seed, reference=False)
+        """The student's curve alone (the grid's random-init method, ``none``, gives the reference curve) at
+        ``BENCHMARK_FRACTIONS``."""
+        return SoundLabelEfficiencySettings(fractions=BENCHMARK_FRACTIONS, split=evaluation.split, seed=seed, reference=False)
 
     def benchmark_record(self, report: SoundLabelEfficiencyReport) -> dict[str, Any]:
         scores = {k: v for k, v in report.scores.items() if "_fold_std" not in k}
