@@ -13,7 +13,7 @@ from torch import nn
 from crossmodal.eval.extract import extract_pooled
 from crossmodal.eval.seg_heads import build_segmentation_head
 from crossmodal.eval.segment import HeadTraining, Segmenter, evaluate_segmenter, train_segmenter
-from crossmodal.eval.sound_label_efficiency import SoundLabelEfficiencySettings, WindowClassifier, finetune_and_score
+from crossmodal.eval.sound_label_efficiency import SoundLabelEfficiencySettings, finetune_and_score
 from crossmodal.models.features import Features
 
 
