@@ -17,6 +17,7 @@ from crossmodal.eval.probe import format_probe_table, linear_probe, split_train_
 from crossmodal.models.student_registry import build_student
 from tests.nyu_files import random_frames, write_nyu_mat
 from tests.test_rgbd_folder import red_image, write_png, write_rgb
+from tests.wandb_files import offline_runs
 
 
 def separable_features(num: int, num_classes: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +96,7 @@ def labelled_file(path: Path, unlabelled: bool = False, scene: str | None = None
     return write_nyu_mat(path, frames)
 
 
-def fake_run(run_dir: Path, data: Path, target: str = "depth", weights_width: int = 4) -> Path:
+def fake_run(run_dir: Path, data: Path, target: str = "depth", weights_width: int = 4, wandb_id: str | None = None) -> Path:
     """A run directory whose last.pt has the trainer's checkpoint layout and a tiny student."""
     config = TrainConfig()
     config = replace(
@@ -107,7 +108,7 @@ def fake_run(run_dir: Path, data: Path, target: str = "depth", weights_width: in
     weights = build_student(**{**spec, "width": weights_width}).state_dict()
     run_dir.mkdir(parents=True, exist_ok=True)
     state = {"format": CHECKPOINT_FORMAT, "epoch": 1, "config": config_to_dict(config), "student_spec": spec,
-             "student": weights, "wandb_id": None}
+             "student": weights, "wandb_id": wandb_id}
     save_checkpoint(state, run_dir / "last.pt")
     return run_dir
 
@@ -275,14 +276,17 @@ def test_the_probe_table_is_laid_out_exactly():
     assert format_probe_table(short).splitlines()[2] == "class     acc      n", "the header sets the narrowest width"
 
 
-def test_the_probe_logs_its_scores_as_a_wandb_eval_job_in_the_runs_group(tmp_path, tiny_data, monkeypatch):
-    import sys
-
-    evaluate_module = sys.modules["crossmodal.experiments.evaluate"]  # the package exports a function of the same name
-    logged = []
-    monkeypatch.setattr(evaluate_module, "log_evaluation", lambda *args, **kwargs: logged.append((args, kwargs)))
-    run = fake_run(tmp_path / "run", tiny_data)
+def test_the_probe_logs_an_eval_job_in_the_runs_group_and_its_scores_into_the_training_runs_summary(
+    tmp_path, tiny_data, monkeypatch
+):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    run = fake_run(tmp_path / "run", tiny_data, wandb_id="trainrun01")
     assert probe_main(["--run", str(run), "--device", "cpu", "--wandb", "offline"]) == 0
-    (mode, group, name, config, _, scores, picture), kwargs = logged[0]
-    assert (mode, group, name, kwargs["section"]) == ("offline", "rgb->depth/nyu", "run-scene-probe", "scene-probe")
-    assert scores["probe_top1"] == json.loads((run / "probe.json").read_text())["top1"] and picture is None
+    top1 = json.loads((run / "probe.json").read_text())["top1"]
+    evaluation, training = offline_runs(run)
+    assert (evaluation.project, evaluation.group, evaluation.job_type, evaluation.name) == (
+        "crossmodal", "rgb->depth/nyu", "eval", "run-scene-probe")
+    assert evaluation.summary["scene-probe/probe_top1"] == top1
+    assert evaluation.table_columns("scene-probe/per_class") == ["class", "accuracy"]
+    assert (training.run_id, training.group) == ("trainrun01", "rgb->depth/nyu")
+    assert training.summary["scene-probe/probe_top1"] == top1, "the training run's summary shows the probe's score"

@@ -236,6 +236,8 @@ def test_benchmark_writes_the_report_and_keeps_finished_runs(tmp_path, monkeypat
     assert label_efficiency_table(report["runs"], ["none", "crd"]) in markdown
     assert report["label_efficiency"]["crd"]["fractions"] == [0.01, 0.05, 0.1, 0.25, 1.0]
     assert (out / "report-depth-label-efficiency.png").is_file()
+    page = (out / "report.html").read_text()
+    assert "Label efficiency" in page and "CRD critic: positive pair score" in page
 
     checkpoint = out / "depth" / "crd-seed0" / "last.pt"
     written = checkpoint.stat().st_mtime_ns

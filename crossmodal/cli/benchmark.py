@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG, seeds: int = SEEDS
         for spec, table in tables:
             print(f"\n{spec.modality.benchmark_title}\n\n{table}")
         runs = sum(len(spec.methods) * len(spec.seeds) for spec in specs)
-        print(f"\n{runs} runs; wrote {args.out / 'report.md'}, report.json, report-<target>.png")
+        print(f"\n{runs} runs; wrote {args.out / 'report.md'}, report.json, report-<target>.png, report.html")
         return 0
 
     return run_cli(_main, argv)

@@ -22,6 +22,7 @@ COMMANDS = {
     "crossmodal-eval": "crossmodal.cli.eval",
     "crossmodal-benchmark": "crossmodal.cli.benchmark",
     "crossmodal-tune": "crossmodal.cli.tune",
+    "crossmodal-report": "crossmodal.cli.report",
 }
 
 
@@ -57,3 +58,4 @@ segment = _entry("crossmodal-segment")
 evaluate = _entry("crossmodal-eval")
 benchmark = _entry("crossmodal-benchmark")
 tune = _entry("crossmodal-tune")
+report = _entry("crossmodal-report")

@@ -10,6 +10,7 @@ import math
 import netrc
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -165,17 +166,29 @@ class WandbLogger:
             self._warned = True
 
 
-def log_evaluation(
-    mode: str,
-    group: str,
-    name: str,
-    config: dict[str, Any],
-    directory: Any,
-    scores: dict[str, Any],
-    image: Any,
-    section: str = "segment",
-) -> bool:
-    """Log scores (and the example grid) under ``section/`` as a wandb "eval" job; any wandb failure is one warning, never an error."""
+WandbTable = tuple[list[str], list[list[Any]]]
+"""A table for wandb: column names, then rows."""
+
+
+@dataclass
+class EvaluationLog:
+    """What an evaluation leaves in wandb: its eval job's ``name`` and ``config``, its numeric ``scores`` (logged and
+    in the summary, under ``section/``), an ``image`` and ``tables`` (``wandb.Table``s under ``section/<name>``)."""
+
+    name: str
+    config: dict[str, Any]
+    scores: dict[str, Any]
+    section: str
+    image: Any = None
+    tables: dict[str, WandbTable] = field(default_factory=dict)
+
+
+def log_evaluation(mode: str, group: str, directory: Any, log: EvaluationLog, train_run_id: str | None = None) -> bool:
+    """Log an evaluation as a wandb "eval" job in the training run's ``group``, and put its scores into the training
+    run's summary too (``train_run_id``: resumed for that alone), so the run's table in wandb shows them.
+
+    Any wandb failure is one warning, never an error.
+    """
     mode = resolve_wandb_mode(mode)
     if mode == "disabled":
         return False
@@ -183,14 +196,23 @@ def log_evaluation(
         import wandb
 
         run = wandb.init(
-            project=WANDB_PROJECT, group=group, job_type="eval", name=name, config=config, mode=mode,  # type: ignore[arg-type]
+            project=WANDB_PROJECT, group=group, job_type="eval", name=log.name, config=log.config, mode=mode,  # type: ignore[arg-type]
             dir=str(directory), settings=_wandb_settings(),
         )
-        summary: dict[str, Any] = {f"{section}/{key}": value for key, value in scores.items() if isinstance(value, (int, float))}
-        if image is not None:
-            summary[f"{section}/examples"] = wandb.Image(image)
-        run.log(summary)
+        scores = {f"{log.section}/{key}": value for key, value in log.scores.items()
+                  if isinstance(value, (int, float)) and not isinstance(value, bool)}
+        logged: dict[str, Any] = dict(scores)
+        if log.image is not None:
+            logged[f"{log.section}/examples"] = wandb.Image(log.image)
+        for table, (columns, rows) in log.tables.items():
+            logged[f"{log.section}/{table}"] = wandb.Table(columns=list[str | int](columns), data=rows)
+        run.log(logged)
         run.finish()
+        if train_run_id is not None:
+            training = wandb.init(project=WANDB_PROJECT, group=group, id=train_run_id, resume="allow", mode=mode,  # type: ignore[arg-type]
+                                  dir=str(directory), settings=_wandb_settings())
+            training.summary.update(scores)
+            training.finish()
         return True
     except Exception as error:  # wandb may fail in many ways; evaluation must not
         print(f"warning: wandb could not record the evaluation ({_first_line(error)})", file=sys.stderr)

@@ -118,7 +118,7 @@ def select_regularisation_grouped(
     cs: Sequence[float] = DEFAULT_CS,
     val_fraction: float = VALIDATION_FRACTION,
     seed: int = 0,
-    fit_classifier: FitClassifier = fit_probe,
+    fit_classifier: FitClassifier | None = None,
 ) -> tuple[float, dict[str, float]]:
     """Best C by accuracy on held-out groups of the training data (ties: the smaller C)."""
     fit, validation = grouped_validation_split(labels, groups, val_fraction, seed)
@@ -134,11 +134,11 @@ def fold_probe(
     cs: Sequence[float] = DEFAULT_CS,
     val_fraction: float = VALIDATION_FRACTION,
     seed: int = 0,
-    fit_classifier: FitClassifier = fit_probe,
+    fit_classifier: FitClassifier | None = None,
 ) -> FoldProbeResult:
     """For each fold: choose C on the other folds' grouped validation split, refit on them, score on the fold.
 
-    ``fit_classifier`` fits the classifier on rows of ``features`` (the logistic probe by default); a row
+    ``fit_classifier`` fits the classifier on rows of ``features`` (None: the logistic probe); a row
     may be an array per sample (e.g. a clip's window features) when the classifier takes such rows.
     """
     features = np.asarray(features, dtype=np.float64)
@@ -159,7 +159,7 @@ def fold_probe(
             names = ", ".join(class_names[label] for label in unseen)
             warnings.warn(f"fold {fold}'s test samples hold classes no other fold trains on ({names}): "
                           "the probe cannot predict them, so they score 0 there", stacklevel=2)
-        probe = fit_classifier(features[train], labels[train], chosen, seed)
+        probe = (fit_classifier or fit_probe)(features[train], labels[train], chosen, seed)
         confusion = confusion_matrix(probe.predict(features[test]), labels[test], len(class_names), ignore_index=-1)
         scores = classification_scores(confusion)
         results.append(

@@ -273,6 +273,11 @@ class LabelEfficiency(LabelCurveProtocol):
         points = "  ".join(f"{100 * f:g}%: {100 * record[f'miou@{f:g}']:.1f}" for f in record["label_fractions"])
         return f"label efficiency (fine-tuned, mIoU %): {points} in {record[self.timing_key]:.0f} s"
 
+    def wandb_tables(self, report: LabelEfficiencyReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
+        rows = [[name, fraction, count, point["miou"], point["pixel_accuracy"]] for name, points in report.curves.items()
+                for fraction, count, point in zip(report.fractions, report.num_labelled, points)]
+        return {"curve": (["network", "label_fraction", "frames", "miou", "pixel_accuracy"], rows)}
+
     def wandb_name(self, report: LabelEfficiencyReport) -> str:
         return f"label-efficiency-{report.labels}"
 

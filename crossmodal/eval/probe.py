@@ -92,17 +92,18 @@ def choose_regularisation(
     validation: np.ndarray,
     cs: Sequence[float] = DEFAULT_CS,
     seed: int = 0,
-    fit_classifier: FitClassifier = fit_probe,
+    fit_classifier: FitClassifier | None = None,
 ) -> tuple[float, dict[str, float]]:
     """Best C by accuracy on the ``validation`` indices of classifiers fit on the ``fit`` indices (ties: the smaller C).
 
     With fewer than two labels to fit or nothing to validate on, the smallest C (strongest regularisation).
+    ``fit_classifier``: None fits the logistic probe (``fit_probe``).
     """
     if len(np.unique(labels[fit])) < 2 or len(validation) == 0:
         return float(min(cs)), {}
     scores: dict[str, float] = {}
     for c in sorted(cs):
-        probe = fit_classifier(features[fit], labels[fit], c, seed)
+        probe = (fit_classifier or fit_probe)(features[fit], labels[fit], c, seed)
         scores[repr(float(c))] = float(np.mean(probe.predict(features[validation]) == labels[validation]))
     best = max(scores.values())
     return next(float(c) for c in sorted(cs) if scores[repr(float(c))] == best), scores

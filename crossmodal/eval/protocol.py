@@ -66,6 +66,14 @@ class EvalProtocol:
         """What the wandb eval job records of ``report`` (its flat scores by default)."""
         return dict(report.scores)
 
+    def wandb_tables(self, report: Any) -> dict[str, tuple[list[str], list[list[Any]]]]:
+        """Tables the wandb eval job records (name -> columns, rows): by default a probe's accuracy per class."""
+        details = getattr(report, "details", {})
+        accuracy = details.get("per_class_accuracy", details.get("per_class_accuracy_over_folds"))
+        if "class_names" not in details or accuracy is None:
+            return {}
+        return {"per_class": (["class", "accuracy"], [[name, value] for name, value in zip(details["class_names"], accuracy)])}
+
     @property
     def wandb_section(self) -> str:
         return self.wandb_prefix or self.name

@@ -115,5 +115,10 @@ class Segmentation(EvalProtocol):
         named_iou = {f"iou/{name}": iou for name, iou in zip(report.class_names, report.scores["per_class_iou"]) if iou is not None}
         return {**report.scores, **named_iou}
 
+    def wandb_tables(self, report: SegmentReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
+        rows = [[name, iou, accuracy] for name, iou, accuracy in
+                zip(report.class_names, report.scores["per_class_iou"], report.scores["per_class_accuracy"])]
+        return {"per_class": (["class", "iou", "accuracy"], rows)}
+
     def wandb_name(self, report: SegmentReport) -> str:
         return f"segment-{report.settings['head']}-{report.labels}"

@@ -308,6 +308,11 @@ class SoundLabelEfficiency(LabelCurveProtocol):
         scores = {k: v for k, v in report.scores.items() if "_fold_std" not in k}
         return self.curve_record(scores, report.fractions, [round(float(np.mean(n))) for n in report.num_labelled])
 
+    def wandb_tables(self, report: SoundLabelEfficiencyReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
+        rows = [[name, fraction, point["top1"], point["top1_std"]] for name, points in report.curves.items()
+                for fraction, point in zip(report.fractions, points)]
+        return {"curve": (["network", "label_fraction", "top1", "top1_fold_std"], rows)}
+
     def benchmark_line(self, record: dict[str, Any], evaluation: EvalSettings) -> str:
         points = "  ".join(f"{100 * f:g}%: {100 * record[f'top1@{f:g}']:.1f}" for f in record["label_fractions"])
         return f"sound label efficiency (fine-tuned, top-1 %): {points} in {record[self.timing_key]:.0f} s"

@@ -3,7 +3,7 @@
 Each target's grid is its modality's experiment files (``Modality.experiments``) with the
 modality's pinned demo schedule and any user overrides on top, judged by the modality's
 protocols. ``write_report`` writes report.md (a section per target), report-<target>.png and
-report.json (every per-seed number, the specs and the summaries).
+report.json (every per-seed number, the specs and the summaries); ``run_benchmark`` adds report.html (``html_report``).
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from crossmodal.distill import OBJECTIVES
 from crossmodal.errors import InputError
 from crossmodal.eval.reports import EvalSettings
 from crossmodal.experiments.grid import RESULTS_FILE, WORKER_OVERRIDES, GridSpec, grid_targets, method_config, run_grids, zoo_methods
+from crossmodal.experiments.html_report import REPORT_FILE, write_html_report
 from crossmodal.experiments.label_table import curve_protocol, label_curves, label_efficiency_table, plot_label_curves
 from crossmodal.experiments.report import machines_note, markdown_table, plot_summary, report_section, summarise, table_metrics
 from crossmodal.fileio import write_json_atomically, write_text_atomically
@@ -137,4 +138,5 @@ def run_benchmark(specs: Sequence[GridSpec], out: Path, command: str, jobs: int,
     start = time.perf_counter()
     grids = list(zip(specs, run_grids(specs, jobs, threads)))
     tables = write_report(out, grids, command, time.perf_counter() - start, jobs, threads)
+    write_html_report([out], out / REPORT_FILE)
     return list(zip(specs, tables))

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from crossmodal.engine.logging import log_evaluation
+from crossmodal.engine.logging import EvaluationLog, log_evaluation
 from crossmodal.errors import InputError
 from crossmodal.eval.catalog import PROTOCOLS, EvalProtocol
 from crossmodal.eval.protocol import Say, silent
@@ -137,9 +137,11 @@ def write_report(
             written.append(path.with_suffix(".png"))
     if wandb is not None:
         config = {field: value for field, value in result.items() if field not in ("confusion", "class_names", "train_losses")}
-        log_evaluation(
-            wandb, student.config.experiment, f"{student.run_dir.name}-{protocol.wandb_name(report)}",
-            {**config, "train_wandb_id": student.wandb_id, "run_dir": str(student.run_dir)}, out,
-            protocol.wandb_scores(report), picture, section=protocol.wandb_section,
+        log = EvaluationLog(
+            name=f"{student.run_dir.name}-{protocol.wandb_name(report)}",
+            config={**config, "train_wandb_id": student.wandb_id, "run_dir": str(student.run_dir)},
+            scores=protocol.wandb_scores(report), section=protocol.wandb_section, image=picture,
+            tables=protocol.wandb_tables(report),
         )
+        log_evaluation(wandb, student.config.experiment, out, log, train_run_id=student.wandb_id)
     return written
