@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,4 +62,23 @@ def test_evaluations_are_kept_by_protocol_network_and_settings(tmp_path, capsys)
     assert first["evaluation"]["settings"]["k"] == 5 and "feature_cache" not in first["evaluation"]["settings"]
     assert knn(5)["evaluation"]["key"] == first["evaluation"]["key"]
     assert len(list((run / "evaluations").glob("*.json"))) == 2, "the same evaluation again replaces its own result"
-    assert f"evaluations/{first['evaluation']['key']}.json" in capsys.readouterr().out
+    assert f"also kept as {run}/evaluations/{first['evaluation']['key']}.json" in capsys.readouterr().out
+
+
+def test_a_trained_networks_scores_are_printed_beside_its_random_init_reference_once_that_is_scored(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the reference goes to runs/ of the working directory
+    frames = random_frames(20, *INPUT_SIZE, seed=2)
+    run = fake_run(tmp_path / "run", write_nyu_mat(tmp_path / "frames.mat", frames))
+    assert eval_main(["scene-knn", "--run", str(run), "--device", "cpu", "--set", "k=5"]) == 0
+    assert "the same command with --random-init resnet10 --like RUN gives the reference" in capsys.readouterr().out
+    assert eval_main(["scene-knn", "--random-init", "resnet10", "--width", "4", "--like", str(run), "--device", "cpu",
+                      "--set", "k=5"]) == 0
+    assert "this is the random-init reference" in capsys.readouterr().out
+    reference = json.loads(Path("runs/random-init-resnet10-w4-seed0/knn.json").read_text())["scores"]["knn_top1"]
+    assert eval_main(["scene-knn", "--run", str(run), "--device", "cpu", "--set", "k=5"]) == 0
+    mine = json.loads((run / "knn.json").read_text())["scores"]["knn_top1"]
+    line = capsys.readouterr().out.strip().splitlines()[-2]
+    assert line.startswith("random init of this architecture (runs/random-init-resnet10-w4-seed0/evaluations/scene-knn-")
+    assert line.endswith(f": Scene kNN top-1 {100 * reference:.1f}% (here {100 * mine:.1f}%)")
+    assert eval_main(["scene-knn", "--run", str(run), "--device", "cpu", "--set", "k=3"]) == 0
+    assert "not scored with these settings yet" in capsys.readouterr().out, "other settings have no reference"

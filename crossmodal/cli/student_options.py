@@ -8,7 +8,7 @@ from typing import Any
 from crossmodal.device import resolve_device
 from crossmodal.eval.reports import EVAL_SPLITS
 from crossmodal.eval.student import LoadedStudent
-from crossmodal.experiments.evaluate import evaluate, write_report
+from crossmodal.experiments.evaluate import EVALUATIONS_DIR, evaluate, reference_line, reference_scores, write_report
 from crossmodal.experiments.student_loading import select_student
 from crossmodal.modalities import MODALITIES
 
@@ -43,6 +43,9 @@ def run_protocol(protocol: str, student: LoadedStudent, settings: Any, out: Path
     """Run ``protocol``, print its table, write its report into ``out`` (and log it to wandb when it logs); exit code 0."""
     report = evaluate(protocol, student, settings, resolve_device(device), say=print)
     print(report.table)
+    print(reference_line(protocol, student, report.scores, reference_scores(protocol, student, settings)))
     written = write_report(protocol, report, student, settings, out, wandb=wandb)
-    print(f"wrote {' and '.join(map(str, written))}")
+    latest = [path for path in written if path.parent == out]
+    kept = [path.name for path in written if path.parent != out]
+    print(f"wrote {' and '.join(map(str, latest))} (this evaluation also kept as {out / EVALUATIONS_DIR}/{' and '.join(kept)})")
     return 0

@@ -22,6 +22,7 @@ from crossmodal.eval.protocol import Say, silent
 from crossmodal.eval.render import save_png
 from crossmodal.eval.reports import EvalSettings, ProbeReport, ProbeSettings, SegmentReport, SegmentSettings
 from crossmodal.eval.student import LoadedStudent
+from crossmodal.experiments.student_loading import RANDOM_INIT_SEED, random_init_dir
 from crossmodal.fileio import write_json_atomically
 from crossmodal.modalities import MODALITIES
 
@@ -111,6 +112,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def reference_scores(name: str, student: LoadedStudent, settings: Any) -> tuple[Path, dict[str, float]] | None:
+    """The scores of the random-init reference of ``student``'s architecture under the same protocol and settings,
+    when that evaluation has been run (``--random-init ARCH --like RUN``); None otherwise and for a reference itself."""
+    if RANDOM_INIT_SEED in student.extra:
+        return None
+    _, fields = evaluation_key(name, student, settings)
+    pattern = random_init_dir(student.config, str(student.spec["name"]), int(student.spec["width"]), "*")
+    for result in sorted(pattern.parent.glob(f"{pattern.name}/{EVALUATIONS_DIR}/{name}-*.json")):
+        evaluation = json.loads(result.read_text()).get("evaluation", {})
+        if evaluation.get("settings") == fields:
+            return result, json.loads(result.read_text()).get("scores", {})
+    return None
+
+
+def reference_line(name: str, student: LoadedStudent, scores: dict[str, Any], reference: tuple[Path, dict[str, float]] | None) -> str:
+    """What the scores mean beside an untrained network of the same architecture: its scores, or how to get them."""
+    if RANDOM_INIT_SEED in student.extra:
+        return "this is the random-init reference: a trained student of this architecture should score above it"
+    if reference is None:
+        return (f"random init of this architecture not scored with these settings yet: the same command with "
+                f"--random-init {student.spec['name']} --like RUN gives the reference")
+    path, theirs = reference
+    titles = score_titles(student.modality)
+    shown = [f"{titles[key]} {100 * theirs[key]:.1f}% (here {100 * scores[key]:.1f}%)"
+             for key in titles if key in theirs and key in scores]
+    return f"random init of this architecture ({path}): " + ("; ".join(shown) or "no score in common")
+
+
+def score_titles(modality: str) -> dict[str, str]:
+    """Score key -> its name (the table titles without their unit), for the modality's and every protocol's columns."""
+    columns = dict(MODALITIES.get(modality).benchmark_metrics)
+    for protocol in (PROTOCOLS.get(name) for name in PROTOCOLS.names()):
+        columns.update(protocol.table_columns)
+    return {key: title.removesuffix(" (%)") for key, title in columns.items()}
+
+
 def write_report(
     name: str, report: Any, student: LoadedStudent, settings: Any, out: Path, wandb: str | None = None
 ) -> list[Path]:
@@ -125,7 +162,8 @@ def write_report(
     latest = out / protocol.result_file
     keyed = out / EVALUATIONS_DIR / f"{key}.json"
     keyed.parent.mkdir(parents=True, exist_ok=True)
-    result = {**report.to_dict(student), "evaluation": {"protocol": name, "key": key, "settings": fields}}
+    numeric = {score: value for score, value in report.scores.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    result = {**report.to_dict(student), "scores": numeric, "evaluation": {"protocol": name, "key": key, "settings": fields}}
     written = []
     for path in (latest, keyed):
         write_json_atomically(path, result)

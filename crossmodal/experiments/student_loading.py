@@ -60,6 +60,16 @@ def load_trained_student(run_or_file: str | os.PathLike[str]) -> LoadedStudent:
     )
 
 
+RANDOM_INIT_SEED = "random_init_seed"
+"""The ``LoadedStudent.extra`` key a random-init reference carries (its init seed, in every report of it)."""
+
+
+def random_init_dir(config: TrainConfig, name: str, width: int, seed: int | str) -> Path:
+    """Where a random-init reference's results go: ``<runs_dir>/random-init-<arch>-w<width>-seed<seed>``
+    (``seed="*"``: the pattern of every seed's)."""
+    return Path(config.run.runs_dir) / f"random-init-{name}-w{width}-seed{seed}"
+
+
 def random_init_student(name: str, width: int, config: TrainConfig, seed: int = 0) -> LoadedStudent:
     """An untrained student for ``config``'s target modality (Kaiming init from ``seed``), frozen.
 
@@ -80,8 +90,8 @@ def random_init_student(name: str, width: int, config: TrainConfig, seed: int = 
         spec=spec,
         description=f"{name} (width {width}), random init, seed {seed}",
         fingerprint=weights_fingerprint(model),
-        run_dir=Path(config.run.runs_dir) / f"random-init-{name}-w{width}-seed{seed}",
-        extra={"random_init_seed": seed},
+        run_dir=random_init_dir(config, name, width, seed),
+        extra={RANDOM_INIT_SEED: seed},
         draw_input=modality.render,
     )
 
