@@ -208,12 +208,25 @@ def log_evaluation(mode: str, group: str, directory: Any, log: EvaluationLog, tr
             logged[f"{log.section}/{table}"] = wandb.Table(columns=list[str | int](columns), data=rows)
         run.log(logged)
         run.finish()
-        if train_run_id is not None:
-            training = wandb.init(project=WANDB_PROJECT, group=group, id=train_run_id, resume="allow", mode=mode,  # type: ignore[arg-type]
-                                  dir=str(directory), settings=_wandb_settings())
-            training.summary.update(scores)
-            training.finish()
-        return True
     except Exception as error:  # wandb may fail in many ways; evaluation must not
         print(f"warning: wandb could not record the evaluation ({_first_line(error)})", file=sys.stderr)
+        return False
+    return train_run_id is None or update_run_summary(mode, group, directory, train_run_id, scores)
+
+
+def update_run_summary(mode: str, group: str, directory: Any, run_id: str, values: dict[str, Any]) -> bool:
+    """Add ``values`` to the summary of the finished run ``run_id`` (resumed for that alone); a failure is one warning."""
+    mode = resolve_wandb_mode(mode)
+    if mode == "disabled":
+        return False
+    try:
+        import wandb
+
+        run = wandb.init(project=WANDB_PROJECT, group=group, id=run_id, resume="allow", mode=mode,  # type: ignore[arg-type]
+                         dir=str(directory), settings=_wandb_settings())
+        run.summary.update(values)
+        run.finish()
+        return True
+    except Exception as error:
+        print(f"warning: wandb could not update run {run_id}'s summary ({_first_line(error)})", file=sys.stderr)
         return False
