@@ -96,15 +96,7 @@ class LabelEfficiencyReport:
 
     @property
     def scores(self) -> dict[str, Any]:
-        """Flat scores for tables: ``<metric>@<fraction>`` of the student, ``reference_<metric>@<fraction>`` of random init."""
-        flat: dict[str, Any] = {}
-        for name, prefix in ((STUDENT, ""), (RANDOM_INIT, "reference_")):
-            for fraction, scores in zip(self.fractions, self.curves.get(name, [])):
-                flat.update({f"{prefix}{metric}@{fraction:g}": scores[metric] for metric in METRICS})
-        if self.saved is not None:
-            flat["random_init_fraction_needed"] = self.saved.fraction
-            flat["random_init_fraction_kind"] = self.saved.kind
-        return flat
+        return flat_curve_scores(self.fractions, self.curves, list(METRICS), self.saved)
 
     @property
     def table(self) -> str:
@@ -119,14 +111,35 @@ class LabelEfficiencyReport:
         return "\n".join(lines)
 
     def to_dict(self, student: LoadedStudent) -> dict[str, Any]:
-        saved = None if self.saved is None else {"metric": LABELS_SAVED_METRIC, "target": self.saved.target,
-                                                 "random_init_fraction": self.saved.fraction, "kind": self.saved.kind}
+        saved = saved_record(self.saved, LABELS_SAVED_METRIC)
         return {
             **student.report(), "data": self.data, "labels": self.labels, **self.settings, **student.extra,
             "fractions": self.fractions, "num_labelled": self.num_labelled, "epochs_per_fraction": self.epochs,
             "curves": self.curves, "num_fit": self.num_fit, "num_scored": self.num_scored, "anchor": self.anchor,
             "labels_saved": saved, "subset_order": self.order, "stratified_by_scene": self.stratified,
         }
+
+
+def flat_curve_scores(
+    fractions: list[float], curves: dict[str, list[dict[str, Any]]], metrics: list[str], saved: FractionNeeded | None
+) -> dict[str, Any]:
+    """Flat scores for tables: ``<metric>@<fraction>`` of the student, ``reference_<metric>@<fraction>`` of random
+    init, and the fraction random init needs (when measured)."""
+    flat: dict[str, Any] = {}
+    for name, prefix in ((STUDENT, ""), (RANDOM_INIT, "reference_")):
+        for fraction, point in zip(fractions, curves.get(name, [])):
+            flat.update({f"{prefix}{metric}@{fraction:g}": point[metric] for metric in metrics})
+    if saved is not None:
+        flat["random_init_fraction_needed"] = saved.fraction
+        flat["random_init_fraction_kind"] = saved.kind
+    return flat
+
+
+def saved_record(saved: FractionNeeded | None, metric: str) -> dict[str, Any] | None:
+    """The labels-saved figure as a report records it."""
+    if saved is None:
+        return None
+    return {"metric": metric, "target": saved.target, "random_init_fraction": saved.fraction, "kind": saved.kind}
 
 
 def point_text(scores: dict[str, Any]) -> str:
@@ -233,7 +246,14 @@ class LabelCurveProtocol(EvalProtocol):
         return {**{k: v for k, v in scores.items() if "@" in k and not k.startswith("reference_")},
                 "label_fractions": fractions, "label_protocol": self.name, "num_labelled": num_labelled}
 
+    def benchmark_line(self, record: dict[str, Any], evaluation: Any) -> str:
+        points = "  ".join(f"{100 * f:g}%: {100 * record[f'{self.curve_metric}@{f:g}']:.1f}" for f in record["label_fractions"])
+        return f"{self.name} (fine-tuned, {self.curve_title} %): {points} in {record[self.timing_key]:.0f} s"
 
+
+FINETUNED_NOTE = ("Each student (its distilled weights; random init's untrained ones) and {head} fine-tuned end to end on "
+                  "nested, {strata}-stratified subsets of {labelled} (the same subsets, {same} for every method of a seed); {scored}.")
+SUPERVISED_NOTE = "Random init at 100% is the supervised reference: the architecture trained from scratch with every label{of}."
 RANDOM_INIT_NEEDS_NOTE = ("Random init needs: the label fraction at which random init's mean curve reaches the method's mean {metric} "
                           "at 10%, interpolated linearly in log fraction between measured fractions (a bound outside them).")
 
@@ -251,10 +271,10 @@ class LabelEfficiency(LabelCurveProtocol):
     curve_title = "mIoU"
     curve_task = "segmentation fine-tuned end to end"
     curve_notes = (
-        "Each student (its distilled weights; random init's untrained ones) and a segmentation head fine-tuned end to end "
-        "on nested, scene-stratified subsets of the labelled training frames (the same subsets, head init, batch order "
-        "and augmentation for every method of a seed), scored on the test frames (`crossmodal-eval label-efficiency`).",
-        "Random init at 100% is the supervised reference: the architecture trained from scratch with every label.",
+        FINETUNED_NOTE.format(head="a segmentation head", strata="scene", labelled="the labelled training frames",
+                              same="head init, batch order and augmentation",
+                              scored="scored on the test frames (`crossmodal-eval label-efficiency`)"),
+        SUPERVISED_NOTE.format(of=""),
         RANDOM_INIT_NEEDS_NOTE.format(metric="mIoU"),
     )
 
@@ -268,10 +288,6 @@ class LabelEfficiency(LabelCurveProtocol):
 
     def benchmark_record(self, report: LabelEfficiencyReport) -> dict[str, Any]:
         return self.curve_record(report.scores, report.fractions, report.num_labelled)
-
-    def benchmark_line(self, record: dict[str, Any], evaluation: EvalSettings) -> str:
-        points = "  ".join(f"{100 * f:g}%: {100 * record[f'miou@{f:g}']:.1f}" for f in record["label_fractions"])
-        return f"label efficiency (fine-tuned, mIoU %): {points} in {record[self.timing_key]:.0f} s"
 
     def wandb_tables(self, report: LabelEfficiencyReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
         rows = [[name, fraction, count, point["miou"], point["pixel_accuracy"]] for name, points in report.curves.items()

@@ -29,12 +29,16 @@ from crossmodal.errors import InputError
 from crossmodal.eval.audio_probe import ESC50_CLIP_SECONDS, labelled_sound_set, window_seconds
 from crossmodal.eval.label_curves import Curve, FractionNeeded, curve_picture, labels_saved
 from crossmodal.eval.label_efficiency import (
+    FINETUNED_NOTE,
     RANDOM_INIT,
     RANDOM_INIT_NEEDS_NOTE,
     STUDENT,
+    SUPERVISED_NOTE,
     LabelCurveProtocol,
+    flat_curve_scores,
     labels_saved_line,
     random_init_network,
+    saved_record,
 )
 from crossmodal.eval.label_subsets import check_fractions, equal_step_epochs, labelled_order, nested_subsets
 from crossmodal.eval.metrics import classification_scores, confusion_matrix
@@ -176,16 +180,8 @@ class SoundLabelEfficiencyReport:
 
     @property
     def scores(self) -> dict[str, Any]:
-        """Flat scores: ``top1@<fraction>`` (fold mean) of the student, ``reference_top1@<fraction>`` of random init."""
-        flat: dict[str, Any] = {}
-        for name, prefix in ((STUDENT, ""), (RANDOM_INIT, "reference_")):
-            for fraction, point in zip(self.fractions, self.curves.get(name, [])):
-                flat[f"{prefix}{METRIC}@{fraction:g}"] = point["top1"]
-                flat[f"{prefix}{METRIC}_fold_std@{fraction:g}"] = point["top1_std"]
-        if self.saved is not None:
-            flat["random_init_fraction_needed"] = self.saved.fraction
-            flat["random_init_fraction_kind"] = self.saved.kind
-        return flat
+        """``top1@<fraction>`` (the fold mean) and ``top1_std@<fraction>`` (over folds) per network, as ``flat_curve_scores``."""
+        return flat_curve_scores(self.fractions, self.curves, [METRIC, f"{METRIC}_std"], self.saved)
 
     @property
     def table(self) -> str:
@@ -200,8 +196,7 @@ class SoundLabelEfficiencyReport:
         return "\n".join(lines)
 
     def to_dict(self, student: LoadedStudent) -> dict[str, Any]:
-        saved = None if self.saved is None else {"metric": METRIC, "target": self.saved.target,
-                                                 "random_init_fraction": self.saved.fraction, "kind": self.saved.kind}
+        saved = saved_record(self.saved, METRIC)
         return {
             **student.report(), "data": self.data, **self.settings, **student.extra, "fractions": self.fractions,
             "test_folds": self.test_folds, "num_labelled_per_fold": self.num_labelled, "epochs_per_fold": self.epochs,
@@ -286,12 +281,11 @@ class SoundLabelEfficiency(LabelCurveProtocol):
     curve_title = "top-1"
     curve_task = "sound classification fine-tuned end to end"
     curve_notes = (
-        "Each student (its distilled weights; random init's untrained ones) and a linear classifier fine-tuned end to end "
-        "on nested, class-stratified subsets of each fold's training clips (the same subsets, classifier init and batch "
-        "order for every method of a seed); a clip's logits are its windows' mean; top-1 is the mean over the five folds "
-        "(`crossmodal-eval sound-label-efficiency`).",
-        "Random init at 100% is the supervised reference: the architecture trained from scratch with every label of the "
-        "training folds.",
+        FINETUNED_NOTE.format(head="a linear classifier", strata="class", labelled="each fold's training clips",
+                              same="classifier init and batch order",
+                              scored="a clip's logits are its windows' mean; top-1 is the mean over the five folds "
+                                     "(`crossmodal-eval sound-label-efficiency`)"),
+        SUPERVISED_NOTE.format(of=" of the training folds"),
         RANDOM_INIT_NEEDS_NOTE.format(metric="top-1"),
     )
 
@@ -305,7 +299,7 @@ class SoundLabelEfficiency(LabelCurveProtocol):
         return SoundLabelEfficiencySettings(fractions=BENCHMARK_FRACTIONS, split=evaluation.split, seed=seed, reference=False)
 
     def benchmark_record(self, report: SoundLabelEfficiencyReport) -> dict[str, Any]:
-        scores = {k: v for k, v in report.scores.items() if "_fold_std" not in k}
+        scores = {k: v for k, v in report.scores.items() if "_std@" not in k}
         return self.curve_record(scores, report.fractions, [round(float(np.mean(n))) for n in report.num_labelled])
 
     def wandb_tables(self, report: SoundLabelEfficiencyReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
@@ -313,6 +307,3 @@ class SoundLabelEfficiency(LabelCurveProtocol):
                 for fraction, point in zip(report.fractions, points)]
         return {"curve": (["network", "label_fraction", "top1", "top1_fold_std"], rows)}
 
-    def benchmark_line(self, record: dict[str, Any], evaluation: EvalSettings) -> str:
-        points = "  ".join(f"{100 * f:g}%: {100 * record[f'top1@{f:g}']:.1f}" for f in record["label_fractions"])
-        return f"sound label efficiency (fine-tuned, top-1 %): {points} in {record[self.timing_key]:.0f} s"
