@@ -36,7 +36,8 @@ def write_benchmark(folder: Path) -> Path:
             run = write_run(folder / "depth" / f"{method}-seed{seed}", seed, method == "crd")
             records.append({"method": method, "seed": seed, "run_dir": str(run), "probe_top1": base + 0.02 * seed,
                             "pixel_accuracy": 0.6, "miou": base / 2, "knn_top1": base - 0.1})
-    spec = {"target": "depth", "methods": ["none", "crd"], "seeds": list(SEEDS)}
+    spec = {"target": "depth", "methods": ["none", "crd"], "seeds": list(SEEDS),
+            "evaluation": {"labels": "nyu40", "head": "fcn", "head_lr": None, "extra_protocols": ["scene-knn"]}}
     report = {"command": "crossmodal-benchmark --seeds 2 --protocols scene-knn", "targets": {"depth": {"spec": spec, "runs": records}}}
     (folder / "report.json").write_text(json.dumps(report))
     return folder
@@ -70,6 +71,7 @@ def test_the_page_holds_tables_charts_curves_evaluations_commands_and_configs_an
     assert images[-1].size == (24, 8), "the evaluation's own picture, as written"
     # benchmark: the command, its table with the spreads and the kNN column, chart, curves per method, a config
     assert "<code>crossmodal-benchmark --seeds 2 --protocols scene-knn</code>" in page
+    assert "<p>Seeds 0, 1; evaluation: labels=nyu40, head=fcn, extra_protocols=scene-knn.</p>" in page
     assert "<th>Scene kNN top-1 (%)</th>" in page and "<td>31.0 ± 1.4</td>" in page and "<td>Random init (none)</td>" in page
     assert 'alt="none training curves: training loss (per logged step); learning rate"' in page
     assert 'alt="crd training curves: training loss (per logged step); CRD critic: positive pair score; ' in page

@@ -39,7 +39,7 @@ CURVES = {
 }
 """metrics.jsonl key -> panel title of the training curves (a panel only when some run logged the key)."""
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -84,6 +84,7 @@ def benchmark_section(folder: Path) -> str:
         records, methods = section["runs"], section["spec"]["methods"]
         metrics = table_metrics(target, records)
         parts.append(f"<h3>{html.escape(MODALITIES.get(target).benchmark_title)}</h3>")
+        parts.append(f"<p>{html.escape(spec_line(section['spec']))}</p>")
         parts.append(markdown_table_html(markdown_table(records, methods, metrics)))
         with tempfile.TemporaryDirectory() as scratch:
             chart = plot_summary(records, methods, metrics, Path(scratch) / "chart.png", MODALITIES.get(target).benchmark_title)
@@ -104,6 +105,13 @@ def benchmark_section(folder: Path) -> str:
         if first is not None:
             parts.append(config_block(first, f"Resolved config of {first.name} (the other runs differ in method and seed)"))
     return "\n".join(parts)
+
+
+def spec_line(spec: dict[str, Any]) -> str:
+    """The grid's seeds and evaluation settings, in one line under its table's heading."""
+    evaluation = ", ".join(f"{key}={','.join(map(str, value)) if isinstance(value, list) else value}"
+                           for key, value in spec.get("evaluation", {}).items() if value not in (None, [], ()))
+    return f"Seeds {', '.join(map(str, spec['seeds']))}; evaluation: {evaluation or 'defaults'}."
 
 
 def run_section(run: Path) -> str:
