@@ -68,3 +68,25 @@ def test_the_benchmark_table_shows_top1_per_fraction_and_what_random_init_needs(
     assert table[0] == "| Method | top-1 at 10% labels | top-1 at 100% labels | Random init needs (to match at 10%) |"
     assert table[2].startswith("| Random init (none) | 30.5 ± 0.7 | 80.5 ± 0.7 |")
     assert "| 50.5 ± 0.7 |" in table[3]
+
+
+def test_a_loaded_students_frozen_weights_are_fine_tuned_end_to_end_on_a_copy(monkeypatch):
+    from crossmodal.eval import sound_label_efficiency as module
+    from crossmodal.models.frozen import freeze
+    from crossmodal.models.student_registry import build_student
+
+    network = freeze(build_student(name="audio_resnet10", in_channels=1, width=4, num_classes=None))
+    before = {name: value.clone() for name, value in network.state_dict().items()}
+    trained = []
+    monkeypatch.setattr(module.WindowClassifier, "clip_logits",
+                        lambda self, clips: trained.append(self) or module.WindowClassifier.forward(self, clips[:, None, :self.window]))
+    generator = torch.Generator().manual_seed(0)
+    train = (torch.randn(8, 2000, generator=generator), torch.arange(8) % 2)
+    test = (torch.randn(2, 2000, generator=generator), np.arange(2) % 2)
+    module.finetune_and_score(network, train, test, 2, window=1000, epochs=1,
+                              settings=SoundLabelEfficiencySettings(batch_size=4), device=torch.device("cpu"))
+    encoder = trained[0].encoder
+    conv = next(name for name, _ in encoder.named_parameters() if name.endswith("weight"))
+    assert not torch.equal(encoder.state_dict()[conv], before[conv]), "the encoder's first weights moved: trained end to end"
+    assert all(torch.equal(value, before[name]) for name, value in network.state_dict().items()), "the student itself is untouched"
+    assert not any(parameter.requires_grad for parameter in network.parameters())
