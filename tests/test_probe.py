@@ -283,7 +283,10 @@ def test_the_probe_logs_an_eval_job_in_the_runs_group_and_its_scores_into_the_tr
     run = fake_run(tmp_path / "run", tiny_data, wandb_id="trainrun01")
     assert probe_main(["--run", str(run), "--device", "cpu", "--wandb", "offline"]) == 0
     top1 = json.loads((run / "probe.json").read_text())["top1"]
-    evaluation, training = offline_runs(run)
+    runs = offline_runs(run)  # two runs started within one second: told apart by what they are, not by order
+    assert len(runs) == 2
+    evaluation = next(r for r in runs if r.run_id != "trainrun01")
+    training = next(r for r in runs if r.run_id == "trainrun01")
     assert (evaluation.project, evaluation.group, evaluation.job_type, evaluation.name) == (
         "crossmodal", "rgb->depth/nyu", "eval", "run-scene-probe")
     assert evaluation.summary["scene-probe/probe_top1"] == top1

@@ -77,6 +77,9 @@ def test_a_point_from_a_wandb_agent_writes_its_validation_scores_into_its_runs_s
     arguments = ["data.target=depth", "objective.name=crd", "objective.options.tau=0.2", *TINY]
     assert tune_main(["--sweep-point", *arguments, "--out", str(tmp_path / "points")]) == 0
     run_dir = next((tmp_path / "points" / "depth").iterdir()) / "crd-seed0"
-    training, scored = offline_runs(run_dir)
-    assert training.job_type == "train" and scored.run_id == training.run_id
+    runs = offline_runs(run_dir)
+    assert len(runs) == 2
+    training = next(r for r in runs if r.job_type == "train")
+    scored = next(r for r in runs if r is not training)
+    assert scored.run_id == training.run_id, "the same run, resumed to take the scores"
     assert 0 <= scored.summary["validation/probe_top1"] <= 1 and "validation/miou" in scored.summary

@@ -81,5 +81,5 @@ def read_offline_run(path: Path) -> OfflineRun:
 
 
 def offline_runs(folder: Path) -> list[OfflineRun]:
-    """Every offline run under ``folder``, oldest first."""
+    """Every offline run under ``folder`` (in folder-name order: runs started within one second sort by id)."""
     return [read_offline_run(path) for path in sorted(folder.rglob("offline-run-*/run-*.wandb"))]
