@@ -314,15 +314,21 @@ def save_config(config: TrainConfig, path: str | os.PathLike[str]) -> None:
     Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
+def parse_setting(text: str, what: str = "override", shape: str = "section.key=value") -> tuple[str, Any]:
+    """``key=value`` -> (key, the value parsed as YAML: ``4096``, ``true``, ``[a, b]``; nothing after ``=``: None);
+    anything else is an InputError saying ``{what} {text!r} must look like {shape}``."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"{what} {text!r} must look like {shape}")
+    return key.strip(), yaml.safe_load(raw) if raw.strip() else None
+
+
 def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfig:
-    """Apply ``dotted.key=value`` strings; values are parsed as YAML (``4096``, ``true``, ``[a, b]``)."""
+    """Apply ``dotted.key=value`` strings (``parse_setting``)."""
     for override in overrides:
-        key, sep, raw = override.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"override {override!r} must look like section.key=value")
-        value = yaml.safe_load(raw) if raw.strip() else None
+        key, value = parse_setting(override)
         nested: Any = value
-        for part in reversed(key.strip().split(".")):
+        for part in reversed(key.split(".")):
             nested = {part: nested}
         config = _update(config, nested, prefix="", origin=f"--set {override}")
     return config

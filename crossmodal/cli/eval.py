@@ -19,13 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from crossmodal.cli.common import OneLineErrorParser, run_cli
 from crossmodal.cli.student_options import add_student_arguments, run_protocol, student_from_args
-from crossmodal.config import replace_checked
+from crossmodal.config import parse_setting, replace_checked
 from crossmodal.engine.logging import WANDB_MODES
-from crossmodal.errors import InputError
 from crossmodal.eval.catalog import PROTOCOLS
 
 FEATURE_CACHE = "feature_cache"
@@ -52,10 +49,8 @@ def settings_from_args(protocol: str, args: argparse.Namespace, out: Path) -> An
     shared = {"data": args.data, "data_set": args.data_set, "split": args.split, "seed": args.seed, "workers": args.workers, FEATURE_CACHE: out / "features"}
     changes: dict[str, Any] = {key: value for key, value in shared.items() if key in fields and value is not None}
     for change in args.changes:
-        key, sep, raw = change.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--set {change!r} must look like key=value")
-        changes[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        key, value = parse_setting(change, what="--set", shape="key=value")
+        changes[key] = value
     return replace_checked(settings_type(), changes, origin=f"the {protocol} settings (--set)")
 
 

@@ -10,11 +10,13 @@ import math
 import netrc
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crossmodal.errors import InputError, first_line
+from crossmodal.eval.protocol import WandbTable
 from crossmodal.fileio import write_text_atomically
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
@@ -166,8 +168,9 @@ class WandbLogger:
             self._warned = True
 
 
-WandbTable = tuple[list[str], list[list[Any]]]
-"""A table for wandb: column names, then rows."""
+def numeric_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The int and float entries of ``values`` (not bools): what can stand as a score in a summary or a table."""
+    return {key: value for key, value in values.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
 @dataclass
@@ -199,8 +202,7 @@ def log_evaluation(mode: str, group: str, directory: Any, log: EvaluationLog, tr
             project=WANDB_PROJECT, group=group, job_type="eval", name=log.name, config=log.config, mode=mode,  # type: ignore[arg-type]
             dir=str(directory), settings=_wandb_settings(),
         )
-        scores = {f"{log.section}/{key}": value for key, value in log.scores.items()
-                  if isinstance(value, (int, float)) and not isinstance(value, bool)}
+        scores = {f"{log.section}/{key}": value for key, value in numeric_values(log.scores).items()}
         logged: dict[str, Any] = dict(scores)
         if log.image is not None:
             logged[f"{log.section}/examples"] = wandb.Image(log.image)

@@ -58,10 +58,14 @@ class Windowed(nn.Module):
         return Features(pooled=pooled.mean(dim=1) if self.average else pooled.flatten(1), maps=[], logits=None)
 
 
+def window_samples(student: LoadedStudent) -> int:
+    """The student's training window in samples at its rate."""
+    return round(window_seconds(student) * cast(int, student.model.sample_rate))
+
+
 def windows_per_clip(student: LoadedStudent, clip_seconds: float) -> int:
     """How many of the student's windows a clip of ``clip_seconds`` is judged as (``Windowed``)."""
-    window = round(window_seconds(student) * cast(int, student.model.sample_rate))
-    return max(1, round(clip_seconds * cast(int, student.model.sample_rate)) // window)
+    return max(1, round(clip_seconds * cast(int, student.model.sample_rate)) // window_samples(student))
 
 
 def audio_extraction_settings(identity: Path, part: str, window_seconds: float, clip_seconds: float | None) -> dict[str, Any]:
@@ -102,7 +106,7 @@ def window_extractor(
 ) -> Extract:
     """Pooled features of a clip set, averaged over its windows or (not ``average``) every window's side by side;
     stored under ``cache_dir`` keyed by weights and settings when given."""
-    encoder = Windowed(student.model, round(window_seconds(student) * cast(int, student.model.sample_rate)), average)
+    encoder = Windowed(student.model, window_samples(student), average)
 
     def extract(part: str, settings: dict[str, Any], clips: Dataset) -> tuple[np.ndarray, np.ndarray]:
         def compute() -> tuple[np.ndarray, np.ndarray]:

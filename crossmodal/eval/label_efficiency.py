@@ -28,7 +28,7 @@ from crossmodal.errors import InputError
 from crossmodal.eval.label_curves import INTERPOLATED, MORE_THAN, Curve, FractionNeeded, curve_picture, labels_saved
 from crossmodal.eval.label_subsets import check_fractions, equal_step_epochs, labelled_order, nested_subsets
 from crossmodal.eval.metrics import segmentation_scores
-from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
+from crossmodal.eval.protocol import EvalProtocol, Say, WandbTable, register_protocol, silent
 from crossmodal.eval.reports import EvalSettings, check_label_set
 from crossmodal.eval.rgbd_splits import labelled_splits
 from crossmodal.eval.seg_heads import build_segmentation_head
@@ -289,7 +289,7 @@ class LabelEfficiency(LabelCurveProtocol):
     def benchmark_record(self, report: LabelEfficiencyReport) -> dict[str, Any]:
         return self.curve_record(report.scores, report.fractions, report.num_labelled)
 
-    def wandb_tables(self, report: LabelEfficiencyReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    def wandb_tables(self, report: LabelEfficiencyReport) -> dict[str, WandbTable]:
         rows = [[name, fraction, count, point["miou"], point["pixel_accuracy"]] for name, points in report.curves.items()
                 for fraction, count, point in zip(report.fractions, report.num_labelled, points)]
         return {"curve": (["network", "label_fraction", "frames", "miou", "pixel_accuracy"], rows)}

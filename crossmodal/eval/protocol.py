@@ -17,6 +17,8 @@ from crossmodal.eval.student import LoadedStudent
 from crossmodal.registry import Registry
 
 Say = Callable[[str], None]
+WandbTable = tuple[list[str], list[list[Any]]]
+"""A table for wandb: column names, then rows."""
 
 
 def silent(line: str) -> None:
@@ -66,7 +68,7 @@ class EvalProtocol:
         """What the wandb eval job records of ``report`` (its flat scores by default)."""
         return dict(report.scores)
 
-    def wandb_tables(self, report: Any) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    def wandb_tables(self, report: Any) -> dict[str, WandbTable]:
         """Tables the wandb eval job records (name -> columns, rows): by default a probe's accuracy per class."""
         details = getattr(report, "details", {})
         accuracy = details.get("per_class_accuracy", details.get("per_class_accuracy_over_folds"))

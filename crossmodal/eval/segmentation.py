@@ -14,7 +14,7 @@ import torch
 from crossmodal.data.kinds import num_items
 from crossmodal.errors import InputError
 from crossmodal.eval.metrics import segmentation_scores
-from crossmodal.eval.protocol import EvalProtocol, Say, register_protocol, silent
+from crossmodal.eval.protocol import EvalProtocol, Say, WandbTable, register_protocol, silent
 from crossmodal.eval.render import render_examples
 from crossmodal.eval.reports import EvalSettings, SegmentReport, SegmentSettings
 from crossmodal.eval.rgbd_splits import labelled_splits
@@ -115,7 +115,7 @@ class Segmentation(EvalProtocol):
         named_iou = {f"iou/{name}": iou for name, iou in zip(report.class_names, report.scores["per_class_iou"]) if iou is not None}
         return {**report.scores, **named_iou}
 
-    def wandb_tables(self, report: SegmentReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    def wandb_tables(self, report: SegmentReport) -> dict[str, WandbTable]:
         rows = [[name, iou, accuracy] for name, iou, accuracy in
                 zip(report.class_names, report.scores["per_class_iou"], report.scores["per_class_accuracy"])]
         return {"per_class": (["class", "iou", "accuracy"], rows)}

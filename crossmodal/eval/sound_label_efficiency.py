@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from crossmodal.data.esc50 import ESC50, esc50_fold_splits
 from crossmodal.errors import InputError
-from crossmodal.eval.audio_probe import ESC50_CLIP_SECONDS, labelled_sound_set, window_seconds
+from crossmodal.eval.audio_probe import ESC50_CLIP_SECONDS, labelled_sound_set, window_samples, window_seconds
 from crossmodal.eval.label_curves import Curve, FractionNeeded, curve_picture, labels_saved
 from crossmodal.eval.label_efficiency import (
     FINETUNED_NOTE,
@@ -42,7 +42,7 @@ from crossmodal.eval.label_efficiency import (
 )
 from crossmodal.eval.label_subsets import check_fractions, equal_step_epochs, labelled_order, nested_subsets
 from crossmodal.eval.metrics import classification_scores, confusion_matrix
-from crossmodal.eval.protocol import Say, register_protocol, silent
+from crossmodal.eval.protocol import Say, WandbTable, register_protocol, silent
 from crossmodal.eval.reports import EvalSettings
 from crossmodal.eval.student import LoadedStudent
 from crossmodal.models.features import FeatureNetwork
@@ -214,7 +214,7 @@ def sound_label_efficiency(
 ) -> SoundLabelEfficiencyReport:
     settings.check()
     clips = load_clips(labelled_sound_set(student.config, settings.data, settings.data_set), settings.split)
-    window = round(window_seconds(student) * cast(int, student.model.sample_rate))
+    window = window_samples(student)
     networks = {STUDENT: student.model}
     if settings.reference:
         networks[RANDOM_INIT] = random_init_network(student, settings.seed)
@@ -304,7 +304,7 @@ class SoundLabelEfficiency(LabelCurveProtocol):
         scores = {k: v for k, v in report.scores.items() if "_std@" not in k}
         return self.curve_record(scores, report.fractions, [round(float(np.mean(n))) for n in report.num_labelled])
 
-    def wandb_tables(self, report: SoundLabelEfficiencyReport) -> dict[str, tuple[list[str], list[list[Any]]]]:
+    def wandb_tables(self, report: SoundLabelEfficiencyReport) -> dict[str, WandbTable]:
         rows = [[name, fraction, point["top1"], point["top1_std"]] for name, points in report.curves.items()
                 for fraction, point in zip(report.fractions, points)]
         return {"curve": (["network", "label_fraction", "top1", "top1_fold_std"], rows)}

@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from crossmodal.engine.logging import EvaluationLog, log_evaluation
+from crossmodal.engine.logging import EvaluationLog, log_evaluation, numeric_values
 from crossmodal.errors import InputError
 from crossmodal.eval.catalog import PROTOCOLS, EvalProtocol
 from crossmodal.eval.protocol import Say, silent
@@ -97,18 +98,18 @@ def evaluation_key(name: str, student: LoadedStudent, settings: Any) -> tuple[st
     score, so an evaluation with other settings (or of another network into the same ``--out``) never
     overwrites an earlier one, and the same evaluation run again replaces its own result.
     """
-    fields = {key: _plain(value) for key, value in dataclasses.asdict(settings).items() if key not in UNKEYED_FIELDS}
+    fields = {key: plain_setting(value) for key, value in dataclasses.asdict(settings).items() if key not in UNKEYED_FIELDS}
     described = {"protocol": name, "network": student.fingerprint, "student": student.description, "settings": fields}
     digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:12]
     return f"{name}-{digest}", fields
 
 
-def _plain(value: Any) -> Any:
+def plain_setting(value: Any) -> Any:
     """A settings value as JSON keeps it: paths resolved (two spellings of one file are one key), tuples as lists."""
     if isinstance(value, Path):
         return str(value.resolve())
     if isinstance(value, (tuple, list)):
-        return [_plain(item) for item in value]
+        return [plain_setting(item) for item in value]
     return value
 
 
@@ -120,9 +121,9 @@ def reference_scores(name: str, student: LoadedStudent, settings: Any) -> tuple[
     _, fields = evaluation_key(name, student, settings)
     pattern = random_init_dir(student.config, str(student.spec["name"]), int(student.spec["width"]), "*")
     for result in sorted(pattern.parent.glob(f"{pattern.name}/{EVALUATIONS_DIR}/{name}-*.json")):
-        evaluation = json.loads(result.read_text()).get("evaluation", {})
-        if evaluation.get("settings") == fields:
-            return result, json.loads(result.read_text()).get("scores", {})
+        document = json.loads(result.read_text())
+        if document.get("evaluation", {}).get("settings") == fields:
+            return result, document.get("scores", {})
     return None
 
 
@@ -162,17 +163,16 @@ def write_report(
     latest = out / protocol.result_file
     keyed = out / EVALUATIONS_DIR / f"{key}.json"
     keyed.parent.mkdir(parents=True, exist_ok=True)
-    numeric = {score: value for score, value in report.scores.items() if isinstance(value, (int, float)) and not isinstance(value, bool)}
-    result = {**report.to_dict(student), "scores": numeric, "evaluation": {"protocol": name, "key": key, "settings": fields}}
+    result = {**report.to_dict(student), "scores": numeric_values(report.scores), "evaluation": {"protocol": name, "key": key, "settings": fields}}
     written = []
     for path in (latest, keyed):
         write_json_atomically(path, result)
         written.append(path)
     picture = getattr(report, "picture", None)
-    if picture is not None:
-        for path in (latest, keyed):
-            save_png(picture, path.with_suffix(".png"))
-            written.append(path.with_suffix(".png"))
+    if picture is not None:  # encoded once, copied to the latest
+        save_png(picture, keyed.with_suffix(".png"))
+        shutil.copyfile(keyed.with_suffix(".png"), latest.with_suffix(".png"))
+        written += [latest.with_suffix(".png"), keyed.with_suffix(".png")]
     if wandb is not None:
         config = {field: value for field, value in result.items() if field not in ("confusion", "class_names", "train_losses")}
         log = EvaluationLog(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import io
 import json
 import tempfile
 from collections.abc import Callable, Sequence
@@ -20,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from crossmodal.engine.checkpoint import RUN_FILES
+from crossmodal.engine.logging import numeric_values
 from crossmodal.errors import InputError
 from crossmodal.eval.catalog import PROTOCOLS
+from crossmodal.experiments.evaluate import plain_setting
 from crossmodal.experiments.grid import RESULTS_FILE
 from crossmodal.experiments.label_table import label_efficiency_table, plot_label_curves
 from crossmodal.experiments.report import markdown_table, method_title, plot_summary, table_metrics
@@ -133,7 +136,7 @@ def evaluation_html(result: Path) -> str:
         report = json.loads(result.read_text())
     except json.JSONDecodeError as error:
         raise InputError(f"{result} is not valid JSON ({error})") from None
-    rows = [(key, value) for key, value in report.items() if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    rows = list(numeric_values(report).items())
     body = "".join(f"<tr><td>{html.escape(key)}</td><td>{format_number(value)}</td></tr>" for key, value in rows)
     parts = [f"<h3>{html.escape(result.name)}</h3>"]
     if "evaluation" in report:
@@ -149,12 +152,8 @@ def evaluation_command(run: Path, evaluation: dict[str, Any]) -> str:
     """The ``crossmodal-eval`` call that repeats an evaluation: its protocol and every setting that differs from the default."""
     defaults = dataclasses.asdict(PROTOCOLS.get(evaluation["protocol"]).settings_type())
     changed = [f"{key}={json.dumps(value, separators=(',', ':'))}" for key, value in evaluation["settings"].items()
-               if key in defaults and value != _plain(defaults[key])]
+               if key in defaults and value != plain_setting(defaults[key])]
     return f"crossmodal-eval {evaluation['protocol']} --run {run}" + (f" --set {' '.join(changed)}" if changed else "")
-
-
-def _plain(value: Any) -> Any:
-    return [_plain(item) for item in value] if isinstance(value, (tuple, list)) else value
 
 
 def format_number(value: float) -> str:
@@ -206,11 +205,10 @@ def training_curves_png(runs: Sequence[tuple[str, Path]], title: str) -> tuple[b
     axes[0][0].legend(fontsize=7)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "curves.png"
-        figure.savefig(path, dpi=90)
-        plt.close(figure)
-        return path.read_bytes(), [CURVES[key] for key in keys]
+    picture = io.BytesIO()
+    figure.savefig(picture, format="png", dpi=90)
+    plt.close(figure)
+    return picture.getvalue(), [CURVES[key] for key in keys]
 
 
 def config_block(run: Path, caption: str) -> str:

@@ -10,6 +10,7 @@ the protocol section: ``scene-probe/probe_top1`` -> ``probe_top1``).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -19,10 +20,11 @@ from typing import Any
 
 import yaml
 
-from crossmodal.engine.logging import update_run_summary
+from crossmodal.config import parse_setting
+from crossmodal.engine.logging import numeric_values, update_run_summary
 from crossmodal.errors import InputError
 from crossmodal.eval.reports import EvalSettings
-from crossmodal.experiments.grid import GridSpec, method_config, run_grids, run_one
+from crossmodal.experiments.grid import GridSpec, run_grids, run_one
 from crossmodal.experiments.report import format_mean_spread, mean_std
 from crossmodal.experiments.student_loading import load_trained_student
 from crossmodal.fileio import write_json_atomically, write_text_atomically
@@ -128,26 +130,18 @@ def run_sweep_point(arguments: list[str], out: Path, seed: int = 0) -> dict[str,
     """One point handed over by a wandb agent (``key=value`` arguments, the fixed ones among them): trained with
     wandb on, judged on the validation split as ``run_sweep_file`` judges it, its numeric scores then written into
     the run's summary under ``validation/``, where the sweep's metric finds them."""
-    point: dict[str, Any] = {}
-    for argument in arguments:
-        key, sep, value = argument.partition("=")
-        if not sep:
-            raise InputError(f"sweep point argument {argument!r} must look like key=value")
-        point[key] = yaml.safe_load(value)
+    point = dict(parse_setting(argument, what="sweep point argument", shape="key=value") for argument in arguments)
     fixed = [point.pop(key, None) for key in FIXED]
     if None in fixed:
         raise InputError(f"a sweep point needs {' and '.join(FIXED)} among its arguments")
     sweep = SweepFile(Path("<agent>"), str(fixed[0]), str(fixed[1]), {key: (value,) for key, value in point.items()}, "", "maximize")
     spec = point_spec(sweep, point, (seed,), out)
-    spec = GridSpec(spec.methods, spec.seeds, spec.out_dir, (*spec.overrides, "run.wandb=auto"), evaluation=spec.evaluation,
-                    target=spec.target)
+    spec = dataclasses.replace(spec, overrides=(*spec.overrides, "run.wandb=auto"))
     record = run_one(spec, sweep.method, seed)
     student = load_trained_student(record["run_dir"])
     if student.wandb_id is not None:
-        scores = {f"{SUMMARY_SECTION}/{key}": value for key, value in record.items()
-                  if isinstance(value, (int, float)) and not isinstance(value, bool)}
-        config = method_config(spec, sweep.method, seed)
-        update_run_summary(config.run.wandb, student.config.experiment, record["run_dir"], student.wandb_id, scores)
+        scores = {f"{SUMMARY_SECTION}/{key}": value for key, value in numeric_values(record).items()}
+        update_run_summary(student.config.run.wandb, student.config.experiment, record["run_dir"], student.wandb_id, scores)
     return record
 
 
